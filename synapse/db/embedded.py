@@ -1,0 +1,65 @@
+"""The embedded PostgreSQL 16 used when no ``SYNAPSE_DATABASE_URL`` is set.
+
+It lives in ``<data_dir>/pg`` (git-ignored) and is started on demand through
+the ``pgserver`` package; it keeps running after the process exits so the next
+command reuses it (``synapse db stop`` stops it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from synapse.errors import ConfigError
+
+DB_NAME = "synapse"
+_SOCKET_PATH_LIMIT = 100  # Unix sockets allow ~107 bytes; leave room for ".s.PGSQL.5432"
+
+
+def _pgdata(data_dir: Path) -> Path:
+    path = (data_dir / "pg").resolve()
+    if len(str(path)) + 14 > _SOCKET_PATH_LIMIT:
+        # A deep checkout would overflow the socket path: keep the cluster in a short,
+        # stable folder named after the project path instead.
+        digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"synapse-pg-{digest}"
+    return path
+
+
+def start(data_dir: Path) -> tuple[str, float]:
+    """Start (or reuse) the embedded server; return a libpq URL to the synapse database and the seconds it took."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    try:
+        import pgserver
+    except ImportError:
+        raise ConfigError(
+            "no SYNAPSE_DATABASE_URL is set and the embedded PostgreSQL (pgserver) is not installed",
+            hint="set SYNAPSE_DATABASE_URL, or install the local tools: uv sync",
+        ) from None
+    pgdata = _pgdata(data_dir)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+    if "1 row" not in exists:
+        server.psql(f"CREATE DATABASE {DB_NAME};")
+    elapsed = time.perf_counter() - began
+    return f"postgresql://postgres:@/{DB_NAME}?host={pgdata}", elapsed
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs; return whether it did."""
+    import subprocess
+
+    pgdata = _pgdata(data_dir)
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    import pgserver
+
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    subprocess.run([str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+                   check=False, capture_output=True)
+    return True

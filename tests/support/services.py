@@ -1,0 +1,128 @@
+"""Real local services for tests: the embedded PostgreSQL (or SYNAPSE_TEST_DATABASE_URL) and Azurite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from synapse.config import PROJECT_ROOT
+from synapse.db.engine import sqlalchemy_url
+from synapse.queues import azurite_connection_string
+
+TEMPLATE_DB = "synapse_template"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_url(database: str) -> str:
+    """A URL to ``database`` on the test server (embedded unless SYNAPSE_TEST_DATABASE_URL is set)."""
+    base = os.environ.get("SYNAPSE_TEST_DATABASE_URL", "")
+    if not base:
+        from synapse.db import embedded
+
+        base, _ = embedded.start(PROJECT_ROOT / ".synapse")
+    prefix, _, rest = base.partition("://")
+    hostpart, _, query = rest.partition("?")
+    hostpart = hostpart.rsplit("/", 1)[0]
+    return f"{prefix}://{hostpart}/{database}" + (f"?{query}" if query else "")
+
+
+def admin_engine() -> sa.Engine:
+    return sa.create_engine(sqlalchemy_url(server_url("postgres")), isolation_level="AUTOCOMMIT",
+                            poolclass=sa.NullPool)
+
+
+def build_template() -> None:
+    """Create ``synapse_template`` migrated to head (recreated every session, so schema changes show)."""
+    from alembic import command
+    from alembic.config import Config
+
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    engine = sa.create_engine(sqlalchemy_url(server_url(TEMPLATE_DB)), poolclass=sa.NullPool)
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    engine.dispose()
+    admin.dispose()
+
+
+def create_test_database() -> str:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    admin.dispose()
+    return name
+
+
+def drop_test_database(name: str) -> None:
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def azurite_bin() -> Path:
+    path = PROJECT_ROOT / "node_modules/.bin/azurite-queue"
+    if not path.exists():
+        raise RuntimeError("Azurite is not installed: run `npm ci` in the project root (scripts/test does)")
+    return path
+
+
+@dataclass
+class Azurite:
+    """An Azurite queue service on a free port, in its own folder; stop() and start() keep its data."""
+
+    port: int = field(default_factory=free_port)
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="azurite-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connection_string(self) -> str:
+        return azurite_connection_string(port=self.port)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(azurite_bin()), "--queueHost", "127.0.0.1", "--queuePort", str(self.port),
+             "--location", str(self.folder), "--skipApiVersionCheck", "--loose", "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("Azurite did not start within 20 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
