@@ -29,9 +29,19 @@ def _pgdata(data_dir: Path) -> Path:
     return path
 
 
+def _quiet_runtime(data_dir: Path) -> None:
+    import logging
+
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        run = Path(tempfile.gettempdir()) / f"synapse-run-{os.getuid()}"
+        run.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(run)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
 def start(data_dir: Path) -> tuple[str, float]:
     """Start (or reuse) the embedded server; return a libpq URL to the synapse database and the seconds it took."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    _quiet_runtime(data_dir)
     try:
         import pgserver
     except ImportError:

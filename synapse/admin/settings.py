@@ -1,0 +1,97 @@
+"""Per-guild settings: one typed model, stored as key → JSON rows, changed only with an audit row."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Connection, text
+
+from synapse.admin.audit import Actor, record
+from synapse.errors import ErrorDetail, ValidationFailed
+
+SnowflakeStr = str
+
+
+class GuildSettings(BaseModel):
+    """Everything an admin can set for a guild (the dashboard's Settings page)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    timezone: str = Field("UTC", description="IANA time zone for heatmaps, time windows and daily caps")
+    announcements_channel_id: SnowflakeStr | None = Field(
+        None, pattern=r"^[0-9]{1,20}$", description="Where milestone embeds are posted")
+    levelup_mode: Literal["channel", "fixed", "dm", "off"] = Field(
+        "channel", description="Level-up embed: in the channel of the message, a fixed channel, by DM, or not at all")
+    levelup_channel_id: SnowflakeStr | None = Field(None, pattern=r"^[0-9]{1,20}$")
+    levelup_template: str = Field("{mention} reached **level {level}** in {currency}!", max_length=500)
+    milestone_template: str = Field("{mention} earned **{milestone}** {emoji}", max_length=500)
+    admin_role_ids: list[SnowflakeStr] = Field(default_factory=list, max_length=25)
+    public_leaderboard: bool = Field(True, description="Show the leaderboard and profiles to anyone")
+    public_activity: bool = Field(True, description="Show activity analytics to anyone")
+    level_role_mode: Literal["stack", "replace"] = Field("stack", description="Level roles: keep lower ones or replace")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
+
+    @field_validator("admin_role_ids")
+    @classmethod
+    def _snowflakes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.isdigit() or len(item) > 20:
+                raise ValueError(f"{item!r} is not a role id")
+        return value
+
+
+def load(conn: Connection, guild_id: int) -> GuildSettings:
+    rows = conn.execute(text("SELECT key, value FROM settings WHERE guild_id = :g"), {"g": guild_id})
+    stored = {r.key: r.value for r in rows if r.key in GuildSettings.model_fields}
+    return GuildSettings.model_validate(stored)
+
+
+def update(conn: Connection, guild_id: int, changes: dict[str, Any], *, actor: Actor) -> GuildSettings:
+    """Validate and apply changes (audited); every bad field is reported with its name."""
+    unknown = [k for k in changes if k not in GuildSettings.model_fields]
+    if unknown:
+        raise ValidationFailed("unknown settings", [ErrorDetail(k, "no such setting") for k in unknown])
+    before = load(conn, guild_id)
+    try:
+        after = GuildSettings.model_validate({**before.model_dump(), **changes})
+    except ValidationError as exc:
+        raise ValidationFailed("invalid settings", [
+            ErrorDetail(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    changed = {k: getattr(after, k) for k in changes if getattr(after, k) != getattr(before, k)}
+    _write(conn, guild_id, changed)
+    if changed:
+        record(conn, guild_id=guild_id, actor=actor, action="settings.update", entity_type="settings",
+               entity_id=",".join(sorted(changed)),
+               before={k: getattr(before, k) for k in changed}, after=changed)
+    return after
+
+
+def _write(conn: Connection, guild_id: int, values: dict[str, Any]) -> None:
+    import json
+
+    for key, value in values.items():
+        conn.execute(text("""
+            INSERT INTO settings (guild_id, key, value) VALUES (:g, :k, CAST(:v AS jsonb))
+            ON CONFLICT (guild_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"""),
+            {"g": guild_id, "k": key, "v": json.dumps(value)})
+
+
+def install_defaults(conn: Connection, guild_id: int) -> int:
+    import json
+
+    added = 0
+    for key, value in GuildSettings().model_dump().items():
+        added += conn.execute(text("""
+            INSERT INTO settings (guild_id, key, value) VALUES (:g, :k, CAST(:v AS jsonb))
+            ON CONFLICT DO NOTHING"""), {"g": guild_id, "k": key, "v": json.dumps(value)}).rowcount
+    return added
