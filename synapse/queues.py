@@ -7,6 +7,7 @@ Functions queue trigger expects by default (``host.json`` keeps
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,20 +35,19 @@ def queue_client(queue_name: str, *, connection: str = "", service_uri: str = ""
     """A client for one queue: by connection string, or by service URI with a managed identity."""
     from azure.storage.queue import BinaryBase64DecodePolicy, QueueClient, TextBase64EncodePolicy
 
-    policies = {"message_encode_policy": TextBase64EncodePolicy(),
-                "message_decode_policy": BinaryBase64DecodePolicy()}
+    encode, decode = TextBase64EncodePolicy(), BinaryBase64DecodePolicy()
     if service_uri:
-        from azure.identity import ManagedIdentityCredential  # type: ignore[import-not-found]
+        from azure.identity import ManagedIdentityCredential
 
         credential = ManagedIdentityCredential(client_id=client_id or None)
-        return QueueClient(service_uri, queue_name, credential=credential, **policies)
-    return QueueClient.from_connection_string(normalise_connection_string(connection), queue_name, **policies)
+        return QueueClient(service_uri, queue_name, credential=credential,
+                           message_encode_policy=encode, message_decode_policy=decode)
+    return QueueClient.from_connection_string(normalise_connection_string(connection), queue_name,
+                                              message_encode_policy=encode, message_decode_policy=decode)
 
 
 def ensure_queue(client: QueueClient) -> None:
     from azure.core.exceptions import ResourceExistsError
 
-    try:
+    with contextlib.suppress(ResourceExistsError):
         client.create_queue()
-    except ResourceExistsError:
-        pass

@@ -73,6 +73,10 @@ def _upsert(conn: Connection, guild_id: int, spec: CurrencySpec) -> None:
 
 
 def create(conn: Connection, guild_id: int, data: dict[str, Any], *, actor: Actor) -> CurrencySpec:
+    if "position" not in data:  # new currencies go last unless placed
+        last = conn.execute(text("SELECT COALESCE(MAX(position) + 1, 0) FROM currencies WHERE guild_id = :g"),
+                            {"g": guild_id}).scalar_one()
+        data = {**data, "position": min(int(last), 1000)}
     spec = _validate(data)
     if get(conn, guild_id, spec.key) is not None:
         raise Conflict(f"currency {spec.key!r} already exists", hint="update it instead")

@@ -21,4 +21,10 @@ def create_app() -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    # Dashboard API (issue 7): public, auth, admin and integration routers; CORS for the dashboard.
+    from synapse.api import routes
+    from synapse.bootstrap import container
+
+    routes.install(app, container().settings)
+
     return app

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 
 import typer
+from sqlalchemy import Engine
 
-from synapse.cli.common import console, engine, out
+from synapse.cli.common import console, engine, out, snowflake
 
 db_app = typer.Typer(help="The database: migrate, start and stop the embedded server.", no_args_is_help=True)
 guild_app = typer.Typer(help="Guilds: install defaults.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger: verify balances.", no_args_is_help=True)
 
 
-def upgrade(url_engine: object | None = None, revision: str = "head") -> None:
+def upgrade(url_engine: Engine | None = None, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -22,7 +23,7 @@ def upgrade(url_engine: object | None = None, revision: str = "head") -> None:
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
     eng = url_engine or engine()
-    with eng.begin() as conn:  # type: ignore[attr-defined]
+    with eng.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -54,9 +55,7 @@ def db_stop() -> None:
 
 
 def _guild_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 20 or int(value) >= 2**63:
-        raise typer.BadParameter(f"{value!r} is not a Discord guild id (a snowflake: digits only)")
-    return int(value)
+    return snowflake(value, what="guild")
 
 
 @guild_app.command("init")

@@ -103,7 +103,7 @@ class EntraTokenProvider:
         self._expires_at = now + float(result.get("expires_in", 3600))
 
 
-def password_provider(settings: Settings) -> EntraTokenProvider | None:
+def token_provider(settings: Settings) -> EntraTokenProvider | None:
     """The provider to pass as ``make_engine(password_provider=...)``, or None when Entra auth is off."""
     if not settings.db_entra_auth:
         return None

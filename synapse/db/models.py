@@ -22,7 +22,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
-    SmallInteger,
     Text,
     UniqueConstraint,
     func,

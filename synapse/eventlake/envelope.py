@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from synapse.errors import EnvelopeError, ErrorDetail
 from synapse.eventlake.events import Actor, Event
@@ -25,14 +25,14 @@ MAX_EVENTS: Final = 500
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # Azure Storage Queue limit for one message (encoded)
 MAX_PAYLOAD_BYTES: Final = 8 * 1024
 
-Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
-
-
-def _snowflake(value: str) -> int:
-    number = int(value)
-    if number >= 2**63:
+def _in_range(value: str) -> str:
+    if int(value) >= 2**63:
         raise ValueError("snowflake does not fit in a signed 64-bit integer")
-    return number
+    return value
+
+
+Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$"), AfterValidator(_in_range)]
+_snowflake = int
 
 
 class ActorModel(BaseModel):

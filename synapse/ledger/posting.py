@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synapse.errors import InsufficientBalance, ValidationFailed, ErrorDetail
+from synapse.errors import ErrorDetail, InsufficientBalance, ValidationFailed
 from synapse.ledger.model import Currency, LevelUp, Posted, Posting
 
 MAX_AMOUNT = 10**12

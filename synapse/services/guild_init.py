@@ -35,13 +35,19 @@ def init_guild(conn: Connection, guild_id: int, *, name: str = "", actor: Actor 
     report.installed["currencies"] = currencies.install_defaults(conn, guild_id)
     report.installed["modules"] = modules.install_defaults(conn, guild_id)
     report.installed["settings"] = settings.install_defaults(conn, guild_id)
-    try:
-        from synapse.rules import defaults as rule_defaults
-    except ImportError:  # the rules package not built yet
-        rule_defaults = None
-    if rule_defaults is not None and hasattr(rule_defaults, "install"):
-        report.installed.update(rule_defaults.install(conn, guild_id))
+    report.installed.update(_install_rule_pack(conn, guild_id))
     if report.changed:
         record(conn, guild_id=guild_id, actor=actor, action="guild.init", entity_type="guild",
                entity_id=guild_id, after=report.installed)
     return report
+
+
+def _install_rule_pack(conn: Connection, guild_id: int) -> dict[str, int]:
+    import importlib
+
+    try:
+        defaults = importlib.import_module("synapse.rules.defaults")
+    except ImportError:
+        return {}
+    installed: dict[str, int] = defaults.install(conn, guild_id)
+    return installed

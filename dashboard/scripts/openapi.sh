@@ -1,0 +1,9 @@
+#!/bin/sh
+# Regenerate the API types from the HTTP app's OpenAPI document, offline (no server needed).
+# Run after an API change; commit both generated files. `npm run check`/`build` then fail
+# wherever the dashboard no longer matches the API.
+set -eu
+cd "$(dirname "$0")/.."
+PY="${SYNAPSE_PYTHON:-../.venv/bin/python}"
+(cd .. && "dashboard/$PY" -c "import json; from synapse.api.app import create_app; print(json.dumps(create_app().openapi(), indent=1, sort_keys=True))") > src/lib/api/openapi.json
+npx openapi-typescript src/lib/api/openapi.json -o src/lib/api/schema.d.ts

@@ -1,0 +1,1 @@
+"""Discord adapters: our REST client (rate limits), embed builders. See README.md."""

@@ -1,0 +1,107 @@
+"""The default rule pack and default milestones a new guild gets (``synapse guild init``).
+
+Message XP follows what members know from MEE6: 15–25 XP per message, at most once a
+minute, on the same level curve (``ledger.curves.MEE6``). Stars reward the author of a
+message others react to; voice earns XP per minute with company and ears open.
+``synapse.db.rules_store.install_defaults`` installs them idempotently (by rule name and
+milestone key), so an operator's edits and deletions survive a re-run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from synapse.milestones.model import MilestoneSpec
+from synapse.rules.model import RuleSpec
+
+MESSAGE_MIN_LENGTH: Final = 5
+STARS_DAILY_CAP: Final = 25
+VOICE_XP_PER_MINUTE: Final = 5
+
+DEFAULT_RULES: Final[list[dict[str, Any]]] = [
+    {"name": "Message XP", "module": "economy", "priority": 100,
+     "description": "15–25 XP per message, once a minute (like MEE6), for messages of a few characters.",
+     "trigger": {"event": "message_create"},
+     "conditions": [{"type": "not_bot"},
+                    {"type": "payload", "field": "length", "op": ">=", "value": MESSAGE_MIN_LENGTH},
+                    {"type": "cooldown", "seconds": 60}],
+     "effects": [{"type": "credit", "currency": "xp", "amount": {"random": [15, 25]}}]},
+    {"name": "Deleted message XP back", "module": "economy", "priority": 100,
+     "description": "A message deleted within 10 minutes gives its XP back (no post-and-delete farming).",
+     "trigger": {"event": "message_delete"},
+     "effects": [{"type": "clawback", "within_minutes": 10, "currencies": ["xp"]}]},
+    {"name": "Reaction Stars", "module": "economy", "priority": 100,
+     "description": "A star to the author of a message someone else reacts to; one per reactor per message.",
+     "trigger": {"event": "reaction_add"},
+     "conditions": [{"type": "not_bot"}, {"type": "not_self_reaction"}, {"type": "once_per_reactor"},
+                    {"type": "cap", "currency": "stars", "amount": STARS_DAILY_CAP, "window": "day"}],
+     "effects": [{"type": "credit", "currency": "stars", "amount": 1, "to": "message_author"}]},
+    {"name": "Reaction removed", "module": "economy", "priority": 100,
+     "description": "Removing the reaction takes its star back.",
+     "trigger": {"event": "reaction_remove"},
+     "effects": [{"type": "clawback", "currencies": ["stars"]}]},
+    {"name": "Voice XP", "module": "economy", "priority": 100,
+     "description": "XP per minute in voice, not alone in the channel and not self-deafened.",
+     "trigger": {"event": "voice_tick"},
+     "conditions": [{"type": "not_bot"},
+                    {"type": "payload", "field": "members_in_channel", "op": ">=", "value": 2},
+                    {"type": "payload", "field": "self_deaf", "op": "!=", "value": True}],
+     "effects": [{"type": "credit", "currency": "xp",
+                  "amount": {"per_minute": VOICE_XP_PER_MINUTE, "field": "minutes"}}]},
+    {"name": "Thread bonus", "module": "economy", "priority": 100,
+     "description": "Starting a thread earns a bonus, at most every 5 minutes.",
+     "trigger": {"event": "thread_create"},
+     "conditions": [{"type": "not_bot"}, {"type": "cooldown", "seconds": 300}],
+     "effects": [{"type": "credit", "currency": "xp", "amount": 50},
+                 {"type": "credit", "currency": "gold", "amount": 5}]},
+    {"name": "Welcome gift", "module": "economy", "priority": 100,
+     "trigger": {"event": "member_join"},
+     "conditions": [{"type": "payload", "field": "is_bot", "op": "!=", "value": True}],
+     "effects": [{"type": "credit", "currency": "gold", "amount": 100}]},
+    {"name": "Welcome message", "module": "announcements", "priority": 50,
+     "trigger": {"event": "member_join"},
+     "conditions": [{"type": "payload", "field": "is_bot", "op": "!=", "value": True}],
+     "effects": [{"type": "announce", "target": "announcements", "title": "Welcome!",
+                  "template": "Welcome to the server, {mention}!"}]},
+    {"name": "Level-up message", "module": "announcements", "priority": 50,
+     "trigger": {"event": "level_up"},
+     "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
+     "effects": [{"type": "announce", "target": "channel", "reason": "level_up", "title": "Level up!",
+                  "template": "GG {mention}, you just advanced to level {level}!", "color": 0xF1C40F}]},
+    {"name": "Milestone message", "module": "announcements", "priority": 50,
+     "trigger": {"event": "milestone_earned"},
+     "conditions": [{"type": "payload", "field": "announce", "op": "==", "value": True}],
+     "effects": [{"type": "announce", "target": "announcements", "reason": "milestone",
+                  "title": "Milestone: {milestone_name}", "template": "{mention} earned **{milestone_name}**!",
+                  "color": 0x2ECC71}]},
+    *({"name": f"Milestones on {event}", "module": "milestones", "priority": 10,
+       "description": "Check milestones when this happens.",
+       "trigger": {"event": event}, "effects": [{"type": "check_milestones"}]}
+      for event in ("message_create", "thread_create", "voice_tick", "level_up")),
+]
+
+DEFAULT_MILESTONES: Final[list[dict[str, Any]]] = [
+    {"key": "first-message", "name": "First Words", "emoji": "💬",
+     "description": "Sent a first message.",
+     "criteria": {"type": "event_count", "event": "message_create", "at_least": 1}},
+    {"key": "level-5", "name": "Regular", "emoji": "⭐", "description": "Reached level 5.",
+     "criteria": {"type": "level", "currency": "xp", "at_least": 5},
+     "rewards": [{"type": "currency", "currency": "gold", "amount": 50}]},
+    {"key": "level-10", "name": "Veteran", "emoji": "🏅", "description": "Reached level 10.",
+     "criteria": {"type": "level", "currency": "xp", "at_least": 10},
+     "rewards": [{"type": "currency", "currency": "gold", "amount": 100}]},
+    {"key": "messages-100", "name": "Chatterbox", "emoji": "🗨️", "description": "Sent 100 messages.",
+     "criteria": {"type": "event_count", "event": "message_create", "at_least": 100}},
+    {"key": "voice-10h", "name": "Night Owl", "emoji": "🎙️", "description": "Spent 10 hours in voice.",
+     "criteria": {"type": "event_sum", "event": "voice_tick", "field": "minutes", "at_least": 600}},
+    {"key": "first-thread", "name": "Conversation Starter", "emoji": "🧵", "description": "Started a first thread.",
+     "criteria": {"type": "event_count", "event": "thread_create", "at_least": 1}},
+]
+
+
+def default_rules() -> list[RuleSpec]:
+    return [RuleSpec.model_validate(r) for r in DEFAULT_RULES]
+
+
+def default_milestones() -> list[MilestoneSpec]:
+    return [MilestoneSpec.model_validate(ms) for ms in DEFAULT_MILESTONES]

@@ -1,0 +1,48 @@
+"""``evaluate(rules, event, facts) -> Evaluation``: pure, deterministic, no I/O.
+
+Every rule the event triggers is reported, matched or not (with the first failing
+condition's JSON path and why). Effects of matched rules become decisions; nothing is
+performed here. The same event and facts always give the same decisions.
+"""
+
+from __future__ import annotations
+
+from synapse.eventlake.events import Event
+from synapse.rules.compile import CompiledRule, RuleRecord, RuleSet, Scope, compile_rules
+from synapse.rules.decisions import Evaluation, RuleResult
+from synapse.rules.facts import Facts
+
+
+def evaluate(rules: RuleSet, event: Event, facts: Facts, *, depth: int = 0) -> Evaluation:
+    """The decisions of every rule ``event`` triggers. Past ``rules.max_depth`` a derived event triggers nothing."""
+    ev = Evaluation()
+    candidates = rules.by_event.get(event.event_type)
+    if not candidates or depth > rules.max_depth:
+        return ev
+    scope = Scope(event, facts)
+    results = ev.results
+    for rule in candidates:
+        if rule.source is not None and rule.source != event.source_system:
+            continue
+        failed = _first_failure(rule, scope)
+        if failed is not None:
+            results.append(RuleResult(rule.rule_id, rule.name, False, failed))
+            continue
+        results.append(RuleResult(rule.rule_id, rule.name, True))
+        for effect in rule.effects:
+            effect(scope, ev)
+        if rule.has_cooldown and event.user_id is not None:
+            ev.fires.append((rule.rule_id, event.user_id))
+    return ev
+
+
+def _first_failure(rule: CompiledRule, scope: Scope) -> str | None:
+    scope.caps.clear()
+    for path, cond in rule.conds:
+        why = cond(scope)
+        if why is not None:
+            return f"{path}: {why}"
+    return None
+
+
+__all__ = ["Evaluation", "RuleRecord", "RuleSet", "compile_rules", "evaluate"]

@@ -1,0 +1,236 @@
+"""An in-memory ``Store``: the facts and writes of one guild, for tests and backtests.
+
+It mirrors the database adapter's semantics (duplicate idempotency keys skipped, no-negative
+wallets refuse to go below zero, milestones earned once, outbox deduplicated), so a run over
+it pays exactly what a run over PostgreSQL pays.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from synapse.errors import InsufficientBalance
+from synapse.eventlake.events import Event
+from synapse.ledger.model import Currency, Kind, Posted, Posting
+from synapse.milestones.criteria import MilestoneRecord
+from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
+
+_NONE: frozenset[str] = frozenset()
+_CLAWBACK_SOURCES = frozenset({"message_create", "reaction_add"})
+
+
+@dataclass
+class OutboxItem:
+    kind: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+
+class MemoryState:
+    """Facts + Store over dictionaries. Seed it with members, channels, balances, earned milestones."""
+
+    def __init__(self, guild_id: int, *, currencies: Mapping[str, Currency] | None = None,
+                 members: Mapping[int, Member] | None = None, channels: Mapping[int, Channel] | None = None,
+                 balances: Mapping[tuple[int, str], int] | None = None,
+                 earned: Mapping[int, Iterable[str]] | None = None, season_start: datetime | None = None,
+                 first_event_id: int = 1, keep_outbox: bool = True) -> None:
+        self.guild_id = guild_id
+        self.currencies = dict(currencies or {})
+        self.members = dict(members or {})
+        self.channels = dict(channels or {})
+        self.balances: dict[tuple[int, str], int] = dict(balances or {})
+        self.earned: dict[int, set[str]] = {u: set(ks) for u, ks in (earned or {}).items()}
+        self._season = season_start
+        self._times: dict[tuple[int, str], list[datetime]] = {}
+        self._sums: dict[tuple[int, str, str], list[tuple[datetime, int]]] = {}
+        self._totals: dict[tuple[int, str, str], int] = {}
+        self._current: tuple[str, str, str] | None = None
+        self._days: dict[int, set[date]] = {}
+        self._fires: dict[tuple[int, int], list[datetime]] = {}
+        self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
+        self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
+        self._keys: set[str] = set()
+        self._prior: dict[tuple[str, str], list[PriorCredit]] = {}
+        self._event_keys: dict[int, tuple[str, str, str]] = {}
+        self._next_tx = 1
+        self._next_event = first_event_id
+        self.outbox: list[OutboxItem] = []
+        self._outbox_keys: set[str] = set()
+        self.keep_outbox = keep_outbox
+        self.derived: list[Event] = []
+        self.transactions: list[Posted] = []
+        self.keep_transactions = False
+
+    # ------------------------------------------------------------ Store writes
+
+    def observe(self, event: Event) -> None:
+        uid = event.user_id
+        self._current = (event.source_system, event.source_event_id, event.event_type)
+        if event.id is not None and event.event_type in _CLAWBACK_SOURCES:
+            self._event_keys[event.id] = self._current
+        if uid is None:
+            return
+        at = event.occurred_at
+        et = event.event_type
+        times = self._times.get((uid, et))
+        if times is None:
+            self._times[(uid, et)] = [at]
+        elif times[-1] <= at:
+            times.append(at)
+        else:
+            bisect.insort(times, at)
+        if et == "voice_tick" or et == "voice_session_end":
+            for name, value in event.payload.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self._add_sum((uid, et, name), at, value)
+            if et == "voice_tick" and "minutes" not in event.payload:
+                self._add_sum((uid, et, "minutes"), at, 1)
+        days = self._days.get(uid)
+        if days is None:
+            self._days[uid] = {at.date()}
+        else:
+            days.add(at.date())
+        if et == "message_create":
+            fp = event.payload.get("fingerprint")
+            if fp:
+                bisect.insort(self._fingerprints.setdefault((uid, str(fp)), []), (at, event.source_event_id))
+
+    def _add_sum(self, key: tuple[int, str, str], at: datetime, value: int) -> None:
+        self._sums.setdefault(key, []).append((at, value))
+        self._totals[key] = self._totals.get(key, 0) + value
+
+    def post(self, postings: Sequence[Posting]) -> list[Posted]:
+        out: list[Posted] = []
+        balances = self.balances
+        for p in postings:
+            key = p.idempotency_key
+            if key in self._keys:
+                continue
+            bkey = (p.user_id, p.currency)
+            before = balances.get(bkey, 0)
+            after = before + p.amount
+            if after < 0:
+                cur = self.currencies.get(p.currency)
+                if cur is None or not cur.allow_negative:
+                    raise InsufficientBalance(user_id=p.user_id, currency=p.currency, balance=before, amount=p.amount)
+            self._keys.add(key)
+            balances[bkey] = after
+            posted = Posted(p, self._next_tx, after)
+            self._next_tx += 1
+            if p.kind is Kind.rule and p.amount > 0:
+                credits = self._credits.get(bkey)
+                item = (p.occurred_at, p.amount)
+                if credits is None:
+                    self._credits[bkey] = [item]
+                elif credits[-1][0] <= p.occurred_at:
+                    credits.append(item)
+                else:
+                    bisect.insort(credits, item)
+                if p.rule_id is not None:
+                    ek = self._current if p.event_id is None else self._event_keys.get(p.event_id)
+                    if ek is not None and ek[2] in _CLAWBACK_SOURCES:
+                        self._prior.setdefault((ek[0], ek[1]), []).append(
+                            PriorCredit(p.user_id, p.currency, p.amount, key, p.occurred_at))
+            if self.keep_transactions:
+                self.transactions.append(posted)
+            out.append(posted)
+        return out
+
+    def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
+        for rule_id, uid in fires:
+            times = self._fires.get((rule_id, uid))
+            if times is None:
+                self._fires[(rule_id, uid)] = [at]
+            elif times[-1] <= at:
+                times.append(at)
+            else:
+                bisect.insort(times, at)
+
+    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+        have = self.earned.setdefault(user_id, set())
+        if milestone.spec.key in have:
+            return False
+        have.add(milestone.spec.key)
+        return True
+
+    def append_derived(self, events: Sequence[Event]) -> list[Event]:
+        out = []
+        for e in events:
+            e = replace(e, id=self._next_event)
+            self._next_event += 1
+            self.derived.append(e)
+            self.observe(e)
+            out.append(e)
+        return out
+
+    def emit(self, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
+        if dedupe_key in self._outbox_keys:
+            return
+        self._outbox_keys.add(dedupe_key)
+        if self.keep_outbox:
+            self.outbox.append(OutboxItem(kind, dedupe_key, payload))
+
+    # ------------------------------------------------------------ Facts
+
+    def fired_between(self, rule_id: int, user_id: int, start: datetime, end: datetime) -> bool:
+        times = self._fires.get((rule_id, user_id))
+        if not times:
+            return False
+        i = bisect.bisect_right(times, start)
+        return i < len(times) and times[i] < end
+
+    def cap_used(self, user_id: int, currency: str, start: datetime, end: datetime | None) -> int:
+        credits = self._credits.get((user_id, currency))
+        if not credits:
+            return 0
+        lo = bisect.bisect_left(credits, (start, -1))
+        hi = len(credits) if end is None else bisect.bisect_left(credits, (end, -1))
+        return sum(a for _, a in credits[lo:hi])
+
+    def season_start(self) -> datetime | None:
+        return self._season
+
+    def member(self, user_id: int) -> Member | None:
+        return self.members.get(user_id)
+
+    def channel(self, channel_id: int) -> Channel:
+        return self.channels.get(channel_id, NO_CHANNEL)
+
+    def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
+        times = self._times.get((user_id, event_type))
+        if not times:
+            return 0
+        return len(times) if since is None else len(times) - bisect.bisect_left(times, since)
+
+    def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
+        if since is None:
+            return self._totals.get((user_id, event_type, field), 0)
+        items = self._sums.get((user_id, event_type, field))
+        if not items:
+            return 0
+        return sum(v for at, v in items if since is None or at >= since)
+
+    def active_days(self, user_id: int, since: date, until: date) -> frozenset[date]:
+        return frozenset(d for d in self._days.get(user_id, ()) if since <= d <= until)
+
+    def any_posted(self, keys: Sequence[str]) -> bool:
+        return any(k in self._keys for k in keys)
+
+    def fingerprint_repeats(self, user_id: int, fingerprint: str, start: datetime, end: datetime,
+                            exclude: str) -> int:
+        items = self._fingerprints.get((user_id, fingerprint), [])
+        return sum(1 for at, key in items if start <= at <= end and key != exclude)
+
+    def balance(self, user_id: int, currency: str) -> int:
+        return self.balances.get((user_id, currency), 0)
+
+    def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
+        return self._prior.get((source_system, source_event_id), ())
+
+    def earned_milestones(self, user_id: int) -> AbstractSet[str]:
+        return self.earned.get(user_id, _NONE)

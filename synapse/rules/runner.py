@@ -1,0 +1,168 @@
+"""The processing loop shared by live processing and backtests (pure over the ``Store`` port).
+
+For each event: evaluate → record cooldown fires → post → level-ups → milestone checks
+and grants (with rewards) → announcements and role changes → derived events
+(``level_up``, ``milestone_earned``) that re-enter the loop up to ``max_depth``.
+The live service runs it over PostgreSQL (``synapse.db.facts.DbStore``); a backtest over
+``synapse.rules.memory.MemoryState``. One loop, so a backtest pays exactly what live would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from synapse.eventlake.events import SYNAPSE, Event
+from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
+from synapse.ledger.posting import level_up
+from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
+from synapse.milestones.model import CurrencyReward
+from synapse.rules.compile import RuleSet
+from synapse.rules.engine import evaluate
+from synapse.rules.facts import Facts
+
+
+class Store(Facts, Protocol):
+    """Facts plus the writes the loop needs. Implementations: DbStore (live), MemoryState (backtest)."""
+
+    def observe(self, event: Event) -> None:
+        """Note an event the loop is about to evaluate (the lake already holds live ones)."""
+        ...
+
+    def post(self, postings: Sequence[Posting]) -> list[Posted]: ...
+
+    def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None: ...
+
+    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+        """Record the milestone as earned; False if the member already had it."""
+        ...
+
+    def append_derived(self, events: Sequence[Event]) -> list[Event]:
+        """Write derived events; return those newly written (with ids)."""
+        ...
+
+    def emit(self, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
+        """An outbox row (announce, role_add, role_remove); a repeated dedupe_key is a no-op."""
+        ...
+
+
+@dataclass
+class Tally:
+    """What a run did, in numbers (the backtest report and the service result are built from it)."""
+
+    events: int = 0
+    derived: int = 0
+    postings: int = 0
+    milestones: list[tuple[int, str]] = field(default_factory=list)        # (member, milestone key)
+    level_ups: list[LevelUp] = field(default_factory=list)
+    role_changes: list[tuple[int, int, str]] = field(default_factory=list)  # (member, role, add|remove)
+    announcements: int = 0
+    deltas: dict[tuple[int, str], int] = field(default_factory=dict)        # (member, currency) -> net
+    earned: dict[tuple[int, str], int] = field(default_factory=dict)        # positive credits only
+
+
+@dataclass(frozen=True)
+class Context:
+    rules: RuleSet
+    currencies: Mapping[str, Currency]
+    milestones: tuple[CompiledMilestone, ...] = ()
+    milestones_enabled: bool = True
+
+
+def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
+    """Process events in order; return the tally."""
+    t = tally if tally is not None else Tally()
+    for event in events:
+        store.observe(event)
+        _process(ctx, store, event, 0, t)
+    return t
+
+
+def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
+    t.events += 1
+    ev = evaluate(ctx.rules, event, store, depth=depth)
+    if ev.fires:
+        store.record_fires(ev.fires, event.occurred_at, event.id)
+    if ev.empty:
+        return
+    derived: list[Event] = []
+    if ev.postings:
+        _post(ctx, store, ev.postings, event, derived, t)
+    if ev.milestone_checks and ctx.milestones_enabled and ctx.milestones:
+        for uid in ev.milestone_checks:
+            _milestones(ctx, store, uid, event, derived, t)
+    for a in ev.announcements:
+        store.emit("announce", a.dedupe_key, a.payload())
+        t.announcements += 1
+    for rc in ev.role_changes:
+        store.emit(rc.kind, rc.dedupe_key, rc.payload())
+        t.role_changes.append((rc.user_id, rc.role_id, rc.action))
+    if derived:
+        written = store.append_derived(derived)
+        t.derived += len(written)
+        if depth < ctx.rules.max_depth:
+            for d in written:
+                _process(ctx, store, d, depth + 1, t)
+
+
+def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
+          t: Tally) -> None:
+    posted = store.post(postings)
+    t.postings += len(posted)
+    deltas, earned = t.deltas, t.earned
+    for p in posted:
+        posting = p.posting
+        key = (posting.user_id, posting.currency)
+        deltas[key] = deltas.get(key, 0) + posting.amount
+        if posting.amount > 0:
+            earned[key] = earned.get(key, 0) + posting.amount
+        currency = ctx.currencies.get(posting.currency)
+        if currency is None or not currency.levelled:
+            continue
+        up = level_up(p, currency)
+        if up is not None:
+            t.level_ups.append(up)
+            derived.append(level_up_event(up, cause))
+
+
+def level_up_event(up: LevelUp, cause: Event) -> Event:
+    actor = cause.actor if cause.user_id == up.user_id else None
+    return Event(source_system=SYNAPSE,
+                 source_event_id=f"level_up:{up.currency}:{up.user_id}:{up.new_level}:{up.transaction_id}",
+                 event_type="level_up", guild_id=up.guild_id, user_id=up.user_id, channel_id=cause.channel_id,
+                 occurred_at=up.occurred_at, actor=actor,
+                 payload={"currency": up.currency, "old_level": up.old_level, "new_level": up.new_level,
+                          "balance": up.balance, "cause": cause.source_event_id})
+
+
+def _milestones(ctx: Context, store: Store, uid: int, cause: Event, derived: list[Event], t: Tally) -> None:
+    at = cause.occurred_at
+    for ms in due(ctx.milestones, store, uid, at):
+        record = ms.record
+        if not store.grant(record, uid, at, cause.id):
+            continue
+        spec = record.spec
+        t.milestones.append((uid, spec.key))
+        rewards: list[Posting] = []
+        for i, reward in enumerate(spec.rewards):
+            if isinstance(reward, CurrencyReward):
+                rewards.append(Posting(
+                    guild_id=cause.guild_id, user_id=uid, currency=reward.currency, amount=reward.amount,
+                    kind=Kind.rule, idempotency_key=f"milestone:{record.milestone_id}:{uid}:{i}",
+                    occurred_at=at, reason=f"milestone {spec.name}", event_id=cause.id,
+                    meta={"event_type": cause.event_type, "milestone": spec.key}))
+            else:
+                store.emit("role_add", f"milestone_role:{spec.key}:{uid}:{reward.role_id}",
+                           {"user_id": str(uid), "role_id": reward.role_id, "reason": f"milestone {spec.name}"})
+                t.role_changes.append((uid, int(reward.role_id), "add"))
+        if rewards:
+            _post(ctx, store, rewards, cause, derived, t)
+        actor = cause.actor if cause.user_id == uid else None
+        derived.append(Event(
+            source_system=SYNAPSE, source_event_id=f"milestone_earned:{spec.key}:{uid}",
+            event_type="milestone_earned", guild_id=cause.guild_id, user_id=uid, channel_id=cause.channel_id,
+            occurred_at=at, actor=actor,
+            payload={"milestone": spec.key, "name": spec.name, "announce": spec.announce, "hidden": spec.hidden,
+                     "emoji": spec.emoji, "cause": cause.source_event_id}))

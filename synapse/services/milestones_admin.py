@@ -1,0 +1,96 @@
+"""Admin milestone mutations by hand: define a milestone, grant one to a member. Audited.
+
+A minimal, framework-free service (``Connection`` in, plain data out) used by the
+``/create-milestone`` and ``/grant-milestone`` slash commands. Definitions are
+validated by ``synapse.milestones.model`` (the Rules engineer's model), so a
+milestone created here is one the engine can evaluate. A grant is idempotent:
+``user_milestones`` has one row per member and milestone, and granting twice
+reports ``already=True`` and writes nothing (no second audit row either).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from synapse.admin.audit import Actor, record
+from synapse.errors import Conflict, NotFound
+from synapse.milestones.model import MilestoneSpec, validate_milestone
+
+
+@dataclass(frozen=True)
+class MilestoneRef:
+    milestone_id: int
+    key: str
+    name: str
+    emoji: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    milestone: MilestoneRef
+    user_id: int
+    already: bool
+    earned_at: datetime
+
+
+def create_milestone(conn: Connection, guild_id: int, data: dict[str, Any], *, actor: Actor) -> MilestoneRef:
+    """Validate and insert a milestone definition; :class:`Conflict` if the key is taken."""
+    spec: MilestoneSpec = validate_milestone(data)
+    values = spec.model_dump(mode="json")
+    row = conn.execute(text("""
+        INSERT INTO milestones (guild_id, key, name, description, emoji, criteria, rewards, hidden, announce,
+                                enabled)
+        VALUES (:g, :key, :name, :description, :emoji, CAST(:criteria AS jsonb), CAST(:rewards AS jsonb),
+                :hidden, :announce, :enabled)
+        ON CONFLICT (guild_id, key) DO NOTHING
+        RETURNING milestone_id"""), {
+        **values, "g": guild_id, "criteria": json.dumps(values["criteria"]),
+        "rewards": json.dumps(values["rewards"])}).first()
+    if row is None:
+        raise Conflict(f"a milestone with key {spec.key!r} already exists")
+    record(conn, guild_id=guild_id, actor=actor, action="milestone.create", entity_type="milestone",
+           entity_id=spec.key, after={**values, "milestone_id": row.milestone_id})
+    return MilestoneRef(int(row.milestone_id), spec.key, spec.name, spec.emoji)
+
+
+def find_milestone(conn: Connection, guild_id: int, key: str) -> MilestoneRef:
+    row = conn.execute(text("SELECT milestone_id, key, name, emoji FROM milestones WHERE guild_id = :g AND key = :k"),
+                       {"g": guild_id, "k": key}).first()
+    if row is None:
+        raise NotFound(f"no milestone {key!r} in this server")
+    return MilestoneRef(int(row.milestone_id), row.key, row.name, row.emoji)
+
+
+def search_milestones(conn: Connection, guild_id: int, prefix: str, *, limit: int = 25) -> list[MilestoneRef]:
+    """Milestones whose key or name contains ``prefix`` (autocomplete)."""
+    pattern = "%" + prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(text("""
+        SELECT milestone_id, key, name, emoji FROM milestones
+         WHERE guild_id = :g AND (key ILIKE :p OR name ILIKE :p)
+         ORDER BY key LIMIT :n"""), {"g": guild_id, "p": pattern, "n": limit})
+    return [MilestoneRef(int(r.milestone_id), r.key, r.name, r.emoji) for r in rows]
+
+
+def grant_milestone(conn: Connection, guild_id: int, user_id: int, key: str, *, actor: Actor,
+                    at: datetime) -> Grant:
+    """Give a member a milestone by hand; a second grant changes nothing and says so."""
+    milestone = find_milestone(conn, guild_id, key)
+    row = conn.execute(text("""
+        INSERT INTO user_milestones (guild_id, user_id, milestone_id, earned_at, source, granted_by)
+        VALUES (:g, :u, :m, :at, 'admin', :by)
+        ON CONFLICT DO NOTHING
+        RETURNING earned_at"""), {"g": guild_id, "u": user_id, "m": milestone.milestone_id, "at": at,
+                                   "by": actor.id}).first()
+    if row is None:
+        earned_at = conn.execute(text("""
+            SELECT earned_at FROM user_milestones WHERE guild_id = :g AND user_id = :u AND milestone_id = :m"""),
+            {"g": guild_id, "u": user_id, "m": milestone.milestone_id}).scalar_one()
+        return Grant(milestone, user_id, True, earned_at)
+    record(conn, guild_id=guild_id, actor=actor, action="milestone.grant", entity_type="member",
+           entity_id=user_id, after={"milestone": milestone.key, "milestone_id": milestone.milestone_id})
+    return Grant(milestone, user_id, False, row.earned_at)

@@ -1,0 +1,286 @@
+"""Member read models: a profile, a leaderboard page, a member's milestones.
+
+Framework-free (a SQLAlchemy ``Connection`` in, frozen dataclasses out) so the
+slash commands and the dashboard API share them. Every query is served by an
+index on the hot path (``ix_wallets_leaderboard`` for ranks and pages,
+``ix_transactions_member_currency_time`` for recent reasons): a profile costs a
+handful of index scans whatever the guild's size.
+
+Ranks are ordinal with a stable tie-break (higher balance first, then lower
+user id), so the rank a profile shows is the row the leaderboard shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from synapse.db.ledger_store import load_currencies
+from synapse.errors import NotFound
+from synapse.ledger.model import Currency
+
+PAGE_SIZE = 10
+MAX_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's balance in one currency, with level progress if it is levelled."""
+
+    currency: str
+    name: str
+    symbol: str
+    balance: int
+    level: int | None = None
+    into_level: int = 0
+    for_next: int = 0
+    rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One recent credit: how much, and which rule and event kind earned it."""
+
+    transaction_id: int
+    currency: str
+    amount: int
+    kind: str
+    reason: str
+    rule_id: int | None
+    rule_name: str | None
+    event_type: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class EarnedMilestone:
+    milestone_id: int
+    key: str
+    name: str
+    emoji: str
+    description: str
+    earned_at: datetime | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    guild_id: int
+    user_id: int
+    display_name: str | None
+    avatar: str | None
+    standings: list[Standing]
+    primary: Standing | None
+    recent_milestones: list[EarnedMilestone]
+    recent_reasons: list[Reason]
+
+
+@dataclass(frozen=True)
+class Entry:
+    rank: int
+    user_id: int
+    display_name: str | None
+    balance: int
+    level: int | None
+
+
+@dataclass(frozen=True)
+class LeaderboardPage:
+    currency: str
+    currency_name: str
+    symbol: str
+    season_id: int | None
+    season_name: str | None
+    page: int
+    page_size: int
+    entries: list[Entry]
+    has_next: bool
+    viewer: Entry | None
+
+
+@dataclass(frozen=True)
+class MilestoneBoard:
+    earned: list[EarnedMilestone]
+    available: list[EarnedMilestone]
+
+
+def visible_currencies(conn: Connection, guild_id: int) -> list[Currency]:
+    return [c for c in load_currencies(conn, guild_id).values() if c.visible]
+
+
+def primary_currency(currencies: list[Currency]) -> Currency | None:
+    """The currency ranks are shown in: the first levelled visible one, else the first visible one."""
+    for c in currencies:
+        if c.levelled:
+            return c
+    return currencies[0] if currencies else None
+
+
+def is_known_member(conn: Connection, guild_id: int, user_id: int) -> bool:
+    """Whether Synapse has seen this member at all (a cache row, a wallet or an event)."""
+    return bool(conn.execute(text("""
+        SELECT EXISTS (SELECT 1 FROM member_cache WHERE guild_id = :g AND user_id = :u)
+            OR EXISTS (SELECT 1 FROM wallets WHERE guild_id = :g AND user_id = :u)"""),
+        {"g": guild_id, "u": user_id}).scalar_one())
+
+
+def rank_of(conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> int:
+    """1 + how many wallets sort before this one (higher balance, or equal and lower user id)."""
+    return 1 + int(conn.execute(text("""
+        SELECT count(*) FROM wallets
+         WHERE guild_id = :g AND currency_key = :c AND balance >= :b
+           AND (balance > :b OR user_id < :u)"""),
+        {"g": guild_id, "c": currency, "b": balance, "u": user_id}).scalar_one())
+
+
+def _display(conn: Connection, guild_id: int, user_id: int) -> tuple[str | None, str | None]:
+    row = conn.execute(text("SELECT display_name, avatar FROM member_cache WHERE guild_id = :g AND user_id = :u"),
+                       {"g": guild_id, "u": user_id}).first()
+    return (row.display_name, row.avatar) if row else (None, None)
+
+
+def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int = 5) -> Profile:
+    """Levels, balances of every visible currency, rank, progress, recent milestones and reasons.
+
+    Raises :class:`NotFound` for a member Synapse has never seen.
+    """
+    if not is_known_member(conn, guild_id, user_id):
+        raise NotFound(f"member {user_id} has no activity in this server yet")
+    currencies = visible_currencies(conn, guild_id)
+    primary = primary_currency(currencies)
+    balances = {r.currency_key: int(r.balance) for r in conn.execute(
+        text("SELECT currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = :u"),
+        {"g": guild_id, "u": user_id})}
+    standings: list[Standing] = []
+    primary_standing: Standing | None = None
+    for c in currencies:
+        balance = balances.get(c.key, 0)
+        level = into = size = 0
+        if c.levelled:
+            progress = c.curve.progress(balance)
+            level, into, size = progress.level, progress.into_level, progress.for_next
+        rank = None
+        if primary is not None and c.key == primary.key and c.key in balances:
+            rank = rank_of(conn, guild_id, c.key, user_id, balance)
+        standing = Standing(c.key, c.name, c.symbol, balance, level if c.levelled else None, into, size, rank)
+        standings.append(standing)
+        if primary is not None and c.key == primary.key:
+            primary_standing = standing
+    name, avatar = _display(conn, guild_id, user_id)
+    visible_keys = [c.key for c in currencies]
+    reasons = [Reason(r.id, r.currency_key, int(r.amount), r.kind, r.reason, r.rule_id, r.rule_name,
+                      r.event_type, r.occurred_at)
+               for r in conn.execute(text("""
+        SELECT t.id, t.currency_key, t.amount, t.kind, t.reason, t.rule_id, r.name AS rule_name,
+               t.event_type, t.occurred_at
+          FROM transactions t
+          LEFT JOIN rules r ON r.guild_id = t.guild_id AND r.rule_id = t.rule_id
+         WHERE t.guild_id = :g AND t.user_id = :u AND t.amount > 0
+           AND t.currency_key = ANY(CAST(:keys AS text[]))
+         ORDER BY t.occurred_at DESC, t.id DESC
+         LIMIT :n"""), {"g": guild_id, "u": user_id, "keys": visible_keys, "n": recent})]
+    return Profile(guild_id, user_id, name, avatar, standings, primary_standing,
+                   earned_milestones(conn, guild_id, user_id, limit=recent), reasons)
+
+
+def earned_milestones(conn: Connection, guild_id: int, user_id: int, *, limit: int | None = None
+                      ) -> list[EarnedMilestone]:
+    rows = conn.execute(text("""
+        SELECT m.milestone_id, m.key, m.name, m.emoji, m.description, um.earned_at, um.source
+          FROM user_milestones um
+          JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+         WHERE um.guild_id = :g AND um.user_id = :u
+         ORDER BY um.earned_at DESC, m.milestone_id DESC
+         LIMIT :n"""), {"g": guild_id, "u": user_id, "n": limit})
+    return [EarnedMilestone(r.milestone_id, r.key, r.name, r.emoji, r.description, r.earned_at, r.source)
+            for r in rows]
+
+
+def member_milestones(conn: Connection, guild_id: int, user_id: int) -> MilestoneBoard:
+    """Earned milestones (newest first) and those still available (enabled, not hidden)."""
+    earned = earned_milestones(conn, guild_id, user_id)
+    got = {m.milestone_id for m in earned}
+    rows = conn.execute(text("""
+        SELECT milestone_id, key, name, emoji, description FROM milestones
+         WHERE guild_id = :g AND enabled AND NOT hidden ORDER BY milestone_id"""), {"g": guild_id})
+    available = [EarnedMilestone(r.milestone_id, r.key, r.name, r.emoji, r.description)
+                 for r in rows if r.milestone_id not in got]
+    return MilestoneBoard(earned, available)
+
+
+def _season(conn: Connection, guild_id: int, season_id: int | None) -> tuple[int | None, str | None, bool]:
+    """(season id, name, closed?) for the asked season; (None, None, False) for live balances."""
+    if season_id is None:
+        return None, None, False
+    row = conn.execute(text("SELECT season_id, name, status FROM seasons WHERE guild_id = :g AND season_id = :s"),
+                       {"g": guild_id, "s": season_id}).first()
+    if row is None:
+        raise NotFound(f"no season {season_id} in this server")
+    return int(row.season_id), str(row.name), row.status == "closed"
+
+
+def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *, season_id: int | None = None,
+                page: int = 0, page_size: int = PAGE_SIZE, viewer_id: int | None = None) -> LeaderboardPage:
+    """One page of the ranking in a currency (live, or a closed season's final standings)."""
+    currencies = visible_currencies(conn, guild_id)
+    if currency is None:
+        chosen = primary_currency(currencies)
+        if chosen is None:
+            raise NotFound("this server has no visible currency yet")
+    else:
+        found = [c for c in currencies if c.key == currency]
+        if not found:
+            raise NotFound(f"no currency {currency!r} in this server")
+        chosen = found[0]
+    page = max(0, page)
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    sid, season_name, closed = _season(conn, guild_id, season_id)
+    params = {"g": guild_id, "c": chosen.key, "s": sid, "n": page_size + 1, "o": page * page_size}
+    if closed:
+        rows = conn.execute(text("""
+            SELECT s.rank, s.user_id, s.balance, mc.display_name FROM season_snapshots s
+              LEFT JOIN member_cache mc ON mc.guild_id = s.guild_id AND mc.user_id = s.user_id
+             WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c
+             ORDER BY s.rank, s.user_id LIMIT :n OFFSET :o"""), params).all()
+        entries = [Entry(int(r.rank), r.user_id, r.display_name, int(r.balance), _level(chosen, r.balance))
+                   for r in rows]
+    else:
+        rows = conn.execute(text("""
+            SELECT w.user_id, w.balance, mc.display_name FROM (
+                SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c
+                 ORDER BY balance DESC, user_id LIMIT :n OFFSET :o) w
+              LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
+             ORDER BY w.balance DESC, w.user_id"""), params).all()
+        entries = [Entry(page * page_size + i + 1, r.user_id, r.display_name, int(r.balance),
+                         _level(chosen, r.balance)) for i, r in enumerate(rows)]
+    has_next = len(entries) > page_size
+    entries = entries[:page_size]
+    viewer = None
+    if viewer_id is not None:
+        viewer = _viewer_entry(conn, guild_id, chosen, viewer_id, sid if closed else None)
+    return LeaderboardPage(chosen.key, chosen.name, chosen.symbol, sid, season_name, page, page_size, entries,
+                           has_next, viewer)
+
+
+def _level(currency: Currency, balance: int) -> int | None:
+    return currency.curve.level_for(int(balance)) if currency.levelled else None
+
+
+def _viewer_entry(conn: Connection, guild_id: int, currency: Currency, user_id: int,
+                  closed_season: int | None) -> Entry | None:
+    if closed_season is not None:
+        row = conn.execute(text("""
+            SELECT rank, balance FROM season_snapshots
+             WHERE guild_id = :g AND season_id = :s AND currency_key = :c AND user_id = :u"""),
+            {"g": guild_id, "s": closed_season, "c": currency.key, "u": user_id}).first()
+        return None if row is None else Entry(int(row.rank), user_id, None, int(row.balance),
+                                              _level(currency, row.balance))
+    balance = conn.execute(text("""
+        SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c"""),
+        {"g": guild_id, "u": user_id, "c": currency.key}).scalar()
+    if balance is None:
+        return None
+    return Entry(rank_of(conn, guild_id, currency.key, user_id, int(balance)), user_id, None, int(balance),
+                 _level(currency, balance))

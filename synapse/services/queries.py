@@ -1,0 +1,398 @@
+"""Read models for the dashboard's public pages, from rollups and wallets (never full lake scans).
+
+Sources:
+
+- ``activity_hourly`` (events per hour, type, channel) → overview counts, time series, heatmap;
+- ``member_daily`` (per member and UTC day) → active members, retention;
+- ``wallets`` + ``ix_wallets_leaderboard`` → leaderboards (keyset pages); ``season_snapshots`` for
+  closed seasons;
+- ``event_lake`` derived events (``level_up``, ``milestone_earned``) through ``ix_event_lake_guild_time``,
+  newest first, for the announcements ticker.
+
+Members with ``member_cache.public_opt_out`` are never shown by name or id: they keep
+their rank, as "anonymous". Functions return plain dicts shaped like ``synapse.api.schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from synapse.admin import modules as modules_admin
+from synapse.admin import settings as settings_admin
+from synapse.db.ledger_store import load_currencies
+from synapse.errors import ErrorDetail, NotFound, ValidationFailed
+
+MAX_BUCKETS = 5000
+MESSAGE = "message_create"
+REACTION = "reaction_add"
+JOIN = "member_join"
+LEAVE = "member_leave"
+
+
+def snowflake(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def guild_row(conn: Connection, guild_id: int) -> Any:
+    row = conn.execute(text("SELECT guild_id, name FROM guilds WHERE guild_id = :g"), {"g": guild_id}).first()
+    if row is None:
+        raise NotFound(f"no guild {guild_id} in Synapse", hint="run `synapse guild init` for it first")
+    return row
+
+
+def guild_info(conn: Connection, guild_id: int) -> dict[str, Any]:
+    row = guild_row(conn, guild_id)
+    s = settings_admin.load(conn, guild_id)
+    currencies = [
+        {"key": c.key, "name": c.name, "symbol": c.symbol, "levelled": c.levelled, "seasonal": c.seasonal}
+        for c in load_currencies(conn, guild_id).values() if c.visible]
+    return {"guild_id": str(guild_id), "name": row.name, "timezone": s.timezone,
+            "modules": modules_admin.enabled_modules(conn, guild_id), "currencies": currencies,
+            "public_leaderboard": s.public_leaderboard, "public_activity": s.public_activity}
+
+
+# ---------------------------------------------------------------- overview
+
+def overview(conn: Connection, guild_id: int, *, now: datetime) -> dict[str, Any]:
+    row = guild_row(conn, guild_id)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    counts = conn.execute(text("""
+        SELECT COALESCE(SUM(events) FILTER (WHERE hour >= :h1), 0) AS e1,
+               COALESCE(SUM(events) FILTER (WHERE hour >= :h7), 0) AS e7,
+               COALESCE(SUM(events), 0) AS e30,
+               COALESCE(SUM(events) FILTER (WHERE hour >= :h1 AND event_type = :msg), 0) AS m1,
+               COALESCE(SUM(events) FILTER (WHERE hour >= :h7 AND event_type = :msg), 0) AS m7,
+               COALESCE(SUM(events) FILTER (WHERE event_type = :msg), 0) AS m30
+          FROM activity_hourly WHERE guild_id = :g AND hour >= :h30"""),
+        {"g": guild_id, "msg": MESSAGE, "h1": hour - timedelta(hours=23),
+         "h7": hour - timedelta(days=7) + timedelta(hours=1), "h30": hour - timedelta(days=30) + timedelta(hours=1)},
+    ).one()
+    today = now.astimezone(UTC).date()
+    active = conn.execute(text("""
+        SELECT COUNT(DISTINCT user_id) FILTER (WHERE day >= :d1) AS a1,
+               COUNT(DISTINCT user_id) FILTER (WHERE day >= :d7) AS a7,
+               COUNT(DISTINCT user_id) AS a30
+          FROM member_daily WHERE guild_id = :g AND day >= :d30"""),
+        {"g": guild_id, "d1": today - timedelta(days=1), "d7": today - timedelta(days=7),
+         "d30": today - timedelta(days=30)}).one()
+    members = conn.execute(text("""
+        SELECT COUNT(*) FROM member_cache WHERE guild_id = :g AND left_at IS NULL AND NOT is_bot"""),
+        {"g": guild_id}).scalar_one()
+    channels = conn.execute(text("""
+        SELECT channel_id, SUM(events) AS events FROM activity_hourly
+         WHERE guild_id = :g AND hour >= :h30 AND channel_id <> 0
+         GROUP BY channel_id ORDER BY events DESC, channel_id LIMIT 5"""),
+        {"g": guild_id, "h30": hour - timedelta(days=30) + timedelta(hours=1)}).all()
+    currencies = load_currencies(conn, guild_id)
+    totals = {r.currency_key: r for r in conn.execute(text("""
+        SELECT currency_key, COUNT(*) FILTER (WHERE balance <> 0) AS holders,
+               COALESCE(SUM(balance), 0)::bigint AS total
+          FROM wallets WHERE guild_id = :g GROUP BY currency_key"""), {"g": guild_id})}
+    return {
+        "guild_id": str(guild_id), "name": row.name, "members_tracked": int(members),
+        "windows": {
+            "24h": {"events": int(counts.e1), "messages": int(counts.m1), "active_members": int(active.a1)},
+            "7d": {"events": int(counts.e7), "messages": int(counts.m7), "active_members": int(active.a7)},
+            "30d": {"events": int(counts.e30), "messages": int(counts.m30), "active_members": int(active.a30)},
+        },
+        "top_channels": [{"channel_id": str(c.channel_id), "events": int(c.events)} for c in channels],
+        "currencies": [
+            {"key": c.key, "name": c.name, "symbol": c.symbol,
+             "holders": int(totals[c.key].holders) if c.key in totals else 0,
+             "total": int(totals[c.key].total) if c.key in totals else 0}
+            for c in currencies.values() if c.visible],
+        "as_of": now,
+    }
+
+
+# ---------------------------------------------------------------- leaderboard
+
+def _person(row: Any) -> dict[str, Any]:
+    if row.opt_out:
+        return {"user_id": None, "display_name": None, "avatar": None}
+    return {"user_id": str(row.user_id), "display_name": row.display_name, "avatar": row.avatar}
+
+
+def season(conn: Connection, guild_id: int, season_id: int) -> Any:
+    row = conn.execute(text("SELECT * FROM seasons WHERE guild_id = :g AND season_id = :s"),
+                       {"g": guild_id, "s": season_id}).first()
+    if row is None:
+        raise NotFound(f"no season {season_id} in this server")
+    return row
+
+
+def active_season(conn: Connection, guild_id: int) -> Any:
+    return conn.execute(text("SELECT * FROM seasons WHERE guild_id = :g AND status = 'active'"),
+                        {"g": guild_id}).first()
+
+
+def list_seasons(conn: Connection, guild_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(text("SELECT * FROM seasons WHERE guild_id = :g ORDER BY season_id DESC"),
+                        {"g": guild_id})
+    return [{"season_id": r.season_id, "name": r.name, "status": r.status, "started_at": r.started_at,
+             "ended_at": r.ended_at, "scheduled_end_at": r.scheduled_end_at} for r in rows]
+
+
+def leaderboard(conn: Connection, guild_id: int, currency: str, *, season_id: int | None = None,
+                after: dict[str, Any] | None = None, limit: int = 50) -> dict[str, Any]:
+    """One page of a leaderboard; ``after`` is the decoded cursor ``{b, u, r}`` of the last row shown.
+
+    ``season_id`` of a closed season reads its snapshot; of the active season (or none) the live wallets.
+    """
+    guild_row(conn, guild_id)
+    cur = load_currencies(conn, guild_id).get(currency)
+    if cur is None or not cur.visible:
+        raise NotFound(f"no currency {currency!r} in this server")
+    status: str | None = None
+    if season_id is not None:
+        status = season(conn, guild_id, season_id).status
+    if status == "closed":
+        rows = conn.execute(text("""
+            SELECT s.user_id, s.balance, s.rank, m.display_name, m.avatar,
+                   COALESCE(m.public_opt_out, false) AS opt_out
+              FROM season_snapshots s
+              LEFT JOIN member_cache m ON m.guild_id = s.guild_id AND m.user_id = s.user_id
+             WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c AND s.rank > :r
+             ORDER BY s.rank LIMIT :n"""),
+            {"g": guild_id, "s": season_id, "c": currency, "r": after["r"] if after else 0,
+             "n": limit + 1}).all()
+        ranked = [(r, int(r.rank)) for r in rows]
+    else:
+        params: dict[str, Any] = {"g": guild_id, "c": currency, "n": limit + 1}
+        keyset = ""
+        if after:
+            keyset = "AND (w.balance < :b OR (w.balance = :b AND w.user_id > :u))"
+            params |= {"b": after["b"], "u": after["u"]}
+        rows = conn.execute(text(f"""
+            SELECT w.user_id, w.balance, m.display_name, m.avatar,
+                   COALESCE(m.public_opt_out, false) AS opt_out
+              FROM wallets w
+              LEFT JOIN member_cache m ON m.guild_id = w.guild_id AND m.user_id = w.user_id
+             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance <> 0 {keyset}
+             ORDER BY w.balance DESC, w.user_id LIMIT :n"""), params).all()
+        start = after["r"] if after else 0
+        ranked = [(r, start + i + 1) for i, r in enumerate(rows)]
+    more = len(ranked) > limit
+    ranked = ranked[:limit]
+    items = [{"rank": rank, **_person(r), "balance": int(r.balance),
+              "level": cur.curve.level_for(r.balance) if cur.levelled else None} for r, rank in ranked]
+    next_after = None
+    if more and ranked:
+        last, last_rank = ranked[-1]
+        next_after = {"b": int(last.balance), "u": int(last.user_id), "r": last_rank}
+    return {"currency": currency, "season_id": season_id, "season_status": status, "items": items,
+            "next_after": next_after}
+
+
+# ---------------------------------------------------------------- member profile
+
+def member_profile(conn: Connection, guild_id: int, user_id: int, *, now: datetime,
+                   include_opted_out: bool = False) -> dict[str, Any]:
+    guild_row(conn, guild_id)
+    member = conn.execute(text("SELECT * FROM member_cache WHERE guild_id = :g AND user_id = :u"),
+                          {"g": guild_id, "u": user_id}).first()
+    wallets = conn.execute(text("SELECT currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = :u"),
+                           {"g": guild_id, "u": user_id}).all()
+    if (member is None and not wallets) or (member is not None and member.public_opt_out
+                                            and not include_opted_out):
+        raise NotFound(f"no public profile for member {user_id}")
+    currencies = load_currencies(conn, guild_id)
+    balances = []
+    by_key = {w.currency_key: int(w.balance) for w in wallets}
+    for key, cur in currencies.items():
+        if not cur.visible:
+            continue
+        bal = by_key.get(key, 0)
+        rank = None
+        if bal != 0:
+            rank = int(conn.execute(text("""
+                SELECT COUNT(*) + 1 FROM wallets WHERE guild_id = :g AND currency_key = :c
+                   AND (balance > :b OR (balance = :b AND user_id < :u))"""),
+                {"g": guild_id, "c": key, "b": bal, "u": user_id}).scalar_one())
+        entry: dict[str, Any] = {"currency": key, "name": cur.name, "symbol": cur.symbol, "balance": bal,
+                                 "rank": rank}
+        if cur.levelled:
+            p = cur.curve.progress(bal)
+            entry |= {"level": p.level, "into_level": p.into_level, "for_next": p.for_next}
+        balances.append(entry)
+    earned = conn.execute(text("""
+        SELECT m.milestone_id, m.key, m.name, m.emoji, um.earned_at FROM user_milestones um
+          JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+         WHERE um.guild_id = :g AND um.user_id = :u ORDER BY um.earned_at DESC"""),
+        {"g": guild_id, "u": user_id}).all()
+    recent = conn.execute(text("""
+        SELECT COALESCE(SUM(messages), 0) AS messages, COALESCE(SUM(voice_seconds), 0) AS voice
+          FROM member_daily WHERE guild_id = :g AND user_id = :u AND day >= :d"""),
+        {"g": guild_id, "u": user_id, "d": now.astimezone(UTC).date() - timedelta(days=30)}).one()
+    return {
+        "user_id": str(user_id),
+        "display_name": member.display_name if member else None,
+        "avatar": member.avatar if member else None,
+        "joined_at": member.joined_at if member else None,
+        "balances": balances,
+        "milestones": [{"milestone_id": r.milestone_id, "key": r.key, "name": r.name, "emoji": r.emoji,
+                        "earned_at": r.earned_at} for r in earned],
+        "messages_30d": int(recent.messages), "voice_minutes_30d": int(recent.voice) // 60,
+    }
+
+
+# ---------------------------------------------------------------- activity
+
+def check_range(start: datetime, end: datetime, *, bucket: timedelta) -> None:
+    problems = []
+    if start.tzinfo is None or end.tzinfo is None:
+        problems.append(ErrorDetail("start", "times need a time zone (e.g. 2025-01-01T00:00:00Z)"))
+    elif end <= start:
+        problems.append(ErrorDetail("end", "must be after start"))
+    elif (end - start) / bucket > MAX_BUCKETS:
+        problems.append(ErrorDetail("end", f"range too long: at most {MAX_BUCKETS} buckets"))
+    if problems:
+        raise ValidationFailed("invalid range", problems)
+
+
+def time_series(conn: Connection, guild_id: int, *, start: datetime, end: datetime,
+                bucket: str) -> dict[str, Any]:
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    check_range(start, end, bucket=step)
+    guild_row(conn, guild_id)
+    start = _floor(start.astimezone(UTC), bucket)
+    end = end.astimezone(UTC)
+    rows = conn.execute(text("""
+        SELECT date_trunc(:bucket, hour, 'UTC') AS t,
+               COALESCE(SUM(events) FILTER (WHERE event_type = :msg), 0) AS messages,
+               COALESCE(SUM(events) FILTER (WHERE event_type = :rx), 0) AS reactions,
+               COALESCE(SUM(voice_seconds), 0) AS voice,
+               COALESCE(SUM(events) FILTER (WHERE event_type = :join), 0) AS joins,
+               COALESCE(SUM(events) FILTER (WHERE event_type = :leave), 0) AS leaves
+          FROM activity_hourly
+         WHERE guild_id = :g AND hour >= :s AND hour < :e
+           AND event_type IN (:msg, :rx, :join, :leave, 'voice_session_end', 'voice_tick')
+         GROUP BY 1"""),
+        {"bucket": bucket, "g": guild_id, "s": start, "e": end, "msg": MESSAGE, "rx": REACTION,
+         "join": JOIN, "leave": LEAVE}).all()
+    by_t = {r.t: r for r in rows}
+    active: dict[date, int] = {}
+    if bucket == "day":
+        active = {r.day.date(): int(r.n) for r in conn.execute(text("""
+            SELECT day, COUNT(*) AS n FROM member_daily
+             WHERE guild_id = :g AND day >= :s AND day < :e GROUP BY day"""),
+            {"g": guild_id, "s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)})}
+    points = []
+    t = start
+    while t < end:
+        r = by_t.get(t)
+        points.append({
+            "t": t, "messages": int(r.messages) if r else 0, "reactions": int(r.reactions) if r else 0,
+            "voice_minutes": int(r.voice) // 60 if r else 0, "joins": int(r.joins) if r else 0,
+            "leaves": int(r.leaves) if r else 0,
+            "active_members": active.get(t.date(), 0) if bucket == "day" else None})
+        t += step
+    return {"bucket": bucket, "start": start, "end": end, "points": points}
+
+
+def _floor(t: datetime, bucket: str) -> datetime:
+    t = t.replace(minute=0, second=0, microsecond=0)
+    return t.replace(hour=0) if bucket == "day" else t
+
+
+def heatmap(conn: Connection, guild_id: int, *, start: datetime, end: datetime) -> dict[str, Any]:
+    check_range(start, end, bucket=timedelta(days=1))
+    guild_row(conn, guild_id)
+    tz = settings_admin.load(conn, guild_id).timezone
+    rows = conn.execute(text("""
+        SELECT EXTRACT(ISODOW FROM hour AT TIME ZONE :tz)::int - 1 AS wd,
+               EXTRACT(HOUR FROM hour AT TIME ZONE :tz)::int AS h, SUM(events) AS n
+          FROM activity_hourly
+         WHERE guild_id = :g AND hour >= :s AND hour < :e AND event_type = :msg
+         GROUP BY 1, 2"""), {"tz": tz, "g": guild_id, "s": start, "e": end, "msg": MESSAGE}).all()
+    grid = {(r.wd, r.h): int(r.n) for r in rows}
+    cells = [{"weekday": wd, "hour": h, "messages": grid.get((wd, h), 0)} for wd in range(7) for h in range(24)]
+    return {"timezone": tz, "start": start, "end": end, "cells": cells}
+
+
+def retention(conn: Connection, guild_id: int, *, now: datetime, weeks: int) -> dict[str, Any]:
+    """Weekly join cohorts (``member_cache.joined_at``) × weeks after joining with any activity."""
+    guild_row(conn, guild_id)
+    today = now.astimezone(UTC).date()
+    this_monday = today - timedelta(days=today.weekday())
+    since = this_monday - timedelta(weeks=weeks - 1)
+    sizes = conn.execute(text("""
+        SELECT date_trunc('week', joined_at AT TIME ZONE 'UTC')::date AS week, COUNT(*) AS n
+          FROM member_cache WHERE guild_id = :g AND NOT is_bot AND joined_at >= :since
+         GROUP BY 1"""), {"g": guild_id, "since": datetime.combine(since, datetime.min.time(), UTC)}).all()
+    kept = conn.execute(text("""
+        WITH cohort AS (
+            SELECT user_id, date_trunc('week', joined_at AT TIME ZONE 'UTC')::date AS week
+              FROM member_cache WHERE guild_id = :g AND NOT is_bot AND joined_at >= :since)
+        SELECT c.week, (date_trunc('week', d.day)::date - c.week) / 7 AS k, COUNT(DISTINCT c.user_id) AS n
+          FROM cohort c JOIN member_daily d ON d.guild_id = :g AND d.user_id = c.user_id AND d.day >= c.week
+         GROUP BY 1, 2"""), {"g": guild_id, "since": datetime.combine(since, datetime.min.time(), UTC)}).all()
+    retained: dict[date, dict[int, int]] = {}
+    for r in kept:
+        retained.setdefault(r.week, {})[int(r.k)] = int(r.n)
+    size_by_week = {r.week: int(r.n) for r in sizes}
+    cohorts = []
+    for i in range(weeks):
+        week = since + timedelta(weeks=i)
+        span = (this_monday - week).days // 7 + 1
+        cohorts.append({"week": week, "size": size_by_week.get(week, 0),
+                        "retained": [retained.get(week, {}).get(k, 0) for k in range(span)]})
+    return {"weeks": weeks, "cohorts": cohorts}
+
+
+# ---------------------------------------------------------------- milestones, ticker
+
+def milestones_gallery(conn: Connection, guild_id: int) -> list[dict[str, Any]]:
+    guild_row(conn, guild_id)
+    rows = conn.execute(text("""
+        SELECT m.milestone_id, m.key, m.name, m.description, m.emoji,
+               COUNT(um.user_id) AS earned, MIN(um.earned_at) AS first_at, MAX(um.earned_at) AS last_at
+          FROM milestones m
+          LEFT JOIN user_milestones um ON um.guild_id = m.guild_id AND um.milestone_id = m.milestone_id
+         WHERE m.guild_id = :g AND m.enabled AND NOT m.hidden
+         GROUP BY m.milestone_id ORDER BY earned DESC, m.milestone_id"""), {"g": guild_id})
+    return [{"milestone_id": r.milestone_id, "key": r.key, "name": r.name, "description": r.description,
+             "emoji": r.emoji, "earned_count": int(r.earned), "first_earned_at": r.first_at,
+             "last_earned_at": r.last_at} for r in rows]
+
+
+def announcements(conn: Connection, guild_id: int, *, before_id: int | None, limit: int) -> dict[str, Any]:
+    """Recent level-ups and milestones, newest first, from the derived events in the lake."""
+    guild_row(conn, guild_id)
+    rows = conn.execute(text("""
+        SELECT e.id, e.event_type, e.user_id, e.occurred_at, e.payload, m.display_name,
+               COALESCE(m.public_opt_out, false) AS opt_out
+          FROM event_lake e
+          LEFT JOIN member_cache m ON m.guild_id = e.guild_id AND m.user_id = e.user_id
+         WHERE e.guild_id = :g AND e.event_type IN ('level_up', 'milestone_earned')
+           AND (CAST(:before AS bigint) IS NULL OR e.id < :before)
+         ORDER BY e.id DESC LIMIT :n"""), {"g": guild_id, "before": before_id, "n": limit + 1}).all()
+    milestone_names = {r.milestone_id: r.name for r in conn.execute(
+        text("SELECT milestone_id, name FROM milestones WHERE guild_id = :g"), {"g": guild_id})}
+    items = []
+    for r in rows[:limit]:
+        who = "Someone" if r.opt_out else (r.display_name or "A member")
+        p = r.payload or {}
+        if r.event_type == "level_up":
+            kind = "level_up"
+            level = p.get("new_level", p.get("level", "?"))
+            msg = f"{who} reached level {level} in {p.get('currency', 'xp')}"
+        else:
+            kind = "milestone"
+            name = p.get("name") or milestone_names.get(_int(p.get("milestone_id"))) or p.get("key", "a milestone")
+            msg = f"{who} earned {name}"
+        items.append({"id": int(r.id), "kind": kind, "user_id": None if r.opt_out else str(r.user_id),
+                      "display_name": None if r.opt_out else r.display_name, "text": msg,
+                      "created_at": r.occurred_at})
+    more = len(rows) > limit
+    return {"items": items, "next_before": items[-1]["id"] if more and items else None}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

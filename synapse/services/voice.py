@@ -1,0 +1,274 @@
+"""Voice sessions: open and close them from voice events, credit them in ticks, reconcile stale ones.
+
+A session is one member's stay in one voice channel. ``voice_join`` opens one,
+``voice_leave`` closes it, ``voice_move`` closes one and opens the next;
+``voice_state_snapshot`` (sent by the relay when it starts) closes the sessions
+of members no longer in voice and opens sessions for members the relay found
+in voice without one. At most one session per member is open (a partial unique
+index says so).
+
+Credit is paid per minute through derived ``voice_tick`` events whose keys are
+built from the session's content (member, start time, minute number), not from
+its row id or from when the timer ran. Minute *m* of a session exists once
+``started_at + m minutes`` has passed (for an open session) or lies within it
+(for a closed one), so the timer and the closing event emit the very same
+ticks, and the lake drops the ones already written: a session earns the same
+whether the timer ran every minute, once, or never.
+
+Closing a session also emits ``voice_session_end`` (``duration_seconds``) for
+rules that pay per session. Callers hold the member locks (``lock_members``)
+for every member whose sessions they touch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Connection, text
+
+from synapse.eventlake.events import SYNAPSE, Event
+
+log = logging.getLogger(__name__)
+
+VOICE_TYPES: Final = frozenset({"voice_join", "voice_leave", "voice_move", "voice_state_snapshot"})
+# A session longer than this is assumed stale (a lost leave): it is closed and paid up to this length.
+MAX_SESSION: Final = timedelta(hours=12)
+MINUTE: Final = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    guild_id: int
+    id: int
+    user_id: int
+    channel_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    last_tick_at: datetime | None
+    self_mute: bool
+    self_deaf: bool
+
+
+def _session(row: Any) -> Session:
+    return Session(row.guild_id, row.id, row.user_id, row.channel_id, row.started_at, row.ended_at,
+                   row.last_tick_at, row.self_mute, row.self_deaf)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def session_start_key(session: Session) -> str:
+    """The part of derived keys that names a session by content (stable across replays and workers)."""
+    return f"{session.user_id}:{session.started_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"
+
+
+def members_touched(conn: Connection, events: Sequence[Event]) -> set[tuple[int, int]]:
+    """(guild, member) pairs whose sessions these events may change: lock them before :func:`apply`."""
+    touched: set[tuple[int, int]] = set()
+    for e in events:
+        if e.event_type not in VOICE_TYPES:
+            continue
+        if e.user_id is not None:
+            touched.add((e.guild_id, e.user_id))
+        if e.event_type == "voice_state_snapshot":
+            for m in e.payload.get("members") or ():
+                uid = _int(m.get("user_id")) if isinstance(m, dict) else None
+                if uid is not None:
+                    touched.add((e.guild_id, uid))
+            rows = conn.execute(text("SELECT user_id FROM voice_sessions WHERE guild_id = :g AND ended_at IS NULL"),
+                                {"g": e.guild_id})
+            touched.update((e.guild_id, r.user_id) for r in rows)
+    return touched
+
+
+class VoiceBook:
+    """Session changes within one transaction; collects the derived events they cause."""
+
+    def __init__(self, conn: Connection, *, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.derived: list[Event] = []
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def _open_session(self, guild_id: int, user_id: int) -> Session | None:
+        row = self.conn.execute(text(
+            "SELECT * FROM voice_sessions WHERE guild_id = :g AND user_id = :u AND ended_at IS NULL FOR UPDATE"),
+            {"g": guild_id, "u": user_id}).first()
+        return _session(row) if row else None
+
+    def _next_voice_event_after(self, guild_id: int, user_id: int, at: datetime) -> datetime | None:
+        """When the member's next voice event after ``at`` happened (a late join meets its leave)."""
+        return self.conn.execute(text("""
+            SELECT min(occurred_at) FROM event_lake
+             WHERE guild_id = :g AND user_id = :u AND event_type IN ('voice_join', 'voice_leave', 'voice_move')
+               AND occurred_at > :t"""), {"g": guild_id, "u": user_id, "t": at}).scalar_one_or_none()
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def open(self, *, guild_id: int, user_id: int, channel_id: int, at: datetime, self_mute: bool = False,
+             self_deaf: bool = False, event_id: int | None = None) -> None:
+        current = self._open_session(guild_id, user_id)
+        end = self._next_voice_event_after(guild_id, user_id, at)
+        if current is not None:
+            if current.started_at <= at:
+                self.close(current, at=at, reason="rejoined")
+            elif end is None or current.started_at < end:
+                end = current.started_at  # a late join: its stay ended when the open session began
+        row = self.conn.execute(text("""
+            INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, self_mute, self_deaf,
+                                        start_event_id)
+            VALUES (:g, :u, :c, :t, :m, :d, :e) RETURNING *"""),
+            {"g": guild_id, "u": user_id, "c": channel_id, "t": at, "m": self_mute, "d": self_deaf,
+             "e": event_id}).one()
+        if end is not None:
+            self.close(_session(row), at=end, reason="late_join")
+
+    def close(self, session: Session, *, at: datetime, reason: str) -> None:
+        end = min(at, session.started_at + MAX_SESSION)
+        end = max(end, session.started_at)
+        self.conn.execute(text("""
+            UPDATE voice_sessions SET ended_at = :t, end_reason = :r, last_tick_at = :lt
+             WHERE guild_id = :g AND id = :id"""),
+            {"t": end, "r": reason, "g": session.guild_id, "id": session.id,
+             "lt": _tick_time(session, _minutes(session, end))})
+        closed = Session(session.guild_id, session.id, session.user_id, session.channel_id, session.started_at,
+                         end, session.last_tick_at, session.self_mute, session.self_deaf)
+        self.derived.extend(self._ticks(closed, until=end))
+        duration = int((end - session.started_at).total_seconds())
+        self.derived.append(Event(
+            source_system=SYNAPSE, source_event_id=f"voice_session_end:{session_start_key(session)}",
+            event_type="voice_session_end", guild_id=session.guild_id, user_id=session.user_id,
+            channel_id=session.channel_id, occurred_at=end,
+            payload={"duration_seconds": duration, "minutes": duration // 60,
+                     "started_at": session.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                     "channel_id": str(session.channel_id), "end_reason": reason,
+                     "self_mute": session.self_mute, "self_deaf": session.self_deaf}))
+
+    def close_open(self, guild_id: int, user_id: int, *, at: datetime, reason: str) -> None:
+        current = self._open_session(guild_id, user_id)
+        if current is not None and current.started_at <= at:
+            self.close(current, at=at, reason=reason)
+
+    def tick(self, session: Session) -> None:
+        """Emit the ticks an open session has earned by now and remember how far it got."""
+        if session.started_at + MAX_SESSION <= self.now:
+            self.close(session, at=session.started_at + MAX_SESSION, reason="stale")
+            return
+        minutes = _minutes(session, self.now)
+        ticks = self._ticks(session, until=self.now)
+        if ticks:
+            self.derived.extend(ticks)
+            self.conn.execute(text("UPDATE voice_sessions SET last_tick_at = :lt WHERE guild_id = :g AND id = :id"),
+                              {"lt": _tick_time(session, minutes), "g": session.guild_id, "id": session.id})
+
+    def _ticks(self, session: Session, *, until: datetime) -> list[Event]:
+        first = 1 + (_minutes(session, session.last_tick_at) if session.last_tick_at else 0)
+        last = _minutes(session, until)
+        if last < first:
+            return []
+        company = self._company(session, _tick_time(session, first), _tick_time(session, last))
+        prefix = session_start_key(session)
+        ticks = []
+        for minute in range(first, last + 1):
+            at = _tick_time(session, minute)
+            present = 1 + sum(1 for s, e in company if s <= at and (e is None or e > at))
+            ticks.append(Event(
+                source_system=SYNAPSE, source_event_id=f"voice_tick:{prefix}:{minute}", event_type="voice_tick",
+                guild_id=session.guild_id, user_id=session.user_id, channel_id=session.channel_id,
+                occurred_at=at,
+                payload={"minutes": 1, "minute": minute, "members_in_channel": present,
+                         "self_mute": session.self_mute, "self_deaf": session.self_deaf}))
+        return ticks
+
+    def _company(self, session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
+        """Other members' sessions in the same channel overlapping [start, end]."""
+        rows = self.conn.execute(text("""
+            SELECT started_at, ended_at FROM voice_sessions
+             WHERE guild_id = :g AND channel_id = :c AND user_id <> :u AND started_at <= :e
+               AND (ended_at IS NULL OR ended_at > :s)"""),
+            {"g": session.guild_id, "c": session.channel_id, "u": session.user_id, "s": start, "e": end})
+        return [(r.started_at, r.ended_at) for r in rows]
+
+
+def _minutes(session: Session, until: datetime | None) -> int:
+    if until is None:
+        return 0
+    end = min(until, session.started_at + MAX_SESSION)
+    return max(0, int((end - session.started_at).total_seconds() // 60))
+
+
+def _tick_time(session: Session, minute: int) -> datetime | None:
+    return session.started_at + minute * MINUTE if minute > 0 else None
+
+
+def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[Event]:
+    """Apply new voice events (in time order) to the sessions; return the derived events to append."""
+    book = VoiceBook(conn, now=now)
+    voice = sorted((e for e in events if e.event_type in VOICE_TYPES), key=lambda e: (e.occurred_at, e.id or 0))
+    for e in voice:
+        p = e.payload
+        channel = _int(p.get("channel_id")) or e.channel_id
+        if e.event_type == "voice_state_snapshot":
+            _snapshot(book, e)
+        elif e.user_id is None:
+            continue
+        elif e.event_type == "voice_join" and channel is not None:
+            book.open(guild_id=e.guild_id, user_id=e.user_id, channel_id=channel, at=e.occurred_at,
+                      self_mute=bool(p.get("self_mute")), self_deaf=bool(p.get("self_deaf")), event_id=e.id)
+        elif e.event_type == "voice_move" and channel is not None:
+            book.close_open(e.guild_id, e.user_id, at=e.occurred_at, reason="moved")
+            book.open(guild_id=e.guild_id, user_id=e.user_id, channel_id=channel, at=e.occurred_at,
+                      self_mute=bool(p.get("self_mute")), self_deaf=bool(p.get("self_deaf")), event_id=e.id)
+        elif e.event_type == "voice_leave":
+            book.close_open(e.guild_id, e.user_id, at=e.occurred_at, reason="left")
+    return book.derived
+
+
+def _snapshot(book: VoiceBook, e: Event) -> None:
+    present: dict[int, dict[str, Any]] = {}
+    for m in e.payload.get("members") or ():
+        uid = _int(m.get("user_id")) if isinstance(m, dict) else None
+        if uid is not None and _int(m.get("channel_id")) is not None:
+            present[uid] = m
+    rows = book.conn.execute(text(
+        "SELECT * FROM voice_sessions WHERE guild_id = :g AND ended_at IS NULL AND started_at <= :t FOR UPDATE"),
+        {"g": e.guild_id, "t": e.occurred_at}).all()
+    open_by_user = {r.user_id: _session(r) for r in rows}
+    for uid, session in sorted(open_by_user.items()):
+        seen = present.get(uid)
+        if seen is None or _int(seen.get("channel_id")) != session.channel_id:
+            book.close(session, at=e.occurred_at, reason="snapshot")
+    for uid, m in sorted(present.items()):
+        current = open_by_user.get(uid)
+        if current is not None and current.channel_id == _int(m.get("channel_id")):
+            continue
+        channel = _int(m.get("channel_id"))
+        if channel is not None:
+            book.open(guild_id=e.guild_id, user_id=uid, channel_id=channel, at=e.occurred_at,
+                      self_mute=bool(m.get("self_mute")), self_deaf=bool(m.get("self_deaf")), event_id=e.id)
+
+
+def open_sessions(conn: Connection, *, guild_id: int | None = None) -> list[Session]:
+    rows = conn.execute(text("""
+        SELECT * FROM voice_sessions WHERE ended_at IS NULL AND (CAST(:g AS bigint) IS NULL OR guild_id = :g)
+         ORDER BY guild_id, user_id"""), {"g": guild_id})
+    return [_session(r) for r in rows]
+
+
+def tick_sessions(conn: Connection, sessions: Sequence[Session], *, now: datetime) -> list[Event]:
+    """Credit open sessions up to ``now`` and close stale ones (callers lock the members first)."""
+    book = VoiceBook(conn, now=now)
+    for s in sessions:
+        fresh = book._open_session(s.guild_id, s.user_id)
+        if fresh is not None and fresh.id == s.id:
+            book.tick(fresh)
+    return book.derived
