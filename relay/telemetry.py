@@ -77,3 +77,5 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> N
     root.setLevel(level)
     # Never DEBUG: discord.gateway logs every raw dispatch, message content included.
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # The relay never joins voice, so discord.py's warning about its voice library is noise.
+    logging.getLogger("discord.client").addFilter(lambda record: "davey" not in record.getMessage())

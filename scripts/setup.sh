@@ -32,7 +32,7 @@ fi
 
 PYTHON="$(pick_python)"
 say "Python environment (.venv, $("$PYTHON" -V 2>&1)) from uv.lock"
-uv sync --frozen --quiet --python "$PYTHON"
+uv sync --frozen --quiet --compile-bytecode --python "$PYTHON"
 
 if [ ! -x node_modules/.bin/azurite-queue ]; then
   say "Azurite (local Azure Storage) from npm"

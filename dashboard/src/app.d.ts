@@ -1,5 +1,10 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 declare global {
-  namespace App {}
+  namespace App {
+    interface Error {
+      message: string;
+      title?: string;
+    }
+  }
 }
 export {};

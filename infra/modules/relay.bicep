@@ -62,7 +62,7 @@ resource relay 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
   location: location
   tags: union(tags, {
-    'azd-service-name': serviceName
+    'azd-service': serviceName
   })
   identity: {
     type: 'UserAssigned'

@@ -26,5 +26,7 @@ def create_app() -> FastAPI:
     from synapse.bootstrap import container
 
     routes.install(app, container().settings)
+    from synapse.interactions.router import router as interactions_router  # issue 5: slash commands
+    app.include_router(interactions_router)
 
     return app

@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from synapse.cli import dev
+from synapse.cli.commands import register_commands
 from synapse.cli.common import run_cli
 from synapse.cli.core import db_app, guild_app, ledger_app
 
@@ -14,6 +16,9 @@ app = typer.Typer(help="Synapse: Event Lake, Rules Engine and Ledger for Discord
 app.add_typer(db_app, name="db")
 app.add_typer(guild_app, name="guild")
 app.add_typer(ledger_app, name="ledger")
+app.command("dev")(dev.dev)
+app.command("simulate")(dev.simulate)
+app.command("register-commands")(register_commands)
 
 
 def main() -> None:

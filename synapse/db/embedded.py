@@ -62,14 +62,12 @@ def start(data_dir: Path) -> tuple[str, float]:
 
 def stop(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; return whether it did."""
-    import subprocess
-
     pgdata = _pgdata(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
+    _quiet_runtime(data_dir)
     import pgserver
 
-    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    subprocess.run([str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-                   check=False, capture_output=True)
-    return True
+    # pgserver runs postgres as its own system user when we are root; let it stop its server.
+    pgserver.get_server(str(pgdata), cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
+    return not (pgdata / "postmaster.pid").exists()

@@ -124,8 +124,8 @@ def _text(body: bytes | str) -> str:
     # Messages sent base64-encoded (the Functions default) arrive here still encoded
     # when read by a plain queue client; accept both.
     try:
-        return base64.b64decode(stripped, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+        return base64.b64decode(stripped.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError) as exc:
         raise EnvelopeError("message body is neither JSON nor base64-encoded JSON",
                             [ErrorDetail("$", str(exc))]) from None
 

@@ -154,6 +154,7 @@ class Interaction:
     custom_id: str | None = None       # components
     message_id: int | None = None      # the message a component belongs to
     people: dict[int, Person] = field(default_factory=dict)   # data.resolved users
+    member_ids: frozenset[int] = frozenset()                   # resolved users who are guild members
 
     def option_str(self, name: str) -> str | None:
         value = self.options.get(name)
@@ -310,6 +311,7 @@ def parse(raw: object) -> Interaction:
     options: dict[str, OptionValue] = {}
     subcommand, focused = _flatten(data.get("options"), "data.options", problems, options)
     people: dict[int, Person] = {}
+    member_ids: set[int] = set()
     resolved = data.get("resolved") or {}
     if isinstance(resolved, dict):
         users = resolved.get("users") or {}
@@ -322,6 +324,8 @@ def parse(raw: object) -> Interaction:
                     if isinstance(nick, str) and nick:
                         person = Person(person.user_id, nick, person.avatar, person.is_bot)
                     people[person.user_id] = person
+                    if isinstance(members, dict) and key in members:
+                        member_ids.add(person.user_id)
     command = data.get("name", "")
     custom_id = data.get("custom_id")
     if kind in (InteractionType.APPLICATION_COMMAND, InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE) and (
@@ -340,4 +344,4 @@ def parse(raw: object) -> Interaction:
         invoker=invoker, guild_id=guild_id, channel_id=channel_id,
         command=command if isinstance(command, str) else "", subcommand=subcommand, options=options,
         focused=focused, custom_id=custom_id if isinstance(custom_id, str) else None,
-        message_id=message_id, people=people)
+        message_id=message_id, people=people, member_ids=frozenset(member_ids))

@@ -44,7 +44,7 @@ class Scope:
         self.event = event
         self.facts = facts
         self.payload = event.payload
-        self._member: Member | None | bool = False
+        self._member: Member | bool | None = False
         self._channel: Channel | None = None
         self.caps: dict[tuple[int, str], int] = {}
         self.pending_credit: dict[tuple[int, str], int] = {}
@@ -138,7 +138,8 @@ def _zone(tz: str) -> Any:
     return UTC if tz == "UTC" else ZoneInfo(tz)
 
 
-def window_bounds(at: datetime, window: str, tz: Any, season_start: datetime | None) -> tuple[datetime, datetime | None]:
+def window_bounds(at: datetime, window: str, tz: Any,
+                  season_start: datetime | None) -> tuple[datetime, datetime | None]:
     """The calendar window (hour, day, week from Monday, season) holding ``at``, as UTC bounds."""
     if window == "season":
         return (season_start or EPOCH), None
@@ -348,7 +349,9 @@ def _amount(a: Any, rid: int, index: int) -> Callable[[Scope], int]:
     if isinstance(a, m.RandomAmount):
         lo, hi = a.random
         return lambda s: draw(s.event, rid, index, lo, hi)
-    per, name, seconds = a.per_minute, a.field, a.unit == "seconds"
+    per: int = a.per_minute
+    name: str = a.field
+    seconds = a.unit == "seconds"
 
     def per_minute(s: Scope) -> int:
         raw = _int(s.payload.get(name, 1 if name == "minutes" else 0)) or 0

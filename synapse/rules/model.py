@@ -442,7 +442,8 @@ def validate_rules(data: Any, *, context: ValidationContext | None = None) -> li
     errors: list[ErrorDetail] = []
     rules: list[RuleSpec] = []
     if not isinstance(data, list):
-        raise ValidationFailed("invalid rules", [ErrorDetail("$", "expected a rule, a list of rules or {\"rules\": [...]}")])
+        raise ValidationFailed("invalid rules", [
+            ErrorDetail("$", 'expected a rule, a list of rules or {"rules": [...]}')])
     for i, item in enumerate(data):
         try:
             rule = RuleSpec.model_validate(item)

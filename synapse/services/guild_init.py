@@ -43,11 +43,7 @@ def init_guild(conn: Connection, guild_id: int, *, name: str = "", actor: Actor 
 
 
 def _install_rule_pack(conn: Connection, guild_id: int) -> dict[str, int]:
-    import importlib
+    # The pack is pure data (synapse/rules/defaults.py); the rules store writes it (pillars never touch the DB).
+    from synapse.db import rules_store
 
-    try:
-        defaults = importlib.import_module("synapse.rules.defaults")
-    except ImportError:
-        return {}
-    installed: dict[str, int] = defaults.install(conn, guild_id)
-    return installed
+    return rules_store.install_defaults(conn, guild_id)

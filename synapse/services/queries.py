@@ -353,7 +353,7 @@ def milestones_gallery(conn: Connection, guild_id: int) -> list[dict[str, Any]]:
           FROM milestones m
           LEFT JOIN user_milestones um ON um.guild_id = m.guild_id AND um.milestone_id = m.milestone_id
          WHERE m.guild_id = :g AND m.enabled AND NOT m.hidden
-         GROUP BY m.milestone_id ORDER BY earned DESC, m.milestone_id"""), {"g": guild_id})
+         GROUP BY m.guild_id, m.milestone_id ORDER BY earned DESC, m.milestone_id"""), {"g": guild_id})
     return [{"milestone_id": r.milestone_id, "key": r.key, "name": r.name, "description": r.description,
              "emoji": r.emoji, "earned_count": int(r.earned), "first_earned_at": r.first_at,
              "last_earned_at": r.last_at} for r in rows]

@@ -175,11 +175,11 @@ class VoiceBook:
         last = _minutes(session, until)
         if last < first:
             return []
-        company = self._company(session, _tick_time(session, first), _tick_time(session, last))
+        company = self._company(session, _minute_at(session, first), _minute_at(session, last))
         prefix = session_start_key(session)
         ticks = []
         for minute in range(first, last + 1):
-            at = _tick_time(session, minute)
+            at = _minute_at(session, minute)
             present = 1 + sum(1 for s, e in company if s <= at and (e is None or e > at))
             ticks.append(Event(
                 source_system=SYNAPSE, source_event_id=f"voice_tick:{prefix}:{minute}", event_type="voice_tick",
@@ -207,7 +207,12 @@ def _minutes(session: Session, until: datetime | None) -> int:
 
 
 def _tick_time(session: Session, minute: int) -> datetime | None:
-    return session.started_at + minute * MINUTE if minute > 0 else None
+    """``last_tick_at`` after ``minute`` minutes were paid (None before the first)."""
+    return _minute_at(session, minute) if minute > 0 else None
+
+
+def _minute_at(session: Session, minute: int) -> datetime:
+    return session.started_at + minute * MINUTE
 
 
 def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[Event]:
@@ -233,21 +238,43 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     return book.derived
 
 
-def _snapshot(book: VoiceBook, e: Event) -> None:
+def _snapshot_members(payloads: Iterable[Any]) -> dict[int, dict[str, Any]]:
     present: dict[int, dict[str, Any]] = {}
-    for m in e.payload.get("members") or ():
-        uid = _int(m.get("user_id")) if isinstance(m, dict) else None
-        if uid is not None and _int(m.get("channel_id")) is not None:
-            present[uid] = m
+    for payload in payloads:
+        for m in (payload or {}).get("members") or ():
+            uid = _int(m.get("user_id")) if isinstance(m, dict) else None
+            if uid is not None and _int(m.get("channel_id")) is not None:
+                present[uid] = m
+    return present
+
+
+def _all_parts(book: VoiceBook, e: Event) -> list[Any] | None:
+    """Payloads of every part of a multi-part snapshot, or None while some part is still missing."""
+    parts = _int(e.payload.get("parts")) or 1
+    if parts <= 1:
+        return [e.payload]
+    base = e.source_event_id.rsplit(":", 1)[0]
+    rows = book.conn.execute(text("""
+        SELECT payload FROM event_lake WHERE guild_id = :g AND source_system = :s
+           AND source_event_id LIKE :prefix AND event_type = 'voice_state_snapshot'"""),
+        {"g": e.guild_id, "s": e.source_system, "prefix": base.replace("%", r"\%") + ":%"}).all()
+    return [r.payload for r in rows] if len(rows) >= parts else None
+
+
+def _snapshot(book: VoiceBook, e: Event) -> None:
+    payloads = _all_parts(book, e)
+    present = _snapshot_members(payloads if payloads is not None else [e.payload])
     rows = book.conn.execute(text(
         "SELECT * FROM voice_sessions WHERE guild_id = :g AND ended_at IS NULL AND started_at <= :t FOR UPDATE"),
         {"g": e.guild_id, "t": e.occurred_at}).all()
     open_by_user = {r.user_id: _session(r) for r in rows}
     for uid, session in sorted(open_by_user.items()):
         seen = present.get(uid)
-        if seen is None or _int(seen.get("channel_id")) != session.channel_id:
+        moved = seen is not None and _int(seen.get("channel_id")) != session.channel_id
+        # Closing those absent needs the whole picture: wait for the last part of a split snapshot.
+        if moved or (seen is None and payloads is not None):
             book.close(session, at=e.occurred_at, reason="snapshot")
-    for uid, m in sorted(present.items()):
+    for uid, m in sorted(_snapshot_members([e.payload]).items()):
         current = open_by_user.get(uid)
         if current is not None and current.channel_id == _int(m.get("channel_id")):
             continue

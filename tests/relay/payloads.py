@@ -45,7 +45,8 @@ def user(uid: str = MASON, username: str = "Mason", *, bot: bool = False) -> dic
 
 def member(*, roles: list[str] | None = None, with_user: dict[str, Any] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"nick": "NOT API SUPPORT", "avatar": None, "roles": roles or [],
-                            "joined_at": "2015-04-26T06:26:56.936000+00:00", "deaf": False, "mute": False}
+                            "joined_at": "2015-04-26T06:26:56.936000+00:00", "deaf": False, "mute": False,
+                            "flags": 0}
     if with_user is not None:
         data = {"user": with_user, **data}
     return data

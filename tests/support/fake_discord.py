@@ -182,7 +182,8 @@ class FakeDiscord:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-discord", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-discord", daemon=True)
         self._thread.start()
         return self
 
@@ -733,6 +734,8 @@ def _mentions(content: str, allowed: Any) -> tuple[list[str], bool]:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeDiscord
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

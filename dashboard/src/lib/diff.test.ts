@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDiff, lineDiff, ruleDiff, stableStringify } from './diff';
+import { jsonDiff, lineDiff, ruleDiff, stableStringify, type Json } from './diff';
 
 describe('jsonDiff', () => {
   it('reports changed, added and removed leaves by path', () => {
-    const before = { name: 'Message XP', priority: 100, effects: [{ type: 'credit', amount: 15 }], old: true };
-    const after = { name: 'Message XP', priority: 50, effects: [{ type: 'credit', amount: 20 }, { type: 'announce' }] };
+    const before: Json = { name: 'Message XP', priority: 100, effects: [{ type: 'credit', amount: 15 }], old: true };
+    const after: Json = { name: 'Message XP', priority: 50, effects: [{ type: 'credit', amount: 20 }, { type: 'announce' }] };
     expect(jsonDiff(before, after)).toEqual([
       { path: 'effects[0].amount', kind: 'changed', before: 15, after: 20 },
       { path: 'effects[1]', kind: 'added', after: { type: 'announce' } },

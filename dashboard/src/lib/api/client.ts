@@ -2,6 +2,7 @@
  * The one way the dashboard talks to Synapse: a typed client over the generated OpenAPI paths
  * (src/lib/api/schema.d.ts), so an API change breaks `npm run check`, not a page at run time.
  */
+import { error } from '@sveltejs/kit';
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from './schema';
 import { session } from '$lib/session.svelte';
@@ -87,4 +88,23 @@ export function describe(err: unknown): { title: string; message: string; status
     return { title: 'Something went wrong', message: err.message, status: err.status };
   }
   return { title: 'Something went wrong', message: String((err as Error)?.message ?? err), status: 500 };
+}
+
+/** In a load function: the data, or SvelteKit's error page with the API's message. */
+export async function need<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  try {
+    return await unwrap(call);
+  } catch (e) {
+    const d = describe(e);
+    error(d.status >= 400 && d.status < 600 ? d.status : 503, { message: d.message, title: d.title });
+  }
+}
+
+/** Optional data: null when the endpoint fails (e.g. its module is off). */
+export async function maybe<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T | null> {
+  try {
+    return await unwrap(call);
+  } catch {
+    return null;
+  }
 }

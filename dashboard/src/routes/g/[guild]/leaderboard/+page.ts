@@ -1,0 +1,15 @@
+import { error } from '@sveltejs/kit';
+import { api, maybe } from '$lib/api/client';
+import type { PageLoad } from './$types';
+
+export const load: PageLoad = async ({ params, parent, url }) => {
+  const { guild } = await parent();
+  if (!guild.modules.economy) error(404, { title: 'This page is turned off', message: 'The economy module is off in this server.' });
+  const currencies = guild.currencies;
+  const currency = url.searchParams.get('currency') ?? currencies[0]?.key ?? 'xp';
+  const seasonParam = url.searchParams.get('season');
+  const seasons = guild.modules.seasons
+    ? ((await maybe(api.GET('/api/guilds/{guild_id}/seasons', { params: { path: { guild_id: params.guild } } }))) ?? [])
+    : [];
+  return { currency, season: seasonParam && /^\d+$/.test(seasonParam) ? Number(seasonParam) : null, seasons, q: url.searchParams.get('q') ?? '' };
+};

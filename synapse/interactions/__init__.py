@@ -1,0 +1,1 @@
+"""Slash commands over HTTP interactions (see README.md)."""

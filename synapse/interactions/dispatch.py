@@ -1,0 +1,90 @@
+"""From a parsed interaction to a response: gates (server only, module on, admin), then the handler.
+
+Every command runs in one database transaction. Expected failures
+(``SynapseError``) become ephemeral explanations; anything unexpected is logged
+and answered with an ephemeral apology, so Discord never sees a 500 from us.
+A job returned by a handler is queued only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from synapse import errors as e
+from synapse.interactions import responses as r
+from synapse.interactions.access import is_admin, module_off
+from synapse.interactions.commands import Command, by_component_prefix, registry
+from synapse.interactions.context import Context, Reply
+from synapse.interactions.models import Interaction, InteractionType
+
+log = logging.getLogger(__name__)
+
+
+def _command_for(interaction: Interaction) -> tuple[Command | None, bool]:
+    """The command an interaction is for, and whether it is a component click."""
+    if interaction.type is InteractionType.MESSAGE_COMPONENT:
+        prefix = (interaction.custom_id or "").split(":", 1)[0]
+        return by_component_prefix().get(prefix), True
+    return registry().get(interaction.command), False
+
+
+def dispatch(ctx: Context, interaction: Interaction) -> r.Json:
+    if interaction.type is InteractionType.PING:
+        return r.pong()
+    command, is_component = _command_for(interaction)
+    autocomplete = interaction.type is InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
+    if command is None:
+        return r.choices([]) if autocomplete else r.error("Synapse does not know this command.")
+    try:
+        reply = _run(ctx, command, interaction, autocomplete=autocomplete, is_component=is_component)
+    except e.StorageError:
+        log.error("interaction failed: storage unavailable", extra={"command": command.name})
+        return r.error("Synapse cannot reach its database right now; try again in a minute.")
+    except e.SynapseError as exc:
+        return r.choices([]) if autocomplete else r.error(_explain(exc))
+    except Exception:
+        log.exception("interaction failed", extra={"command": command.name, "interaction_id": interaction.id})
+        return r.choices([]) if autocomplete else r.error("Something went wrong; the team has been told.")
+    if reply.job is not None:
+        try:
+            ctx.enqueue(reply.job)
+        except Exception:
+            log.exception("could not queue follow-up", extra={"command": command.name})
+            return r.error("Synapse could not start this right now; try again in a minute.")
+    return reply.body
+
+
+def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomplete: bool,
+         is_component: bool) -> Reply:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with ctx.engine.begin() as conn:
+            if interaction.guild_id is None:
+                raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
+            if module_off(conn, interaction.guild_id, command.module):
+                raise e.NotFound(f"The {command.module} module is off in this server.")
+            if autocomplete:
+                from synapse.interactions.autocomplete import suggest
+
+                return Reply(suggest(conn, interaction))
+            if command.admin and not is_admin(conn, interaction):
+                raise e.Forbidden("Only server admins (Administrator or Manage Server, or a Synapse admin role) "
+                                  "can use this command.")
+            if is_component:
+                if command.on_component is None:
+                    raise e.ValidationFailed("this button is no longer handled")
+                return command.on_component(ctx, conn, interaction)
+            return command.run(ctx, conn, interaction)
+    except OperationalError as exc:
+        raise e.StorageError(str(exc.orig or exc).splitlines()[0]) from exc
+
+
+def _explain(exc: e.SynapseError) -> str:
+    if isinstance(exc, e.InsufficientBalance):
+        return (f"Refused: that would take the balance below zero ({exc.balance:,} {exc.amount:+,}), "
+                f"and {exc.currency} does not allow negative balances.")
+    if isinstance(exc, e.ValidationFailed) and exc.errors:
+        return "Invalid input: " + "; ".join(f"{d.path}: {d.message}" for d in exc.errors[:5])
+    text = exc.message
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -1,0 +1,1 @@
+"""The community simulator: realistic, deterministic traffic for a guild (``synapse simulate``)."""

@@ -1,0 +1,171 @@
+"""The processing service against the real database: the default pack credits, caps, once-only grants, replays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from synapse.admin.audit import SYSTEM
+from synapse.db import lake_store, ledger_store, rules_store
+from synapse.errors import ValidationFailed
+from synapse.eventlake.events import Event
+from synapse.rules.cache import RuleCache
+from synapse.rules.simulate import message, reaction
+from synapse.services.guild_init import init_guild
+from synapse.services.rules_runner import process
+
+T0 = datetime(2025, 1, 15, 12, tzinfo=UTC)
+GUILD = 4242
+
+
+@pytest.fixture
+def guild(engine: sa.Engine) -> int:
+    with engine.begin() as conn:
+        init_guild(conn, GUILD, actor=SYSTEM)
+    return GUILD
+
+
+def _ingest(engine: sa.Engine, events: list[Event], cache: RuleCache[object]) -> tuple[list[Event], object]:
+    with engine.begin() as conn:
+        fresh = lake_store.append(conn, events)
+        result = process(conn, fresh, rules=cache)
+    return fresh, result
+
+
+def _scalar(engine: sa.Engine, sql: str, **params: object) -> object:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql), {"g": GUILD, **params}).scalar_one()
+
+
+def test_guild_init_installs_the_default_pack_once(engine: sa.Engine, guild: int) -> None:
+    """Running init again adds no rule and no milestone; every default rule is versioned."""
+    with engine.begin() as conn:
+        again = init_guild(conn, GUILD, actor=SYSTEM)
+        assert again.installed.get("rules") == 0 and again.installed.get("milestones") == 0
+    assert _scalar(engine, "SELECT count(*) FROM rules WHERE guild_id = :g") == 14
+    assert _scalar(engine, "SELECT count(*) FROM rule_versions WHERE guild_id = :g") == 14
+    assert _scalar(engine, "SELECT count(*) FROM milestones WHERE guild_id = :g") == 6
+
+
+def test_message_xp_with_cooldown_first_message_milestone_and_replay(engine: sa.Engine, guild: int) -> None:
+    """15–25 XP for a message, none inside the 60 s cooldown, a first-message milestone once, nothing on replay."""
+    cache: RuleCache[object] = RuleCache()
+    events = [message(GUILD, 7, 1, T0), message(GUILD, 7, 2, T0 + timedelta(seconds=30)),
+              message(GUILD, 7, 3, T0 + timedelta(seconds=61))]
+    fresh, result = _ingest(engine, events, cache)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT t.amount, t.rule_id, t.rule_version, t.event_id, t.event_type, r.name FROM transactions t
+              JOIN rules r USING (guild_id, rule_id) WHERE t.guild_id = :g AND t.currency_key = 'xp'
+             ORDER BY t.id"""), {"g": GUILD}).all()
+        assert [r.event_id for r in rows] == [fresh[0].id, fresh[2].id]
+        assert all(15 <= r.amount <= 25 and r.name == "Message XP" and r.rule_version == 1
+                   and r.event_type == "message_create" for r in rows)
+        assert ledger_store.balances(conn, GUILD, 7)["xp"] == sum(r.amount for r in rows)
+        assert rules_store.earned_milestones(conn, GUILD, 7)[0][0] == "first-message"
+        assert ledger_store.verify(conn) == []
+    outbox = _scalar(engine, "SELECT count(*) FROM outbox WHERE guild_id = :g AND kind = 'announce'")
+    assert outbox == 1 and len(result.outbox_ids) == 1  # type: ignore[attr-defined]
+    assert _scalar(engine, "SELECT count(*) FROM event_lake WHERE guild_id = :g AND event_type = "
+                           "'milestone_earned'") == 1
+    # The same message again: the lake returns nothing new, so nothing is credited.
+    fresh2, result2 = _ingest(engine, events, cache)
+    assert fresh2 == [] and result2.postings == 0  # type: ignore[attr-defined]
+    # Processing the same lake events twice (a retry after a crash in between) credits nothing twice.
+    with engine.begin() as conn:
+        again = process(conn, fresh, rules=cache)
+    assert again.postings == 0 and again.outbox_ids == []
+    assert _scalar(engine, "SELECT count(*) FROM transactions WHERE guild_id = :g AND currency_key = 'xp'") == 2
+
+
+def test_level_up_announces_in_channel_with_mee6_text(engine: sa.Engine, guild: int) -> None:
+    """Crossing 100 XP emits a level_up event and a level-up embed in the message's channel."""
+    cache: RuleCache[object] = RuleCache()
+    events = [message(GUILD, 9, i, T0 + timedelta(minutes=2 * i), channel_id=555) for i in range(8)]
+    _ingest(engine, events, cache)
+    with engine.connect() as conn:
+        payloads = [r.payload for r in conn.execute(sa.text(
+            "SELECT payload FROM outbox WHERE guild_id = :g AND payload->>'reason' = 'level_up'"), {"g": GUILD})]
+        xp = ledger_store.balances(conn, GUILD, 9)["xp"]
+    assert 8 * 15 <= xp <= 8 * 25
+    assert len(payloads) == 1
+    assert payloads[0]["channel_id"] == "555"
+    assert payloads[0]["embed"]["description"] == "GG <@9>, you just advanced to level 1!"
+
+
+def test_reaction_stars_guards_and_clawback(engine: sa.Engine, guild: int) -> None:
+    """Stars go to the author: not for self-reactions, once per reactor per message, taken back on removal."""
+    cache: RuleCache[object] = RuleCache()
+    author = 20
+    events = [reaction(GUILD, 21, 1, author, T0), reaction(GUILD, 21, 1, author, T0, emoji="🔥"),
+              reaction(GUILD, author, 1, author, T0), reaction(GUILD, 22, 1, author, T0)]
+    _ingest(engine, events, cache)
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, GUILD, author)["stars"] == 2
+    _ingest(engine, [reaction(GUILD, 22, 1, author, T0 + timedelta(minutes=1), removed=True)], cache)
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, GUILD, author)["stars"] == 1
+        kinds = [r.kind for r in conn.execute(sa.text(
+            "SELECT kind FROM transactions WHERE guild_id = :g AND currency_key = 'stars' ORDER BY id"), {"g": GUILD})]
+        assert kinds == ["rule", "rule", "clawback"]
+        assert ledger_store.verify(conn) == []
+
+
+def test_daily_star_cap_is_never_exceeded(engine: sa.Engine, guild: int) -> None:
+    """30 reactors in a day: the author gets exactly the daily cap of 25 stars."""
+    cache: RuleCache[object] = RuleCache()
+    events = [reaction(GUILD, 100 + i, 1, 20, T0 + timedelta(seconds=i)) for i in range(30)]
+    _ingest(engine, events, cache)
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, GUILD, 20)["stars"] == 25
+
+
+def test_disabled_module_skips_its_rules_and_cache_refreshes(engine: sa.Engine, guild: int) -> None:
+    """Economy off: no XP. A rule saved later (version bump) is picked up by the same cache."""
+    cache: RuleCache[object] = RuleCache()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE modules SET enabled = false WHERE guild_id = :g AND key = 'economy'"),
+                     {"g": GUILD})
+    _ingest(engine, [message(GUILD, 7, 1, T0)], cache)
+    assert _scalar(engine, "SELECT count(*) FROM transactions WHERE guild_id = :g") == 0
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE modules SET enabled = true WHERE guild_id = :g AND key = 'economy'"),
+                     {"g": GUILD})
+        rule = rules_store.save_rule(conn, GUILD, {
+            "name": "Gold per message", "trigger": {"event": "message_create"},
+            "effects": [{"type": "credit", "currency": "gold", "amount": 3}]})
+    _ingest(engine, [message(GUILD, 7, 2, T0 + timedelta(minutes=5))], cache)
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, GUILD, 7)["gold"] == 3
+        version = conn.execute(sa.text("SELECT rule_version FROM transactions WHERE guild_id = :g AND rule_id = :r"),
+                               {"g": GUILD, "r": rule.rule_id}).scalar_one()
+    assert version == 1
+    assert cache.loads == 2
+
+
+def test_save_rule_reports_every_error_and_bumps_versions(engine: sa.Engine, guild: int) -> None:
+    """Unknown currency and payload field are both reported; an edit keeps the old version."""
+    with engine.begin() as conn:
+        with pytest.raises(ValidationFailed) as info:
+            rules_store.save_rule(conn, GUILD, {
+                "name": "Bad", "trigger": {"event": "message_create"},
+                "conditions": [{"type": "payload", "field": "colour", "op": "==", "value": 1}],
+                "effects": [{"type": "credit", "currency": "diamonds", "amount": 1}]})
+        assert {e.path for e in info.value.errors} == {"conditions[0].field", "effects[0].currency"}
+        before = rules_store.rules_version(conn, GUILD)
+        rule = rules_store.save_rule(conn, GUILD, {"name": "Gold", "trigger": {"event": "message_create"},
+                                                   "effects": [{"type": "credit", "currency": "gold", "amount": 1}]})
+        edited = rules_store.save_rule(conn, GUILD, {"name": "Gold", "trigger": {"event": "message_create"},
+                                                     "effects": [{"type": "credit", "currency": "gold", "amount": 2}]},
+                                       rule_id=rule.rule_id)
+        assert edited.version == 2
+        assert rules_store.get_rule(conn, GUILD, rule.rule_id, version=1).spec.effects[0].amount == 1  # type: ignore[union-attr]
+        assert rules_store.rules_version(conn, GUILD) == before + 2
+
+
+def test_events_without_ids_are_refused(engine: sa.Engine, guild: int) -> None:
+    """Only events the lake returned (with ids) may be processed."""
+    with engine.begin() as conn, pytest.raises(ValidationFailed):
+        process(conn, [message(GUILD, 7, 1, T0)], rules=RuleCache())

@@ -1,0 +1,177 @@
+"""Fixtures for slash-command tests: the real app (TestClient) on a real PostgreSQL, signed requests.
+
+- ``world``: a :class:`World`: ``send(payload)`` signs the body with a generated Ed25519 key
+  (``nacl.signing.SigningKey``) and POSTs it to ``/api/interactions``; the guild is initialised
+  (default currencies xp/stars/gold, modules, settings); the clock is fixed.
+- ``queued_world``: the same, plus Azurite (the follow-up queue) and the fake Discord server.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from nacl.signing import SigningKey
+
+from synapse.admin.audit import SYSTEM
+from synapse.bootstrap import Container, set_container
+from synapse.clock import FixedClock
+from synapse.config import Settings, load_settings
+from synapse.db.ledger_store import post
+from synapse.ledger.model import Kind, Posting
+from synapse.services.guild_init import init_guild
+from tests.interactions import payloads as p
+from tests.support.fake_discord import FakeDiscord
+
+NOW = datetime(2025, 3, 12, 15, 30, tzinfo=UTC)
+GUILD = int(p.GUILD)
+TIMESTAMP = "1741793400"
+
+
+def sign(key: SigningKey, timestamp: str, body: bytes) -> str:
+    return key.sign(timestamp.encode() + body).signature.hex()
+
+
+@dataclass
+class World:
+    client: TestClient
+    engine: sa.Engine
+    clock: FixedClock
+    key: SigningKey
+    settings: Settings
+    fake: FakeDiscord | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def post_raw(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return self.client.post("/api/interactions", content=body,
+                                headers={"content-type": "application/json", **headers})
+
+    def send(self, payload: Any) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        return self.post_raw(body, {"X-Signature-Ed25519": sign(self.key, TIMESTAMP, body),
+                                    "X-Signature-Timestamp": TIMESTAMP})
+
+    def ok(self, payload: Any) -> dict[str, Any]:
+        response = self.send(payload)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    def sql(self, query: str, **params: Any) -> list[Any]:
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.text(query), params)
+            return list(result.all()) if result.returns_rows else []
+
+    def scalar(self, query: str, **params: Any) -> Any:
+        with self.engine.begin() as conn:
+            return conn.execute(sa.text(query), params).scalar()
+
+    def seed_member(self, user_id: int, name: str, **amounts: int) -> None:
+        """A member with a cache row and rule credits (``xp=120, stars=3``)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("""
+                INSERT INTO member_cache (guild_id, user_id, display_name) VALUES (:g, :u, :n)
+                ON CONFLICT DO NOTHING"""), {"g": GUILD, "u": user_id, "n": name})
+            rule_id = conn.execute(sa.text("SELECT min(rule_id) FROM rules WHERE guild_id = :g"),
+                                   {"g": GUILD}).scalar()
+            postings = [Posting(guild_id=GUILD, user_id=user_id, currency=currency, amount=amount,
+                                kind=Kind.rule, idempotency_key=f"seed:{user_id}:{currency}:{i}",
+                                occurred_at=self.clock.now(), reason="seed", rule_id=rule_id,
+                                meta={"event_type": "message_create"})
+                        for i, (currency, amount) in enumerate(amounts.items()) if amount]
+            post(conn, postings)
+
+    def balance(self, user_id: int, currency: str) -> int | None:
+        return self.scalar("SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c",
+                           g=GUILD, u=user_id, c=currency)
+
+
+class MultipartFakeDiscord(FakeDiscord):
+    """The shared fake, plus Discord's file uploads: ``multipart/form-data`` with ``payload_json`` and
+    ``files[n]`` parts. The JSON part is handled as the JSON body; files land in ``uploads``."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.uploads: list[dict[str, Any]] = []
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Any:
+        ctype = headers.get("content-type", "")
+        if body and ctype.startswith("multipart/form-data"):
+            message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+            payload: Any = None
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                data = part.get_payload(decode=True)
+                if name == "payload_json":
+                    payload = json.loads(data)
+                elif isinstance(name, str) and name.startswith("files["):
+                    self.uploads.append({"field": name, "filename": part.get_filename(), "content": data,
+                                         "content_type": part.get_content_type(), "path": raw_path})
+            body = json.dumps(payload).encode()
+            headers = {**headers, "content-type": "application/json"}
+        return super().handle(method, raw_path, headers, body)
+
+
+def _world(db_url: str, **overrides: Any) -> Iterator[World]:
+    from synapse.api.app import create_app
+
+    key = SigningKey.generate()
+    clock = FixedClock(NOW)
+    settings = load_settings(environment="test", discord_public_key=key.verify_key.encode().hex(),
+                             discord_application_id=p.APP_ID, **overrides)
+    container = Container(settings, clock=clock, database_url=db_url)
+    set_container(container)
+    with container.engine.begin() as conn:
+        init_guild(conn, GUILD, name="Test guild", actor=SYSTEM)
+    try:
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            yield World(client, container.engine, clock, key, settings)
+    finally:
+        set_container(None)
+
+
+@pytest.fixture
+def world(db_url: str) -> Iterator[World]:
+    yield from _world(db_url)
+
+
+@pytest.fixture
+def fake() -> Iterator[MultipartFakeDiscord]:
+    instance = MultipartFakeDiscord()
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def queued_world(db_url: str, azurite: Any, queue_name: str, fake: MultipartFakeDiscord) -> Iterator[World]:
+    for w in _world(db_url, storage_connection=azurite.connection_string, followup_queue=queue_name,
+                    discord_api_base=fake.base_url, discord_bot_token=fake.bot_token):
+        w.fake = fake
+        w.extra["queue"] = queue_name
+        w.extra["azurite"] = azurite
+        yield w
+
+
+def take_jobs(world: World) -> list[bytes]:
+    """Receive (and delete) every message on the follow-up queue, as the trigger would get them."""
+    from azure.storage.queue import QueueClient
+
+    client = QueueClient.from_connection_string(world.extra["azurite"].connection_string, world.extra["queue"])
+    bodies = []
+    for message in client.receive_messages(messages_per_page=32):
+        bodies.append(base64.b64decode(message.content))
+        client.delete_message(message)
+    return bodies
