@@ -1,5 +1,30 @@
-"""Blueprint placeholder: filled by its issue."""
+"""Timer triggers: voice ticks and stale-session reconciliation, analytics rollups.
+
+Schedules are NCRONTAB (second minute hour day month day-of-week), UTC. Each timer calls
+one service. Scheduled season rolls are not here: no season-roll service exists yet
+(the seasons admin API will provide one; its timer belongs next to these).
+"""
 
 import azure.functions as func
 
 bp = func.Blueprint()
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False, use_monitor=False)
+def voice_ticks(timer: func.TimerRequest) -> None:
+    """Every minute: pay open voice sessions their minutes so far; close sessions open past 12 h."""
+    from synapse.bootstrap import container
+    from synapse.services import outbox_queue
+    from synapse.services.voice_timer import credit_open_sessions
+
+    c = container()
+    credit_open_sessions(c.engine, clock=c.clock, announce=lambda ids: outbox_queue.enqueue(c.settings, ids))
+
+
+@bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=False, use_monitor=False)
+def analytics_rollups(timer: func.TimerRequest) -> None:
+    """Every minute (offset 30 s from the ticks): fold new lake events into the analytics rollups."""
+    from synapse.bootstrap import container
+    from synapse.services.rollups import roll_up
+
+    roll_up(container().engine)

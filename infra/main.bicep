@@ -91,10 +91,10 @@ param postgresSkuName string = 'Standard_B2s'
 ])
 param postgresSkuTier string = 'Burstable'
 
-@description('Upper bound of Function App instances. Each instance holds up to 2 × SYNAPSE_DB_POOL_SIZE connections, so instances × 10 must stay below the server\'s max_connections.')
+@description('Most on-demand instances per function group (the HTTP group, and each queue/timer function on its own). 40 is the lowest value most regions accept. Each instance holds up to 2 × SYNAPSE_DB_POOL_SIZE = 10 database connections: see docs/deploy.md (Scaling).')
 @minValue(1)
 @maxValue(1000)
-param functionMaximumInstanceCount int = 20
+param functionMaximumInstanceCount int = 40
 
 @description('Relay image; azd sets SERVICE_RELAY_IMAGE_NAME after the first deploy so later provisions keep it. Empty: a placeholder image.')
 param relayImageName string = ''

@@ -62,9 +62,9 @@ async def serve(config: RelayConfig) -> int:
     await asyncio.wait({gateway, stopper}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if gateway.done() and gateway.exception() is not None:
-        exc = gateway.exception()
-        code = 2 if isinstance(exc, discord.LoginFailure | discord.PrivilegedIntentsRequired) else 1
-        log.error("gateway stopped", extra={"error": type(exc).__name__})
+        error = gateway.exception()
+        code = 2 if isinstance(error, discord.LoginFailure | discord.PrivilegedIntentsRequired) else 1
+        log.error("gateway stopped", extra={"error": type(error).__name__})
     log.info("relay stopping: flushing the buffer")
     await bot.close()  # no more events come in after this
     stopper.cancel()

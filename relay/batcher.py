@@ -26,8 +26,11 @@ TAIL: Final = "]}"
 MAX_RAW_BYTES: Final = (MAX_MESSAGE_BYTES // 4) * 3 - 1024
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def encode_event(event: dict[str, Any]) -> str:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=True)
+    return _ENCODER.encode(event)
 
 
 def base64_size(raw_bytes: int) -> int:

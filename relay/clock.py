@@ -20,8 +20,7 @@ def system_clock() -> datetime:
 
 def iso(moment: datetime) -> str:
     """``2025-01-15T14:30:00.123Z``: one spelling everywhere, because ids embed it."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class ManualClock:

@@ -22,8 +22,9 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from itertools import islice
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.batcher import Batch
 from relay.spool import Spool
@@ -51,7 +52,7 @@ class QueueTransport:
     def _send_blocking(self, text: str) -> None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-        kwargs = {"retry_total": 0, "connection_timeout": self._timeout, "read_timeout": self._timeout}
+        kwargs: dict[str, Any] = {"retry_total": 0, "connection_timeout": self._timeout, "read_timeout": self._timeout}
         try:
             try:
                 self._client.send_message(text, **kwargs)
@@ -162,8 +163,8 @@ class Delivery:
             await self._wait(self._closed.wait(), delay)
             delay = min(delay * 2, self.max_backoff)
 
-    async def _wait(self, awaitable: object, timeout: float | None) -> None:
-        waiters = {asyncio.ensure_future(awaitable), asyncio.ensure_future(self._closed.wait())}  # type: ignore[arg-type]
+    async def _wait(self, awaitable: Coroutine[Any, Any, Any], timeout: float | None) -> None:
+        waiters = {asyncio.ensure_future(awaitable), asyncio.ensure_future(self._closed.wait())}
         _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()

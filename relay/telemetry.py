@@ -77,5 +77,7 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> N
     root.setLevel(level)
     # Never DEBUG: discord.gateway logs every raw dispatch, message content included.
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # The Azure SDK logs every HTTP request at INFO: one line per batch is noise, not signal.
+    logging.getLogger("azure").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # The relay never joins voice, so discord.py's warning about its voice library is noise.
     logging.getLogger("discord.client").addFilter(lambda record: "davey" not in record.getMessage())

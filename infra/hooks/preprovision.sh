@@ -41,6 +41,18 @@ if [ -z "${SYNAPSE_FINGERPRINT_KEY:-}" ]; then
   echo "preprovision: generated SYNAPSE_FINGERPRINT_KEY"
 fi
 
+# Keep the relay's deployed image across provisions. azd records it after a
+# deploy, but a fresh checkout (CI) does not have it; without it the template
+# would put the placeholder image back until the next deploy.
+if [ -z "${SERVICE_RELAY_IMAGE_NAME:-}" ] && [ -n "${SERVICE_RELAY_NAME:-}" ] && [ -n "${AZURE_RESOURCE_GROUP:-}" ]; then
+  image=$(az containerapp show -g "$AZURE_RESOURCE_GROUP" -n "$SERVICE_RELAY_NAME" \
+    --query 'properties.template.containers[0].image' -o tsv 2>/dev/null || true)
+  case "$image" in
+    ""|mcr.microsoft.com/azuredocs/*) ;;
+    *) azd env set SERVICE_RELAY_IMAGE_NAME "$image"; echo "preprovision: keeping relay image $image" ;;
+  esac
+fi
+
 # Values only the Discord developer portal can give (docs/deploy.md, step 2).
 missing=""
 for var in DISCORD_APPLICATION_ID DISCORD_PUBLIC_KEY DISCORD_BOT_TOKEN DISCORD_CLIENT_SECRET; do

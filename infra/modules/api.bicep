@@ -31,7 +31,7 @@ param serviceName string = 'api'
 ])
 param instanceMemoryMB int = 2048
 
-param maximumInstanceCount int = 20
+param maximumInstanceCount int = 40
 
 // Connections per worker process (pool_size; the engine allows as many again as overflow).
 var dbPoolSize = 5

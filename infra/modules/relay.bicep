@@ -22,7 +22,7 @@ param imageName string = ''
 @description('Port of the relay\'s /healthz endpoint.')
 param healthPort int = 8080
 
-var spoolMount = '/data'
+var spoolMount = '/var/lib/relay' // relay/Dockerfile's spool lives below it
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 
 var healthProbes = [
@@ -62,7 +62,7 @@ resource relay 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
   location: location
   tags: union(tags, {
-    'azd-service': serviceName
+    'azd-service-name': serviceName
   })
   identity: {
     type: 'UserAssigned'
@@ -102,7 +102,16 @@ resource relay 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json('0.25')
             memory: '0.5Gi'
           }
+          // Names read by relay/config.py; tests/infra/test_relay_settings.py keeps them in step.
           env: [
+            {
+              name: 'SYNAPSE_ENV'
+              value: 'production' // refuses a placeholder fingerprint key
+            }
+            {
+              name: 'SYNAPSE_LOG_LEVEL'
+              value: 'INFO'
+            }
             {
               name: 'DISCORD_BOT_TOKEN'
               secretRef: 'discord-bot-token'
@@ -140,6 +149,10 @@ resource relay 'Microsoft.App/containerApps@2024-03-01' = {
             {
               name: 'SYNAPSE_DATA_DIR'
               value: spoolMount
+            }
+            {
+              name: 'SYNAPSE_RELAY_SPOOL_DIR'
+              value: '${spoolMount}/spool'
             }
             {
               name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

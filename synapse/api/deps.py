@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import jwt
 from fastapi import Depends, Path, Request
@@ -238,7 +238,3 @@ def api_token(guild_id: GuildId, creds: Credentials, conn: ReadConn) -> int:
 
 def request_id(request: Request) -> str:
     return request.headers.get("x-request-id", "")[:100] or uuid.uuid4().hex
-
-
-def jsonable(value: Any) -> Any:
-    return value

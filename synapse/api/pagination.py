@@ -38,7 +38,7 @@ def decode(cursor: str | None, kind: str, *, fields: dict[str, type]) -> dict[st
     out: dict[str, Any] = {}
     for name, typ in fields.items():
         value = data.get(name)
-        if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
+        if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
             raise bad
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
             raise bad

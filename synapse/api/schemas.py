@@ -227,3 +227,305 @@ class TestLogin(Model):
     user_id: Snowflake = Field(pattern=r"^[0-9]{1,19}$")
     username: str = Field("tester", max_length=100)
     guilds: list[Snowflake] = Field(default_factory=list, max_length=200)
+
+
+# ---------------------------------------------------------------- admin
+
+class Created(Model):
+    ok: bool = True
+
+
+class ModuleToggle(Model):
+    enabled: bool
+
+
+class ChannelGroupIn(Model):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field("", max_length=300)
+    channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+
+
+class ChannelGroupPatch(Model):
+    name: str | None = Field(None, min_length=1, max_length=60)
+    description: str | None = Field(None, max_length=300)
+    channel_ids: list[Snowflake] | None = Field(None, max_length=500)
+
+
+class ChannelGroup(Model):
+    key: str
+    name: str
+    description: str
+    channel_ids: list[Snowflake]
+
+
+class MilestoneAdmin(Model):
+    milestone_id: int
+    key: str
+    name: str
+    description: str
+    emoji: str
+    criteria: dict[str, Any]
+    rewards: list[dict[str, Any]]
+    hidden: bool
+    announce: bool
+    enabled: bool
+    earned_count: int
+
+
+class GrantIn(Model):
+    user_id: Snowflake = Field(pattern=r"^[0-9]{1,19}$")
+
+
+class GrantOut(Model):
+    milestone: str
+    user_id: Snowflake
+    already: bool
+    earned_at: datetime
+
+
+class RetroMember(Model):
+    user_id: Snowflake
+    display_name: str | None
+
+
+class RetroPreview(Model):
+    milestone: str
+    qualifying: int
+    preview_token: str = Field(description="Pass to /retro/apply; it names exactly the list you reviewed")
+    members: list[RetroMember] = Field(description="The first 200 qualifying members")
+
+
+class RetroApplyIn(Model):
+    preview_token: str = Field(min_length=1, max_length=64)
+
+
+class RetroApplied(Model):
+    milestone: str
+    granted: int
+
+
+class AwardIn(Model):
+    user_id: Snowflake = Field(pattern=r"^[0-9]{1,19}$")
+    currency: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    amount: int = Field(ge=-(10**12), le=10**12, description="Negative for a correction (debit)")
+    reason: str = Field(min_length=1, max_length=200)
+    request_id: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                   description="Idempotency key: the same request id never posts twice "
+                                               "(default: X-Request-Id header, else random)")
+
+
+class AwardOut(Model):
+    user_id: Snowflake
+    currency: str
+    amount: int
+    balance_after: int
+    transaction_id: int
+    repeated: bool = Field(description="true: this request id was posted before; nothing changed now")
+
+
+class TransactionOut(Model):
+    id: int
+    user_id: Snowflake
+    currency: str
+    amount: int
+    balance_after: int
+    kind: str
+    reason: str
+    rule_id: int | None
+    actor_id: Snowflake | None
+    season_id: int | None
+    occurred_at: datetime
+
+
+class SeasonStartIn(Model):
+    name: str = Field(min_length=1, max_length=80)
+    scheduled_end_at: datetime | None = None
+
+
+class SeasonRollIn(Model):
+    expected_season_id: int = Field(ge=1, le=2**31 - 1, description="The active season you mean to close "
+                                                                     "(a stale page gets 409)")
+    next_name: str = Field(min_length=1, max_length=80)
+    next_scheduled_end_at: datetime | None = None
+
+
+class SeasonRollOut(Model):
+    closed_season_id: int
+    opened_season_id: int
+    snapshot_rows: int
+    reset_wallets: dict[str, int]
+    reset_total: dict[str, int]
+
+
+class ImportIn(Model):
+    format: Literal["mee6", "csv"]
+    currency: str = Field("xp", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    content: str = Field(min_length=1, max_length=50_000_000, description="The file's text")
+    filename: str = Field("", max_length=200)
+
+
+class ImportRow(Model):
+    user_id: Snowflake
+    username: str | None
+    amount: int
+    balance_before: int
+    balance_after: int
+    level_before: int | None
+    level_after: int | None
+
+
+class LevelCount(Model):
+    level: int
+    members: int
+
+
+class ImportPreview(Model):
+    source: str
+    file_sha256: str
+    currency: str
+    members: int
+    total: int
+    members_with_balance: int = Field(description="Members who already hold this currency (import adds on top)")
+    levels: list[LevelCount] = Field(description="How many members land on each level after the import")
+    rows: list[ImportRow] = Field(description="The first 100 rows, highest first")
+    problems: list[dict[str, Any]]
+    already_imported: bool
+    import_id: int | None
+
+
+class ImportResult(Model):
+    import_id: int
+    already_imported: bool
+    members: int
+    total: int
+    posted: int
+
+
+class ImportBatch(Model):
+    import_id: int
+    source: str
+    file_sha256: str
+    currency: str
+    members: int
+    total: int
+    created_by: Snowflake | None
+    created_at: datetime
+
+
+class AuditEntry(Model):
+    id: int
+    actor_id: Snowflake | None
+    actor_kind: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    request_id: str | None
+    created_at: datetime
+
+
+class ApiTokenIn(Model):
+    name: str = Field(min_length=1, max_length=60)
+
+
+class ApiTokenOut(Model):
+    token_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenOut):
+    token: str = Field(description="Shown once; only its hash is stored")
+
+
+class WebhookIn(Model):
+    url: str = Field(min_length=8, max_length=500)
+    events: list[Literal["level_up", "milestone_earned", "season.closed"]] = Field(min_length=1, max_length=3)
+
+
+class WebhookOut(Model):
+    webhook_id: int
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once: verify X-Synapse-Signature with it")
+
+
+class ErasureIn(Model):
+    confirm_user_id: Snowflake = Field(description="Repeat the member id to confirm")
+
+
+class ErasureOut(Model):
+    user_id: Snowflake
+    deleted: dict[str, int]
+
+
+class RuleOut(Model):
+    rule_id: int
+    version: int
+    name: str
+    enabled: bool
+    module: str
+    priority: int
+    trigger: str
+    definition: dict[str, Any]
+
+
+class RuleVersionOut(Model):
+    version: int
+    definition: dict[str, Any]
+    created_by: Snowflake | None
+    created_at: datetime
+
+
+class RuleDetail(RuleOut):
+    versions: list[RuleVersionOut]
+
+
+class RuleValidation(Model):
+    valid: bool
+    errors: list[dict[str, Any]] = Field(description="Every problem with its JSON path")
+
+
+class BacktestIn(Model):
+    rules: list[dict[str, Any]] = Field(default_factory=list, max_length=50,
+                                        description="Draft rules (with id to replace a live rule, without to add)")
+    start: datetime | None = None
+    end: datetime | None = None
+    only_draft: bool = Field(False, description="Run the drafts alone instead of overlaid on the live rules")
+    compare: bool = Field(True, description="Also run the live rules and return the difference")
+
+
+class BacktestOut(Model):
+    start: datetime | None
+    end: datetime | None
+    draft: dict[str, Any]
+    live: dict[str, Any] | None
+    diff: dict[str, Any] | None
+
+
+class DiffEntry(Model):
+    path: str
+    before: Any
+    after: Any
+
+
+class RuleDiff(Model):
+    rule_id: int
+    from_version: int
+    to_version: int
+    changes: list[DiffEntry]
+
+
+class MemberIntegration(Model):
+    user_id: Snowflake
+    balances: list[Balance]
+    milestones: list[EarnedMilestone]

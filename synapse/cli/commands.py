@@ -73,8 +73,8 @@ def register_commands(
         theirs = rest.request(route) or []
         report = plan(ours, theirs)
         for label in ("added", "changed", "removed", "unchanged"):
-            if report[label]:
-                out.print(f"{label:>9}: {', '.join('/' + n for n in report[label])}")
+            for name in report[label]:
+                out.print(f"{label:<9} /{name}", soft_wrap=True)
         if dry_run:
             out.print(f"dry run: nothing sent ({scope})")
             return

@@ -40,7 +40,7 @@ def _end(value: str) -> datetime | None:
 def simulate(guild: str = typer.Option(DEFAULT_GUILD, help="Guild id the traffic belongs to"),
              seed: int = typer.Option(42, help="Same seed (and --end) → the same events"),
              members: int = typer.Option(40, min=2, max=5000, help="Community size"),
-             days: float = typer.Option(3.0, min=0.01, max=365, help="Length of the simulated period"),
+             days: float = typer.Option(3.0, min=0, max=365, help="Length of the simulated period (0: none)"),
              end: str = typer.Option("", help="End of the period, ISO 8601 (default: this hour)"),
              intensity: float = typer.Option(1.0, min=0.01, max=100, help="Multiplies every activity rate"),
              max_events: int = typer.Option(200, min=1, max=500, help="Events per envelope at most"),
@@ -61,6 +61,10 @@ def simulate(guild: str = typer.Option(DEFAULT_GUILD, help="Guild id the traffic
         return
     config = SimulationConfig(seed=seed, guild_id=int(guild), members=members, days=days, end=_end(end),
                               intensity=intensity)
+    if days == 0:
+        if live > 0:
+            _live(config, minutes=live, max_events=max_events)
+        return
     events = generate(config)
     texts = envelopes(events, max_events=max_events)
     if out_file is not None:
@@ -83,8 +87,7 @@ def _live(config: SimulationConfig, *, minutes: float, max_events: int) -> None:
     from synapse.simulate.community import simulate as generate
 
     now = datetime.now(UTC)
-    live_config = replace(config, end=now + timedelta(minutes=minutes), days=minutes / 1440,
-                          seed=config.seed + int(now.timestamp()) // 3600)
+    live_config = replace(config, end=now + timedelta(minutes=minutes), days=minutes / 1440, churn=False)
     pending = generate(live_config)
     settings = container().settings
     out.print(f"live: {len(pending)} events over the next {minutes:g} minutes")

@@ -10,6 +10,8 @@ Usage::
     rest.add_role(guild_id, user_id, role_id, reason="level 5")
     rest.edit_original_interaction_response(token, {"content": "done"})   # no bot auth needed
     rest.create_followup(token, {"content": "…", "flags": 64})
+    rest.edit_original_interaction_response(token, {"content": "your export"},
+                                            files=[Upload("export.json", data, "application/json")])
     tokens = rest.exchange_code(code, redirect_uri)                        # OAuth2 (client id/secret)
     me = rest.get_current_user(tokens["access_token"])
     rest.close()   # or: with DiscordRest(...) as rest: …
@@ -75,6 +77,31 @@ class _Bucket:
     remaining: int = 1
     limit: int = 1
     reset_at: float = 0.0  # monotonic seconds
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a message: ``Upload("export.json", data, "application/json")``."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    description: str | None = None
+
+
+def _with_attachments(body: Mapping[str, Any], files: Sequence[Upload] | None) -> dict[str, Any]:
+    out = dict(body)
+    if files and "attachments" not in out:
+        out["attachments"] = [{"id": i, "filename": f.filename, **({"description": f.description}
+                                                                    if f.description else {})}
+                              for i, f in enumerate(files)]
+    return out
+
+
+def _dumps(value: Any) -> str:
+    import json as jsonlib
+
+    return jsonlib.dumps(value, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -212,25 +239,49 @@ class DiscordRest:
                                               json={"recipient_id": str(user_id)})
         return result
 
+    # -- static guild data (fetched on demand, cached by the caller) -----------------------------
+
+    def get_guild_channels(self, guild_id: int | str) -> list[dict[str, Any]]:
+        """GET /guilds/{guild_id}/channels."""
+        result: list[dict[str, Any]] = self.request(Route.of("GET", "/guilds/{guild_id}/channels",
+                                                             guild_id=guild_id))
+        return result
+
+    def get_guild_roles(self, guild_id: int | str) -> list[dict[str, Any]]:
+        """GET /guilds/{guild_id}/roles."""
+        result: list[dict[str, Any]] = self.request(Route.of("GET", "/guilds/{guild_id}/roles",
+                                                             guild_id=guild_id))
+        return result
+
+    def get_guild_member(self, guild_id: int | str, user_id: int | str) -> dict[str, Any]:
+        """GET /guilds/{guild_id}/members/{user_id} (404 10007 Unknown Member when gone)."""
+        result: dict[str, Any] = self.request(Route.of("GET", "/guilds/{guild_id}/members/{user_id}",
+                                                       guild_id=guild_id, user_id=user_id))
+        return result
+
     # -- interactions (webhook routes: interaction token auth, not the bot token) ---------
 
     def edit_original_interaction_response(self, token: str, body: Mapping[str, Any], *,
-                                           application_id: str | None = None) -> dict[str, Any]:
-        """PATCH /webhooks/{application_id}/{token}/messages/@original (idempotent)."""
+                                           application_id: str | None = None,
+                                           files: Sequence[Upload] | None = None) -> dict[str, Any]:
+        """PATCH /webhooks/{application_id}/{token}/messages/@original (idempotent). ``files`` are
+        uploaded as multipart (``attachments`` is filled in when the body has none)."""
         result: dict[str, Any] = self.request(
             Route.of("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
                      webhook_id=application_id or self._app_id(), webhook_token=token),
-            json=dict(body), auth="none")
+            json=_with_attachments(body, files), auth="none", files=files)
         return result
 
     def create_followup(self, token: str, body: Mapping[str, Any], *,
-                        application_id: str | None = None) -> dict[str, Any]:
+                        application_id: str | None = None,
+                        files: Sequence[Upload] | None = None) -> dict[str, Any]:
         """POST /webhooks/{application_id}/{token}?wait=true: a follow-up message (not idempotent,
         so it is only retried when the request never reached Discord)."""
         result: dict[str, Any] = self.request(
             Route.of("POST", "/webhooks/{webhook_id}/{webhook_token}",
                      webhook_id=application_id or self._app_id(), webhook_token=token),
-            json=dict(body), auth="none", params={"wait": "true"}, idempotent=False)
+            json=_with_attachments(body, files), auth="none", params={"wait": "true"}, idempotent=False,
+            files=files)
         return result
 
     def bulk_overwrite_commands(self, commands: Sequence[Mapping[str, Any]], *,
@@ -281,16 +332,26 @@ class DiscordRest:
         bearer: str | None = None,
         reason: str | None = None,
         idempotent: bool = True,
+        files: Sequence[Upload] | None = None,
     ) -> Any:
-        """Send one request, honouring buckets, 429s and retries. Returns the JSON body (None for 204)."""
+        """Send one request, honouring buckets, 429s and retries. Returns the JSON body (None for 204).
+
+        With ``files`` the body goes as Discord's multipart shape: ``payload_json`` (``json``) plus
+        ``files[n]`` parts.
+        """
         headers = self._headers(auth, bearer, reason)
+        multipart: list[tuple[str, tuple[str, bytes, str]]] | None = None
+        if files:
+            data = {"payload_json": _dumps(json)}
+            multipart = [(f"files[{i}]", (f.filename, f.content, f.content_type)) for i, f in enumerate(files)]
+            json = None
         counts_globally = auth == "bot"
         failures = 0
         while True:
             self._wait_for_capacity(route, counts_globally)
             try:
                 response = self._http.request(route.method, route.path, json=json, data=data,
-                                              params=params, headers=headers)
+                                              params=params, headers=headers, files=multipart)
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if failures < self.max_retries and (idempotent or never_sent):
@@ -454,4 +515,4 @@ def _to_float(value: str | None) -> float | None:
         return None
 
 
-__all__ = ["DiscordRest", "Route"]
+__all__ = ["DiscordRest", "Route", "Upload"]

@@ -96,10 +96,12 @@ def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> Non
     content = json.dumps(data, indent=2, ensure_ascii=False).encode()
     filename = f"synapse-export-{job.guild_id}-{job.user_id}.json"
     rows = sum(len(v) for v in data.values() if isinstance(v, list))
-    edit_original_with_file(rest, job, {
+    from synapse.discord.rest import Upload
+
+    rest.edit_original_interaction_response(job.token, {
         "content": f"Here is everything Synapse stores about you in this server ({rows} records).",
         "allowed_mentions": {"parse": []},
-    }, filename=filename, content=content)
+    }, application_id=job.application_id, files=[Upload(filename, content, "application/json")])
 
 
 def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:
@@ -110,30 +112,8 @@ def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:
         report = erase_member(conn, job.guild_id, job.user_id,
                               actor=Actor.user(job.user_id, request_id=str(job.interaction_id)))
     rest.edit_original_interaction_response(job.token, {
-        "content": f"Your data in this server was erased ({report.total} records deleted).",
+        # A retried job finds nothing left: still "erased", without a misleading count of 0.
+        "content": "Your data in this server was erased"
+                   + (f" ({report.total} records deleted)." if report.total else "."),
         "embeds": [], "components": [], "allowed_mentions": {"parse": []},
     }, application_id=job.application_id)
-
-
-def edit_original_with_file(rest: DiscordRest, job: Job, body: dict[str, Any], *, filename: str,
-                            content: bytes) -> dict[str, Any]:
-    """PATCH @original as multipart: ``payload_json`` plus ``files[0]`` (Discord's upload shape).
-
-    The REST client has no file upload yet, so this sends through its HTTP client
-    (same base URL; webhook routes need no bot token and are not globally rate limited).
-    """
-    from synapse.errors import DiscordError, RateLimited
-
-    payload = {**body, "attachments": [{"id": 0, "filename": filename}]}
-    path = f"/webhooks/{job.application_id}/{job.token}/messages/@original"
-    shown = f"/webhooks/{job.application_id}/…/messages/@original"  # never log the token
-    response = rest._http.request(  # private: see the docstring
-        "PATCH", path, data={"payload_json": json.dumps(payload)},
-        files={"files[0]": (filename, content, "application/json")})
-    if response.status_code == 429:
-        retry = float(response.json().get("retry_after", 1.0)) if response.content else 1.0
-        raise RateLimited(retry_after=retry, bucket=shown)
-    if response.status_code >= 400:
-        raise DiscordError(f"PATCH {shown}: Discord answered {response.status_code}", status=response.status_code)
-    result: dict[str, Any] = response.json() if response.content else {}
-    return result

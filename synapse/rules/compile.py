@@ -538,13 +538,13 @@ def compile_rule(rule: RuleRecord) -> CompiledRule:
     effects = [_effect(e, i, rule, once, spec.stacking) for i, e in enumerate(spec.effects)]
     return CompiledRule(rule.rule_id, rule.version, spec.name, spec.module, spec.priority, spec.trigger.event,
                         spec.trigger.source, conds, effects,
-                        any(isinstance(c, m.CooldownCond) for c in _walk(spec.conditions)))
+                        any(isinstance(c, m.CooldownCond) for c in walk_conditions(spec.conditions)))
 
 
-def _walk(conds: Sequence[Any]) -> Iterable[Any]:
+def walk_conditions(conds: Sequence[Any]) -> Iterable[Any]:
     for c in conds:
         yield c
         if isinstance(c, m.AllCond | m.AnyCond):
-            yield from _walk(c.conditions)
+            yield from walk_conditions(c.conditions)
         elif isinstance(c, m.NotCond):
-            yield from _walk([c.condition])
+            yield from walk_conditions([c.condition])

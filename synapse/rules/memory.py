@@ -17,11 +17,23 @@ from typing import Any
 from synapse.errors import InsufficientBalance
 from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency, Kind, Posted, Posting
+from synapse.milestones import model as mm
 from synapse.milestones.criteria import MilestoneRecord
+from synapse.milestones.model import MilestoneSpec
+from synapse.rules import model as rm
+from synapse.rules.compile import walk_conditions as _walk
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
+from synapse.rules.model import RuleSpec
 
 _NONE: frozenset[str] = frozenset()
 _CLAWBACK_SOURCES = frozenset({"message_create", "reaction_add"})
+
+
+def _walk_criteria(c: Any) -> Iterable[Any]:
+    yield c
+    if isinstance(c, mm.AllCrit | mm.AnyCrit):
+        for x in c.criteria:
+            yield from _walk_criteria(x)
 
 
 @dataclass
@@ -48,11 +60,16 @@ class MemoryState:
         self._season = season_start
         self._times: dict[tuple[int, str], list[datetime]] = {}
         self._sums: dict[tuple[int, str, str], list[tuple[datetime, int]]] = {}
+        self._base_counts: dict[tuple[int, str], int] = {}
+        self._counts: dict[tuple[int, str], int] = {}
+        self._capped: frozenset[str] | None = None     # None: keep credits of every currency
+        self._keep_fingerprints = self._track_prior = self._keep_days = self._keep_times = True
         self._totals: dict[tuple[int, str, str], int] = {}
         self._current: tuple[str, str, str] | None = None
         self._days: dict[int, set[date]] = {}
         self._fires: dict[tuple[int, int], list[datetime]] = {}
         self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
+        self._cumulative: dict[tuple[int, str], list[int]] = {}   # running sums of _credits, for caps
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
         self._prior: dict[tuple[str, str], list[PriorCredit]] = {}
@@ -66,39 +83,91 @@ class MemoryState:
         self.transactions: list[Posted] = []
         self.keep_transactions = False
 
+    def tune(self, rules: Iterable[RuleSpec], milestones: Iterable[MilestoneSpec]) -> None:
+        """Keep only the history these rules and milestones can ask about (faster, smaller backtests)."""
+        conds: list[Any] = []
+        effects: list[Any] = []
+        for r in rules:
+            conds.extend(_walk(r.conditions))
+            effects.extend(r.effects)
+        crits: list[Any] = []
+        for ms in milestones:
+            crits.extend(_walk_criteria(ms.criteria))
+        self._capped = frozenset(c.currency for c in conds if isinstance(c, rm.CapCond))
+        self._keep_fingerprints = any(isinstance(c, rm.RepeatGuardCond) for c in conds)
+        self._track_prior = any(isinstance(e, rm.ClawbackEffect) for e in effects)
+        self._keep_days = any(isinstance(c, mm.StreakCrit) for c in crits)
+        self._keep_times = any(isinstance(c, mm.EventCountCrit | mm.EventSumCrit) and c.within_days for c in crits)
+
     # ------------------------------------------------------------ Store writes
 
     def observe(self, event: Event) -> None:
         uid = event.user_id
-        self._current = (event.source_system, event.source_event_id, event.event_type)
-        if event.id is not None and event.event_type in _CLAWBACK_SOURCES:
+        et = event.event_type
+        self._current = (event.source_system, event.source_event_id, et)
+        if self._track_prior and event.id is not None and et in _CLAWBACK_SOURCES:
             self._event_keys[event.id] = self._current
         if uid is None:
             return
         at = event.occurred_at
-        et = event.event_type
-        times = self._times.get((uid, et))
-        if times is None:
-            self._times[(uid, et)] = [at]
-        elif times[-1] <= at:
-            times.append(at)
-        else:
-            bisect.insort(times, at)
+        key = (uid, et)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        if self._keep_times:
+            times = self._times.get(key)
+            if times is None:
+                self._times[key] = [at]
+            elif times[-1] <= at:
+                times.append(at)
+            else:
+                bisect.insort(times, at)
         if et == "voice_tick" or et == "voice_session_end":
             for name, value in event.payload.items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     self._add_sum((uid, et, name), at, value)
             if et == "voice_tick" and "minutes" not in event.payload:
                 self._add_sum((uid, et, "minutes"), at, 1)
-        days = self._days.get(uid)
-        if days is None:
-            self._days[uid] = {at.date()}
-        else:
-            days.add(at.date())
-        if et == "message_create":
+        if self._keep_days:
+            days = self._days.get(uid)
+            if days is None:
+                self._days[uid] = {at.date()}
+            else:
+                days.add(at.date())
+        if self._keep_fingerprints and et == "message_create":
             fp = event.payload.get("fingerprint")
             if fp:
                 bisect.insort(self._fingerprints.setdefault((uid, str(fp)), []), (at, event.source_event_id))
+
+    # ------------------------------------------------------------ seeding (history before a backtest range)
+
+    def seed_count(self, user_id: int, event_type: str, count: int) -> None:
+        self._base_counts[(user_id, event_type)] = count
+
+    def seed_sum(self, user_id: int, event_type: str, field: str, total: int) -> None:
+        self._totals[(user_id, event_type, field)] = self._totals.get((user_id, event_type, field), 0) + total
+
+    def seed_day(self, user_id: int, day: date) -> None:
+        self._days.setdefault(user_id, set()).add(day)
+
+    def seed_credit(self, user_id: int, currency: str, at: datetime, amount: int) -> None:
+        key = (user_id, currency)
+        credits = self._credits.get(key)
+        if credits is None:
+            self._credits[key] = [(at, amount)]
+            self._cumulative[key] = [0, amount]
+        elif credits[-1][0] <= at:
+            credits.append((at, amount))
+            cum = self._cumulative[key]
+            cum.append(cum[-1] + amount)
+        else:  # out of order (rare): insert and rebuild the running sums
+            bisect.insort(credits, (at, amount))
+            cum = [0]
+            for _, a in credits:
+                cum.append(cum[-1] + a)
+            self._cumulative[key] = cum
+
+    def seed_fire(self, rule_id: int, user_id: int, at: datetime) -> None:
+        bisect.insort(self._fires.setdefault((rule_id, user_id), []), at)
 
     def _add_sum(self, key: tuple[int, str, str], at: datetime, value: int) -> None:
         self._sums.setdefault(key, []).append((at, value))
@@ -123,15 +192,9 @@ class MemoryState:
             posted = Posted(p, self._next_tx, after)
             self._next_tx += 1
             if p.kind is Kind.rule and p.amount > 0:
-                credits = self._credits.get(bkey)
-                item = (p.occurred_at, p.amount)
-                if credits is None:
-                    self._credits[bkey] = [item]
-                elif credits[-1][0] <= p.occurred_at:
-                    credits.append(item)
-                else:
-                    bisect.insort(credits, item)
-                if p.rule_id is not None:
+                if self._capped is None or p.currency in self._capped:
+                    self.seed_credit(p.user_id, p.currency, p.occurred_at, p.amount)
+                if self._track_prior and p.rule_id is not None:
                     ek = self._current if p.event_id is None else self._event_keys.get(p.event_id)
                     if ek is not None and ek[2] in _CLAWBACK_SOURCES:
                         self._prior.setdefault((ek[0], ek[1]), []).append(
@@ -190,7 +253,8 @@ class MemoryState:
             return 0
         lo = bisect.bisect_left(credits, (start, -1))
         hi = len(credits) if end is None else bisect.bisect_left(credits, (end, -1))
-        return sum(a for _, a in credits[lo:hi])
+        cum = self._cumulative[(user_id, currency)]
+        return cum[hi] - cum[lo]
 
     def season_start(self) -> datetime | None:
         return self._season
@@ -202,10 +266,13 @@ class MemoryState:
         return self.channels.get(channel_id, NO_CHANNEL)
 
     def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
+        if since is None:
+            base = self._base_counts.get((user_id, event_type), 0) if self._base_counts else 0
+            return base + self._counts.get((user_id, event_type), 0)
         times = self._times.get((user_id, event_type))
         if not times:
             return 0
-        return len(times) if since is None else len(times) - bisect.bisect_left(times, since)
+        return len(times) - bisect.bisect_left(times, since)
 
     def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
         if since is None:

@@ -82,7 +82,9 @@ def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | N
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
     t.events += 1
-    ev = evaluate(ctx.rules, event, store, depth=depth)
+    if event.event_type not in ctx.rules.triggers:
+        return
+    ev = evaluate(ctx.rules, event, store, depth=depth, explain=False)
     if ev.fires:
         store.record_fires(ev.fires, event.occurred_at, event.id)
     if ev.empty:

@@ -84,11 +84,22 @@ def load_app(module: str = "function_app") -> Any:
     return importlib.import_module(module).app
 
 
+_FUNCTIONS: dict[int, list[Any]] = {}
+
+
+def functions_of(app: Any) -> list[Any]:
+    """``app.get_functions()``, once per app: the SDK refuses to index the same app twice."""
+    key = id(app)
+    if key not in _FUNCTIONS:
+        _FUNCTIONS[key] = list(app.get_functions())
+    return _FUNCTIONS[key]
+
+
 def discover(app: Any) -> tuple[list[QueueFunction], list[TimerFunction]]:
     """The queue-triggered and timer-triggered functions the app declares."""
     queues: list[QueueFunction] = []
     timers: list[TimerFunction] = []
-    for f in app.get_functions():
+    for f in functions_of(app):
         for b in f.get_bindings_dict()["bindings"]:
             kind = str(b.get("type"))
             if kind == "queueTrigger":

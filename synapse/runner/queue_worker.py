@@ -47,7 +47,7 @@ class WorkerStats:
             setattr(self, name, getattr(self, name) + 1)
 
 
-def _raw_client(connection: str, queue: str) -> Any:
+def raw_client(connection: str, queue: str) -> Any:
     """A client that sends and receives the wire text unchanged (the poison copy stays byte-identical)."""
     from azure.storage.queue import QueueClient
 
@@ -71,9 +71,9 @@ class QueueWorker:
         self.function = function
         self.settings = settings
         self.connection = connection
-        self.client = _raw_client(connection, function.queue)
+        self.client = raw_client(connection, function.queue)
         self.poison_name = f"{function.queue}-poison"
-        self.poison = _raw_client(connection, self.poison_name)
+        self.poison = raw_client(connection, self.poison_name)
         concurrency = workers or settings.batch_size + settings.new_batch_threshold
         self.batch_size = min(settings.batch_size, concurrency, 32)
         self.threshold = max(0, min(settings.new_batch_threshold, concurrency - self.batch_size))

@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 DISCORD_KINDS = frozenset({"announce", "message", "dm", "role_add", "role_remove"})
 KINDS = DISCORD_KINDS | {"webhook"}
 MAX_ATTEMPTS = 12
-BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_BASE = timedelta(seconds=15)  # early retries stay inside Discord's nonce window
 BACKOFF_MAX = timedelta(hours=1)
 NONCE_LENGTH = 25  # Discord's maximum
 
@@ -413,17 +413,17 @@ def handle_message(body: bytes | str, *, announcer: Announcer) -> SendReport:
     return announcer.send(ids, guild_id=guild_id)
 
 
-_announcers: dict[int, Announcer] = {}
-_announcers_lock = threading.Lock()
+_announcer_lock = threading.Lock()
 
 
-def announcer_for(container: Any, *, factory: Callable[[], DiscordRest | None] | None = None) -> Announcer:
-    """One Announcer per composition root (its DiscordRest keeps the learned rate-limit buckets)."""
-    with _announcers_lock:
-        found = _announcers.get(id(container))
-        if found is None or found.engine is not container.engine:
-            rest = factory() if factory is not None else rest_from_settings(container.settings)
-            found = _announcers[id(container)] = Announcer(container.engine, rest, clock=container.clock)
+def announcer_for(container: Any) -> Announcer:
+    """The composition root's Announcer, built once (its DiscordRest keeps the learned rate-limit
+    buckets between messages); None-safe without credentials."""
+    with _announcer_lock:
+        found: Announcer | None = getattr(container, "_synapse_announcer", None)
+        if found is None:
+            found = Announcer(container.engine, rest_from_settings(container.settings), clock=container.clock)
+            container._synapse_announcer = found
         return found
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 _RULES: Any = None
 
 
-def rule_cache() -> RuleCache:
+def rule_cache() -> RuleCache[Any]:
     """The worker's compiled-rules cache: one per process, refreshed when a guild's rules version moves."""
     global _RULES
     if _RULES is None:
@@ -89,7 +89,7 @@ def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
 
 
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,
-                           rules: RuleCache | None = None) -> IngestResult:
+                           rules: RuleCache[Any] | None = None) -> IngestResult:
     """Everything between BEGIN and COMMIT for a batch of decoded events."""
     # Take a transaction id before the first insert: the rollup watermark relies on every
     # transaction that wrote lake rows being visible in the snapshot (see services/rollups.py).
@@ -111,7 +111,7 @@ def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: 
                         outbox_ids=list(result.outbox_ids))
 
 
-def ingest_events(engine: Engine, events: Sequence[Event], *, clock: Clock, rules: RuleCache | None = None,
+def ingest_events(engine: Engine, events: Sequence[Event], *, clock: Clock, rules: RuleCache[Any] | None = None,
                   announce: Callable[[list[int]], object] | None = None) -> IngestResult:
     """Process decoded events in one transaction; after commit hand the new outbox ids to ``announce``."""
     began = time.perf_counter()
@@ -122,7 +122,7 @@ def ingest_events(engine: Engine, events: Sequence[Event], *, clock: Clock, rule
     return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - began})
 
 
-def ingest_message(engine: Engine, body: bytes | str, *, clock: Clock, rules: RuleCache | None = None,
+def ingest_message(engine: Engine, body: bytes | str, *, clock: Clock, rules: RuleCache[Any] | None = None,
                    announce: Callable[[list[int]], object] | None = None,
                    message_id: str | None = None, dequeue_count: int | None = None) -> IngestResult:
     """Decode a queue message body and ingest it. Raises :class:`EnvelopeError` for a malformed body."""

@@ -42,7 +42,9 @@ def enqueue(settings: Settings, outbox_ids: Sequence[int]) -> int:
     """Send outbox ids to the announce queue; return how many messages were sent (never raises)."""
     if not outbox_ids:
         return 0
-    from synapse.queues import queue_client
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from synapse.queues import ensure_queue, queue_client
 
     sent = 0
     try:
@@ -50,7 +52,12 @@ def enqueue(settings: Settings, outbox_ids: Sequence[int]) -> int:
                               service_uri=settings.storage_queue_service_uri,
                               client_id=settings.managed_identity_client_id)
         for start in range(0, len(outbox_ids), MAX_IDS_PER_MESSAGE):
-            client.send_message(encode(outbox_ids[start:start + MAX_IDS_PER_MESSAGE]))
+            text = encode(outbox_ids[start:start + MAX_IDS_PER_MESSAGE])
+            try:
+                client.send_message(text)
+            except ResourceNotFoundError:  # a fresh storage account: create the queue once, then send
+                ensure_queue(client)
+                client.send_message(text)
             sent += 1
     except Exception as exc:  # the rows are committed and stay pending: log and carry on
         log.warning("announce enqueue failed; outbox rows stay pending",

@@ -261,7 +261,7 @@ def time_series(conn: Connection, guild_id: int, *, start: datetime, end: dateti
     start = _floor(start.astimezone(UTC), bucket)
     end = end.astimezone(UTC)
     rows = conn.execute(text("""
-        SELECT date_trunc(:bucket, hour, 'UTC') AS t,
+        SELECT date_trunc(:bucket, hour, 'UTC') AS bucket_start,
                COALESCE(SUM(events) FILTER (WHERE event_type = :msg), 0) AS messages,
                COALESCE(SUM(events) FILTER (WHERE event_type = :rx), 0) AS reactions,
                COALESCE(SUM(voice_seconds), 0) AS voice,
@@ -273,7 +273,7 @@ def time_series(conn: Connection, guild_id: int, *, start: datetime, end: dateti
          GROUP BY 1"""),
         {"bucket": bucket, "g": guild_id, "s": start, "e": end, "msg": MESSAGE, "rx": REACTION,
          "join": JOIN, "leave": LEAVE}).all()
-    by_t = {r.t: r for r in rows}
+    by_t = {r.bucket_start: r for r in rows}  # (Row.t is a Row method)
     active: dict[date, int] = {}
     if bucket == "day":
         active = {r.day.date(): int(r.n) for r in conn.execute(text("""

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
+COMMUNITY_EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)  # channels and accounts predate any simulated period
 # Activity share by hour of the member's local day: quiet nights, lunch bump, evening peak.
 HOURLY: Final = (0.3, 0.2, 0.1, 0.05, 0.05, 0.1, 0.3, 0.6, 0.8, 0.9, 1.0, 1.1,
                  1.3, 1.2, 1.1, 1.1, 1.2, 1.4, 1.7, 2.0, 2.2, 2.0, 1.4, 0.7)
@@ -84,6 +85,7 @@ class SimulationConfig:
     end: datetime | None = None  # default: the current hour
     intensity: float = 1.0  # multiplies every rate
     misbehaviour: bool = True
+    churn: bool = True  # members joining and leaving during the period
 
 
 class Simulator:
@@ -96,6 +98,9 @@ class Simulator:
         self._seq = 0
         self._voice_busy: dict[int, datetime] = {}
         self.community = self._community()
+        # The cast depends on the seed only; what they do depends on the period too, so a live
+        # continuation of the same community does not replay the history's exact moves.
+        self.rng = random.Random(f"{config.seed}:{self.start.isoformat()}")
 
     # -- the cast --------------------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class Simulator:
         return snowflake(at, self._seq)
 
     def _community(self) -> Community:
-        base = self.start - timedelta(days=400)
+        base = COMMUNITY_EPOCH
         g = self.config.guild_id
         text = {name: snowflake(base + timedelta(minutes=i), g % 4096 + i) for i, name in enumerate(
             ("general", "help", "python-help", "showcase", "off-topic", "study-hall", "announcements"))}
@@ -120,7 +125,7 @@ class Simulator:
                 user_id=snowflake(created, i), name=f"{NAMES[i % len(NAMES)]}{'' if i < len(NAMES) else i}",
                 avatar=hashlib.md5(f"{self.config.seed}:{i}".encode()).hexdigest(),
                 messages_per_day=activity, tz_offset=rng.choice((-8, -5, -5, 0, 0, 1, 1, 2, 3, 5, 8, 9)),
-                code_affinity=rng.random() ** 2, voice_per_day=rng.random() * 0.8 if rng.random() < 0.4 else 0.0,
+                code_affinity=rng.random() ** 2, voice_per_day=rng.random() * 2.5 if rng.random() < 0.45 else 0.0,
                 roles=[community.member_role], account_created_at=created)
             community.members.append(member)
         if self.config.misbehaviour and len(community.members) >= 8:
@@ -130,7 +135,7 @@ class Simulator:
                 member.messages_per_day = max(member.messages_per_day, 8.0)
         # Newcomers join during the period, a few members leave.
         span = (self.end - self.start).total_seconds()
-        for member in community.members:
+        for member in community.members if self.config.churn else []:
             if rng.random() < 0.15:
                 member.joined_at = self.start + timedelta(seconds=rng.random() * span * 0.8)
                 if rng.random() < 0.3:  # a fresh account, the typical spam-bot profile
@@ -316,7 +321,7 @@ class Simulator:
         if len(talkers) < 2:
             return []
         out: list[dict[str, Any]] = []
-        mean = sum(self._rate(m, hour, m.voice_per_day) for m in talkers) / 3
+        mean = sum(self._rate(m, hour, m.voice_per_day) for m in talkers) / 2.5
         for _ in range(self._poisson(mean)):
             free = [m for m in talkers if self._voice_busy.get(m.user_id, hour) <= hour]
             if len(free) < 2:

@@ -259,3 +259,27 @@ def test_from_settings_points_at_the_configured_base(fake: FakeDiscord) -> None:
     with DiscordRest.from_settings(fake.settings()) as client:
         client.create_message("3", content="from settings")
     assert fake.messages[0]["content"] == "from settings"
+
+
+def test_file_upload_on_interaction_edit(fake: FakeDiscord, rest: DiscordRest) -> None:
+    """files go as multipart: payload_json plus files[0]; attachments are filled in."""
+    from synapse.discord.rest import Upload
+
+    message = rest.edit_original_interaction_response(
+        "tok", {"content": "your export"}, files=[Upload("export.json", b'{"a": 1}', "application/json")])
+    assert fake.uploads[0]["filename"] == "export.json" and fake.uploads[0]["content"] == b'{"a": 1}'
+    assert fake.requests[0].json["attachments"] == [{"id": 0, "filename": "export.json"}]
+    assert message["content"] == "your export" and message["attachments"][0]["filename"] == "export.json"
+
+
+def test_static_guild_data(fake: FakeDiscord, rest: DiscordRest) -> None:
+    """Channels, roles and members come from the fake's guild_data; a missing member is 404 10007."""
+    fake.guild_data["9"] = {"channels": [{"id": "1", "name": "general", "type": 0}],
+                            "roles": [{"id": "9", "name": "@everyone"}],
+                            "members": {"42": {"user": {"id": "42"}, "roles": []}}}
+    assert rest.get_guild_channels("9")[0]["name"] == "general"
+    assert rest.get_guild_roles(9)[0]["id"] == "9"
+    assert rest.get_guild_member("9", "42")["user"]["id"] == "42"
+    with pytest.raises(DiscordError) as caught:
+        rest.get_guild_member("9", "43")
+    assert caught.value.discord_code == 10007

@@ -268,3 +268,26 @@ def _array_strings(node: object) -> list[object]:
         else:
             stack.extend(current.named_children)  # type: ignore[attr-defined]
     return found
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_local_module_outputs_used_exist(path: Path) -> None:
+    """`module.outputs.x` names an output the local module declares."""
+    source = path.read_text()
+    for module, target in local_modules(path):
+        outputs = set(declarations(target, "output"))
+        used = set(re.findall(rf"\b{module.name}\.outputs\.(\w+)", source))
+        assert used - outputs == set(), f"{module.name}: no such outputs"
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_identifiers_used_in_interpolations_and_values_are_declared(path: Path) -> None:
+    """Every `name.` reference (name.outputs, name.properties, name.id …) is a declared symbol."""
+    symbols: set[str] = set()
+    for kind in ("parameter", "variable", "resource", "module", "output"):
+        symbols |= set(declarations(path, kind))
+    builtins = {"az", "sys", "environment", "subscription", "resourceGroup", "tenant", "deployment"}
+    source = re.sub(r"//.*", "", path.read_text())
+    source = re.sub(r"'''.*?'''", "", source, flags=re.S)
+    used = set(re.findall(r"(?<![\w.'@-])([a-z]\w*)\.(?:outputs|properties|id|name)\b", source))
+    assert used - symbols - builtins == set()

@@ -26,8 +26,8 @@ from synapse.db.engine import make_engine
 from synapse.db.entra import (
     OSSRDBMS_SCOPE,
     EntraTokenProvider,
-    token_provider,
     scope_to_resource,
+    token_provider,
 )
 from synapse.errors import StorageError
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 import httpx
@@ -31,7 +30,24 @@ from synapse.db.ledger_store import post
 from synapse.ledger.model import Kind, Posting
 from synapse.services.guild_init import init_guild
 from tests.interactions import payloads as p
+from tests.support import services
 from tests.support.fake_discord import FakeDiscord
+
+# Several test sessions share one PostgreSQL server, and each session drops and rebuilds
+# ``synapse_template``: a concurrent session then fails with "template database does not exist".
+# A template per process avoids the race (dropped at the end of the session). Belongs in
+# tests/support/services.py; kept here until its owner moves it.
+services.TEMPLATE_DB = f"synapse_template_p{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_process_template() -> Iterator[None]:
+    yield
+    admin = services.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {services.TEMPLATE_DB} WITH (FORCE)"))
+    admin.dispose()
+
 
 NOW = datetime(2025, 3, 12, 15, 30, tzinfo=UTC)
 GUILD = int(p.GUILD)
@@ -96,39 +112,14 @@ class World:
                            g=GUILD, u=user_id, c=currency)
 
 
-class MultipartFakeDiscord(FakeDiscord):
-    """The shared fake, plus Discord's file uploads: ``multipart/form-data`` with ``payload_json`` and
-    ``files[n]`` parts. The JSON part is handled as the JSON body; files land in ``uploads``."""
-
-    def reset(self) -> None:
-        super().reset()
-        self.uploads: list[dict[str, Any]] = []
-
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Any:
-        ctype = headers.get("content-type", "")
-        if body and ctype.startswith("multipart/form-data"):
-            message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
-            payload: Any = None
-            for part in message.iter_parts():
-                name = part.get_param("name", header="content-disposition")
-                data = part.get_payload(decode=True)
-                if name == "payload_json":
-                    payload = json.loads(data)
-                elif isinstance(name, str) and name.startswith("files["):
-                    self.uploads.append({"field": name, "filename": part.get_filename(), "content": data,
-                                         "content_type": part.get_content_type(), "path": raw_path})
-            body = json.dumps(payload).encode()
-            headers = {**headers, "content-type": "application/json"}
-        return super().handle(method, raw_path, headers, body)
-
-
 def _world(db_url: str, **overrides: Any) -> Iterator[World]:
     from synapse.api.app import create_app
 
     key = SigningKey.generate()
     clock = FixedClock(NOW)
-    settings = load_settings(environment="test", discord_public_key=key.verify_key.encode().hex(),
-                             discord_application_id=p.APP_ID, **overrides)
+    values: dict[str, Any] = {"environment": "test", "discord_public_key": key.verify_key.encode().hex(),
+                              "discord_application_id": p.APP_ID, **overrides}
+    settings = load_settings(**values)
     container = Container(settings, clock=clock, database_url=db_url)
     set_container(container)
     with container.engine.begin() as conn:
@@ -145,9 +136,19 @@ def world(db_url: str) -> Iterator[World]:
     yield from _world(db_url)
 
 
+@pytest.fixture(scope="module")
+def shared_world(pg_template: str) -> Iterator[World]:
+    """One world for a whole module of tests that never write (signatures, malformed bodies)."""
+    name = services.create_test_database()
+    try:
+        yield from _world(services.server_url(name))
+    finally:
+        services.drop_test_database(name)
+
+
 @pytest.fixture
-def fake() -> Iterator[MultipartFakeDiscord]:
-    instance = MultipartFakeDiscord()
+def fake() -> Iterator[FakeDiscord]:
+    instance = FakeDiscord()
     instance.start()
     try:
         yield instance
@@ -156,7 +157,7 @@ def fake() -> Iterator[MultipartFakeDiscord]:
 
 
 @pytest.fixture
-def queued_world(db_url: str, azurite: Any, queue_name: str, fake: MultipartFakeDiscord) -> Iterator[World]:
+def queued_world(db_url: str, azurite: Any, queue_name: str, fake: FakeDiscord) -> Iterator[World]:
     for w in _world(db_url, storage_connection=azurite.connection_string, followup_queue=queue_name,
                     discord_api_base=fake.base_url, discord_bot_token=fake.bot_token):
         w.fake = fake
@@ -169,7 +170,10 @@ def take_jobs(world: World) -> list[bytes]:
     """Receive (and delete) every message on the follow-up queue, as the trigger would get them."""
     from azure.storage.queue import QueueClient
 
+    from synapse.queues import ensure_queue
+
     client = QueueClient.from_connection_string(world.extra["azurite"].connection_string, world.extra["queue"])
+    ensure_queue(client)
     bodies = []
     for message in client.receive_messages(messages_per_page=32):
         bodies.append(base64.b64decode(message.content))

@@ -18,7 +18,7 @@ from tests.relay.test_batching import event
 
 
 def envelope(n: int) -> str:
-    return '{"v":1,"events":[{"n":%d}]}' % n
+    return f'{{"v":1,"events":[{{"n":{n}}}]}}'
 
 
 def test_records_replay_in_order_and_survive_a_restart(tmp_path: Path) -> None:

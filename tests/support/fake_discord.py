@@ -21,6 +21,7 @@ Usage (pytest)::
         fake_discord.add_oauth_user("code-1", user={"id": "42", "username": "ada"},
                                     guilds=[{"id": "789", "name": "G", "permissions": "8"}])
         fake_discord.requests                          # every request, recorded (Recorded objects)
+        fake_discord.uploads                           # files sent as multipart (files[n] parts)
         fake_discord.reset()                           # forget state, faults and limits
 
 Route keys are ``"METHOD /template"`` exactly as ``synapse.discord.rest.Route.key`` writes them:
@@ -57,6 +58,7 @@ Behaviour, per Discord's docs:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
@@ -99,6 +101,7 @@ class Recorded:
     form: dict[str, str]
     at: float
     status: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)  # multipart files[n] parts
 
 
 @dataclass
@@ -250,6 +253,7 @@ class FakeDiscord:
             self.commands: dict[str | None, list[dict[str, Any]]] = {}   # guild id (None: global) -> list
             self.guild_data: dict[str, dict[str, Any]] = {}    # guild id -> {roles, channels, members}
             self.expired_tokens: set[str] = set()
+            self.uploads: list[dict[str, Any]] = []            # {field, filename, content, content_type, path}
             self._channel_errors: dict[str, tuple[int, int, str]] = {}
             self._guild_errors: dict[str, tuple[int, int, str]] = {}
             self._closed_dms: set[str] = set()
@@ -334,6 +338,10 @@ class FakeDiscord:
         payload: Any = None
         form: dict[str, str] = {}
         ctype = headers.get("content-type", "")
+        uploads: list[dict[str, Any]] = []
+        if body and ctype.startswith("multipart/form-data"):
+            body, uploads = _multipart(ctype, body, raw_path)
+            ctype = "application/json"
         if body and "application/x-www-form-urlencoded" in ctype:
             form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         elif body:
@@ -345,8 +353,9 @@ class FakeDiscord:
             now = self.clock()
             template, params, handler = self._match(method, path)
             route = f"{method} {template}" if template else f"{method} ?"
-            rec = Recorded(method, path, route, params, query, headers, payload, form, now)
+            rec = Recorded(method, path, route, params, query, headers, payload, form, now, files=uploads)
             self.requests.append(rec)
+            self.uploads.extend(uploads)
             reply = self._dispatch(rec, template, handler, now)
             rec.status = reply.status
             return reply
@@ -542,6 +551,11 @@ class FakeDiscord:
         for key in ("content", "embeds", "components", "flags", "allowed_mentions", "attachments"):
             if key in body:
                 message[key] = body[key]
+        if isinstance(body.get("attachments"), list):
+            message["attachments"] = [
+                {"id": self._snowflake(), "filename": a.get("filename", "file"),
+                 "url": f"https://cdn.discordapp.com/attachments/0/0/{a.get('filename', 'file')}"}
+                for a in body["attachments"] if isinstance(a, dict)]
         if len(message.get("content") or "") > 2000:
             raise _form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
         return message
@@ -711,6 +725,25 @@ def _routes(fake: FakeDiscord) -> list[tuple[str, re.Pattern[str], str, Callable
     return out
 
 
+def _multipart(ctype: str, body: bytes, path: str) -> tuple[bytes, list[dict[str, Any]]]:
+    """Discord's upload shape: the ``payload_json`` part is the JSON body; ``files[n]`` are files."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+    payload: Any = None
+    files: list[dict[str, Any]] = []
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if name == "payload_json":
+            payload = json.loads(data)
+        elif isinstance(name, str) and name.startswith("files["):
+            files.append({"field": name, "filename": part.get_filename(), "content": data,
+                          "content_type": part.get_content_type(), "path": path})
+    return json.dumps(payload).encode(), files
+
+
 def _bucket_hash(route: str) -> str:
     # Discord shares one bucket between adding and removing a member's role.
     shared = route.replace("DELETE /guilds", "PUT /guilds")
@@ -747,10 +780,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.owner.handle(self.command, self.path, headers, body)
         if reply.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         data = b"" if reply.body is None or reply.status == 204 else json.dumps(reply.body).encode()
         self.send_response(reply.status)

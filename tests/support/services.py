@@ -18,7 +18,18 @@ from synapse.config import PROJECT_ROOT
 from synapse.db.engine import sqlalchemy_url
 from synapse.queues import azurite_connection_string
 
-TEMPLATE_DB = "synapse_template"
+def _schema_digest() -> str:
+    """A digest of the migrations: test runs with the same schema share one template database."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for path in sorted((PROJECT_ROOT / "synapse/db/migrations/versions").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+TEMPLATE_DB = f"synapse_template_{_schema_digest()}"
 
 
 def free_port() -> int:
@@ -46,14 +57,32 @@ def admin_engine() -> sa.Engine:
 
 
 def build_template() -> None:
-    """Create ``synapse_template`` migrated to head (recreated every session, so schema changes show)."""
+    """Create the template database migrated to head, once per schema version.
+
+    Its name carries a digest of the migrations, so a changed schema gets a new template and
+    concurrent test runs never drop a template another run is cloning. An advisory lock keeps
+    two runs from building the same one at once.
+    """
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(774411)"))
+        try:
+            ready = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n AND datistemplate"),
+                                 {"n": TEMPLATE_DB}).first()
+            if not ready:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+                conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
+                _migrate_template()
+                conn.execute(sa.text(f"ALTER DATABASE {TEMPLATE_DB} WITH IS_TEMPLATE true"))
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(774411)"))
+    admin.dispose()
+
+
+def _migrate_template() -> None:
     from alembic import command
     from alembic.config import Config
 
-    admin = admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
     engine = sa.create_engine(sqlalchemy_url(server_url(TEMPLATE_DB)), poolclass=sa.NullPool)
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
@@ -61,7 +90,6 @@ def build_template() -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     engine.dispose()
-    admin.dispose()
 
 
 def create_test_database() -> str:

@@ -1,0 +1,148 @@
+"""Backtest service: draft rules over a time range of the Event Lake, without writing anything.
+
+Everything runs in one READ ONLY transaction that is rolled back, so PostgreSQL itself
+refuses any write; the run happens in memory (``synapse.rules.backtest``). The state at
+the start of the range (balances, earned milestones, event counts, recent credits and
+fires for caps and cooldowns) is loaded first, so the run continues where history was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from synapse.db import ledger_store, rules_store
+from synapse.eventlake.events import Actor, Event
+from synapse.milestones.criteria import compile_milestones
+from synapse.rules.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
+from synapse.rules.facts import Channel, Member
+from synapse.rules.memory import MemoryState
+from synapse.rules.model import RuleSpec
+
+HISTORY = timedelta(days=8)   # caps (≤ a week) and cooldowns (≤ 30 days, rare) look back this far
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    draft: BacktestReport
+    live: BacktestReport | None
+    diff: BacktestDiff | None
+    start: datetime | None
+    end: datetime | None
+
+
+def count_events(conn: Connection, guild_id: int, start: datetime | None, end: datetime | None) -> int:
+    return int(conn.execute(text("""
+        SELECT count(*) FROM event_lake WHERE guild_id = :g
+           AND (CAST(:s AS timestamptz) IS NULL OR occurred_at >= :s)
+           AND (CAST(:e AS timestamptz) IS NULL OR occurred_at < :e)
+           AND NOT (source_system = 'synapse' AND event_type = ANY(:derived))"""),
+        {"g": guild_id, "s": start, "e": end, "derived": sorted(ENGINE_DERIVED)}).scalar_one())
+
+
+def load_events(conn: Connection, guild_id: int, start: datetime | None, end: datetime | None) -> Iterator[Event]:
+    """Lake events of the range in the order live processing saw them (insertion order)."""
+    rows = conn.execution_options(stream_results=True, yield_per=5000).execute(text("""
+        SELECT e.id, e.source_system, e.source_event_id, e.event_type, e.user_id, e.channel_id, e.occurred_at,
+               e.payload, m.display_name, m.is_bot, m.roles
+          FROM event_lake e LEFT JOIN member_cache m ON m.guild_id = e.guild_id AND m.user_id = e.user_id
+         WHERE e.guild_id = :g
+           AND (CAST(:s AS timestamptz) IS NULL OR e.occurred_at >= :s)
+           AND (CAST(:e AS timestamptz) IS NULL OR e.occurred_at < :e)
+           AND NOT (e.source_system = 'synapse' AND e.event_type = ANY(:derived))
+         ORDER BY e.id"""), {"g": guild_id, "s": start, "e": end, "derived": sorted(ENGINE_DERIVED)})
+    for r in rows:
+        actor = None if r.display_name is None else Actor(name=r.display_name, bot=bool(r.is_bot),
+                                                          roles=tuple(r.roles or ()))
+        yield Event(r.source_system, r.source_event_id, r.event_type, guild_id, r.user_id, r.channel_id,
+                    r.occurred_at, r.payload or {}, actor, r.id)
+
+
+def initial_state(conn: Connection, guild_id: int, start: datetime | None) -> MemoryState:
+    """The guild as it was at ``start`` (empty history when the range starts at the beginning)."""
+    g = {"g": guild_id}
+    currencies = ledger_store.load_currencies(conn, guild_id)
+    members = {r.user_id: Member(frozenset(r.roles or ()), r.joined_at, r.account_created_at, r.is_bot)
+               for r in conn.execute(text("SELECT user_id, roles, joined_at, account_created_at, is_bot "
+                                          "FROM member_cache WHERE guild_id = :g"), g)}
+    regions: dict[int, set[str]] = {}
+    tags: dict[int, set[str]] = {}
+    for table, into in (("regions", regions), ("taxonomy", tags)):
+        for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), g):
+            for ch in row.channel_ids or ():
+                into.setdefault(int(ch), set()).add(row.key)
+    channels = {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
+                for ch in regions.keys() | tags.keys()}
+    season = conn.execute(text("SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active'"), g).first()
+    state = MemoryState(guild_id, currencies=currencies, members=members, channels=channels,
+                        season_start=None if season is None else season.started_at,
+                        first_event_id=-(10**15))  # derived events' ids never collide with the lake's
+    if start is None:
+        return state
+    p = {"g": guild_id, "s": start}
+    for r in conn.execute(text("""SELECT user_id, currency_key, SUM(amount)::bigint AS total FROM transactions
+                                   WHERE guild_id = :g AND occurred_at < :s GROUP BY 1, 2"""), p):
+        state.balances[(r.user_id, r.currency_key)] = int(r.total)
+    for r in conn.execute(text("""SELECT um.user_id, m.key FROM user_milestones um JOIN milestones m
+                                    ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+                                   WHERE um.guild_id = :g AND um.earned_at < :s"""), p):
+        state.earned.setdefault(r.user_id, set()).add(r.key)
+    for r in conn.execute(text("""SELECT user_id, event_type, count(*) AS n,
+                                         SUM(CASE WHEN jsonb_typeof(payload -> 'minutes') = 'number'
+                                                  THEN (payload ->> 'minutes')::bigint ELSE 1 END) AS minutes
+                                    FROM event_lake WHERE guild_id = :g AND occurred_at < :s AND user_id IS NOT NULL
+                                   GROUP BY 1, 2"""), p):
+        state.seed_count(r.user_id, r.event_type, int(r.n))
+        if r.event_type == "voice_tick":
+            state.seed_sum(r.user_id, "voice_tick", "minutes", int(r.minutes))
+    recent = {"g": guild_id, "s": start, "h": start - HISTORY}
+    for r in conn.execute(text("""SELECT user_id, currency_key, amount, rule_id, occurred_at FROM transactions
+                                   WHERE guild_id = :g AND occurred_at >= :h AND occurred_at < :s
+                                     AND kind = 'rule' AND amount > 0"""), recent):
+        state.seed_credit(r.user_id, r.currency_key, r.occurred_at, int(r.amount))
+        if r.rule_id is not None:
+            state.seed_fire(r.rule_id, r.user_id, r.occurred_at)
+    for r in conn.execute(text("""SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
+                                    FROM event_lake WHERE guild_id = :g AND occurred_at >= :h AND occurred_at < :s
+                                     AND user_id IS NOT NULL"""), {**recent, "h": start - timedelta(days=366)}):
+        state.seed_day(r.user_id, r.day)
+    return state
+
+
+def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | None, *,
+                 start: datetime | None = None, end: datetime | None = None, only_draft: bool = False,
+                 compare: bool = True, progress: Callable[[int], None] | None = None) -> BacktestResult:
+    """Backtest ``draft`` (overlaid on the live rules) and, if ``compare``, the live rules too, with a diff.
+
+    Call it inside a transaction you roll back; ``run_backtest_readonly`` does that for you.
+    """
+    live_rules = rules_store.load_rules(conn, guild_id)
+    disabled = [r.key for r in conn.execute(text("SELECT key FROM modules WHERE guild_id = :g AND NOT enabled"),
+                                            {"g": guild_id})]
+    currencies = ledger_store.load_currencies(conn, guild_id)
+    milestones = compile_milestones(rules_store.load_milestones(conn, guild_id),
+                                    curves={k: c.curve for k, c in currencies.items()})
+
+    def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
+        return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
+                        milestones=milestones, disabled_modules=disabled,
+                        state=lambda: initial_state(conn, guild_id, start), progress=report_progress)
+
+    drafted = one(overlay(live_rules, draft or (), only_draft=only_draft), progress)
+    live = one(live_rules, None) if compare and draft else None
+    return BacktestResult(drafted, live, None if live is None else diff(drafted, live), start, end)
+
+
+def run_backtest_readonly(engine: Engine, guild_id: int, draft: Sequence[RuleSpec] | None,
+                          **options: Any) -> BacktestResult:
+    """``run_backtest`` in a READ ONLY transaction that is always rolled back."""
+    with engine.connect() as conn:
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+        try:
+            return run_backtest(conn, guild_id, draft, **options)
+        finally:
+            conn.rollback()

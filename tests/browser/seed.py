@@ -1,0 +1,78 @@
+"""Seed a database with a simulated community through the real pipeline (for the dashboard's browser tests).
+
+The simulator's events go through the ingest service exactly as queue messages would (rules,
+ledger, milestones, outbox), then the rollup service fills the tables the analytics read.
+Runnable by hand to get a populated database for dashboard work::
+
+    .venv/bin/python -m tests.browser.seed postgresql://…/db [--days 14]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from synapse.clock import SystemClock
+
+GUILD_ID = 1_100_000_000_000_000_001
+GUILD_NAME = "Simulated Community"
+
+
+def _refresh_rollups(engine: Any, guild_id: int) -> str:
+    """Run whatever rollup entry point the pipeline offers (the timer's service)."""
+    try:
+        rollups = importlib.import_module("synapse.services.rollups")
+    except ModuleNotFoundError:
+        return "no rollup service yet"
+    for name in ("run", "refresh", "refresh_all", "roll_up", "update", "run_rollups"):
+        fn = getattr(rollups, name, None)
+        if callable(fn):
+            try:
+                fn(engine, clock=SystemClock())
+            except TypeError:
+                fn(engine)
+            return f"rollups.{name}"
+    return "rollup service has no known entry point"
+
+
+def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: int = 40,
+         seed_value: int = 7) -> dict[str, Any]:
+    from synapse.db.engine import make_engine, transaction
+    from synapse.services.guild_init import init_guild
+    from synapse.services.ingest import ingest_message
+    from synapse.simulate.community import SimulationConfig, envelopes, simulate
+
+    began = time.perf_counter()
+    engine = make_engine(db_url, pool_size=2)
+    try:
+        with transaction(engine) as conn:
+            init_guild(conn, guild_id, name=GUILD_NAME)
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        events = simulate(SimulationConfig(seed=seed_value, guild_id=guild_id, members=members, days=days,
+                                           end=end))
+        clock = SystemClock()
+        batches = 0
+        for text in envelopes(events, max_events=500):
+            ingest_message(engine, text, clock=clock)
+            batches += 1
+        rollup = _refresh_rollups(engine, guild_id)
+    finally:
+        engine.dispose()
+    return {"events": len(events), "envelopes": batches, "rollups": rollup,
+            "seconds": round(time.perf_counter() - began, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("db_url")
+    parser.add_argument("--days", type=float, default=14)
+    parser.add_argument("--members", type=int, default=40)
+    args = parser.parse_args()
+    print(seed(args.db_url, days=args.days, members=args.members))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Order-independent views of a database's ledger, to compare two runs (event ids differ between runs)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def balances(engine: sa.Engine) -> dict[tuple[int, int, str], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT guild_id, user_id, currency_key, balance FROM wallets"))
+        return {(r.guild_id, r.user_id, r.currency_key): r.balance for r in rows}
+
+
+def transactions(engine: sa.Engine) -> Counter[tuple[Any, ...]]:
+    """Each transaction named by what caused it (rule name + the causing event's natural key)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT t.user_id, t.currency_key, t.amount, t.kind, r.name AS rule, e.source_system, e.source_event_id
+              FROM transactions t
+              LEFT JOIN rules r ON r.guild_id = t.guild_id AND r.rule_id = t.rule_id
+              LEFT JOIN event_lake e ON e.guild_id = t.guild_id AND e.id = t.event_id"""))
+        return Counter(tuple(r) for r in rows)
+
+
+def milestones(engine: sa.Engine) -> set[tuple[int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT um.user_id, m.key FROM user_milestones um
+              JOIN milestones m USING (guild_id, milestone_id)"""))
+        return {(r.user_id, r.key) for r in rows}
+
+
+def outbox(engine: sa.Engine) -> Counter[tuple[str, str]]:
+    """Outbox rows by what they say (dedupe keys embed run-specific ids such as transaction ids)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kind, payload::text AS payload FROM outbox"))
+        return Counter((r.kind, r.payload) for r in rows)
+
+
+def lake(engine: sa.Engine) -> Counter[str]:
+    with engine.connect() as conn:
+        return Counter(r.event_type for r in conn.execute(sa.text("SELECT event_type FROM event_lake")))
+
+
+def snapshot(engine: sa.Engine) -> dict[str, Any]:
+    return {"balances": balances(engine), "transactions": transactions(engine), "milestones": milestones(engine),
+            "outbox": outbox(engine), "lake": lake(engine)}

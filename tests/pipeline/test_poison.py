@@ -1,0 +1,46 @@
+"""A message that can never be processed ends in the poison queue after maxDequeueCount tries, blocking nothing."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import timedelta
+from typing import Any
+
+from synapse.runner.queue_worker import raw_client
+from synapse.runner.discovery import host_settings
+from synapse.simulate.community import SimulationConfig, envelopes, simulate
+from tests.pipeline.conftest import GUILD, T0, Stack
+
+BAD = [
+    "this is not json",
+    '{"v": 1, "events": [{"source_system": "discord", "event_type": "message_create"}]}',
+    '{"v": 2, "events": []}',
+]
+
+
+def test_malformed_messages_go_to_poison_after_max_dequeue_count(stack: Stack, caplog: Any) -> None:
+    """Each bad message is tried maxDequeueCount times, logged with what is wrong, then poisoned byte for byte."""
+    good = list(envelopes(simulate(SimulationConfig(seed=2, guild_id=GUILD, members=8, days=0.25,
+                                                    end=T0 + timedelta(hours=6)))))
+    stack.send([BAD[0], *good[:1], BAD[1], *good[1:], BAD[2]])
+    raw_client(stack.connection, stack.events_queue).send_message("%%% not base64 %%%")  # not even base64
+    worker = stack.worker(workers=2)
+    with caplog.at_level(logging.ERROR):
+        worker.drain(timeout=60)
+
+    max_tries = host_settings().max_dequeue_count
+    assert worker.stats.poisoned == 4
+    assert worker.stats.failed == 4 * max_tries
+    assert worker.stats.succeeded == len(good)
+    assert stack.scalar("SELECT count(*) FROM event_lake WHERE source_system = 'discord'") > 0
+    poison = raw_client(stack.connection, f"{stack.events_queue}-poison")  # compare the wire text
+    bodies = sorted(m.content for m in poison.peek_messages(max_messages=32))
+    expected = sorted([base64.b64encode(b.encode()).decode() for b in BAD] + ["%%% not base64 %%%"])
+    assert bodies == expected
+    rejected = [r for r in caplog.records if r.getMessage().startswith("rejected malformed envelope")]
+    assert len(rejected) == 3 * max_tries
+    assert any("events[0].source_event_id" in r.getMessage() for r in rejected)
+    assert any("unsupported envelope version 2" in r.getMessage() for r in rejected)
+    moved = [r for r in caplog.records if r.getMessage() == "message moved to poison queue"]
+    assert len(moved) == 4 and all(r.dequeue_count == max_tries for r in moved)  # type: ignore[attr-defined]
