@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from typing import Protocol
 
 import discord
 
@@ -35,7 +37,17 @@ async def _log_stats(pipeline: Pipeline) -> None:
                                        "buffered_events": len(pipeline.buffer), **pipeline.stats.as_dict()})
 
 
-async def serve(config: RelayConfig) -> int:
+class Gateway(Protocol):
+    async def start(self, token: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+async def serve(config: RelayConfig, *, gateway_factory: Callable[[RelayContext], Gateway] = RelayBot) -> int:
+    """Run until SIGTERM/SIGINT (or the gateway gives up); then flush or spool and return an exit code.
+
+    ``gateway_factory`` is the discord.py client in production; tests pass a stand-in
+    that produces events without Discord, to drive the real signal and shutdown path.
+    """
     transport = build_transport(config)
     try:
         await asyncio.to_thread(transport.ensure_blocking)
@@ -44,7 +56,7 @@ async def serve(config: RelayConfig) -> int:
     pipeline = Pipeline(transport, config.spool_dir, linger=config.linger_seconds,
                         capacity=config.buffer_events)
     ctx = RelayContext(sink=pipeline.put, fingerprint_key=config.fingerprint_key, stats=pipeline.stats)
-    bot = RelayBot(ctx)
+    bot = gateway_factory(ctx)
     health = HealthServer(gateway=ctx.gateway, spool=pipeline.spool, stats=pipeline.stats,
                           buffered=pipeline.buffer)
     await health.start(config.health_port)

@@ -51,7 +51,7 @@ const ctx = {
     const page = await context.newPage();
     page.errors = [];
     page.on('pageerror', (e) => page.errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) page.errors.push(m.text()); });
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[134]|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/.test(m.text())) page.errors.push(m.text()); });
     ctx.lastPage = page;
     return page;
   }

@@ -10,7 +10,6 @@ Runnable by hand to get a populated database for dashboard work::
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,21 +20,17 @@ GUILD_ID = 1_100_000_000_000_000_001
 GUILD_NAME = "Simulated Community"
 
 
-def _refresh_rollups(engine: Any, guild_id: int) -> str:
-    """Run whatever rollup entry point the pipeline offers (the timer's service)."""
-    try:
-        rollups = importlib.import_module("synapse.services.rollups")
-    except ModuleNotFoundError:
-        return "no rollup service yet"
-    for name in ("run", "refresh", "refresh_all", "roll_up", "update", "run_rollups"):
-        fn = getattr(rollups, name, None)
-        if callable(fn):
-            try:
-                fn(engine, clock=SystemClock())
-            except TypeError:
-                fn(engine)
-            return f"rollups.{name}"
-    return "rollup service has no known entry point"
+def _refresh_rollups(engine: Any, guild_id: int) -> int:
+    """Fold the lake into the analytics rollups, as the pipeline's timer does, until caught up."""
+    from synapse.services.rollups import roll_up
+
+    folded = 0
+    for _ in range(1000):
+        report = roll_up(engine, guild_id=guild_id)
+        folded += report.events
+        if report.events == 0 and not report.skipped:
+            break
+    return folded
 
 
 def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: int = 40,
@@ -61,7 +56,7 @@ def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: in
         rollup = _refresh_rollups(engine, guild_id)
     finally:
         engine.dispose()
-    return {"events": len(events), "envelopes": batches, "rollups": rollup,
+    return {"events": len(events), "envelopes": batches, "rolled_up": rollup,
             "seconds": round(time.perf_counter() - began, 1)}
 
 

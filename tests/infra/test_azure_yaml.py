@@ -117,3 +117,12 @@ def test_dashboard_hook_writes_a_valid_spa_fallback_for_static_web_apps() -> Non
     assert config["navigationFallback"]["rewrite"] == "/index.html"
     assert "/_app/*" in config["navigationFallback"]["exclude"]
     assert "PUBLIC_SYNAPSE_API_BASE" in source and "SERVICE_API_URI" in source
+
+
+def test_relay_build_context_leaves_out_the_venv_and_node_modules() -> None:
+    """The relay image builds in the registry from the repo root: .dockerignore keeps the upload small."""
+    relay = services()["relay"]
+    ignore = ROOT / relay["project"] / relay["docker"]["context"] / ".dockerignore"
+    assert ignore.is_file(), ".dockerignore missing: azd would upload .venv/ and node_modules/ to the registry"
+    entries = {line.strip().strip("/").removeprefix("**/") for line in ignore.read_text().splitlines()}
+    assert {".venv", "node_modules"} <= entries

@@ -158,3 +158,43 @@ def test_stop_spools_what_the_queue_does_not_take(tmp_path: Path) -> None:
     asyncio.run(go())
     spooled = [e.source_event_id for text, _ in Spool(tmp_path).peek() for e in decode_envelope(text)]
     assert spooled == [f"message_create:{10**17 + n}" for n in range(10)]
+
+
+@pytest.mark.integration
+def test_sigterm_flushes_the_buffer_to_the_queue_before_exit(azurite, queue_name: str, tmp_path: Path) -> None:
+    """The real serve() loop: SIGTERM while events wait in the buffer → they are on the queue at exit."""
+    import os
+    import signal
+
+    from relay.app import serve
+    from relay.config import load_config
+    from relay.context import RelayContext
+
+    class StandInGateway:
+        """Produces events like the cogs would, then idles like a connected gateway."""
+
+        def __init__(self, ctx: RelayContext) -> None:
+            self.ctx = ctx
+            self.closed = asyncio.Event()
+
+        async def start(self, token: str) -> None:
+            for n in range(25):
+                self.ctx.sink(event(n))
+            os.kill(os.getpid(), signal.SIGTERM)  # Container Apps stopping the replica
+            await self.closed.wait()
+
+        async def close(self) -> None:
+            self.closed.set()
+
+    config = load_config({"DISCORD_BOT_TOKEN": "unused", "AzureWebJobsStorage": azurite.connection_string,
+                          "SYNAPSE_EVENTS_QUEUE": queue_name, "SYNAPSE_RELAY_SPOOL_DIR": str(tmp_path),
+                          "SYNAPSE_RELAY_HEALTH_PORT": "0", "SYNAPSE_RELAY_LINGER_MS": "250"})
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = asyncio.run(serve(config, gateway_factory=StandInGateway))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 0
+    assert sorted(drain_queue(azurite.connection_string, queue_name)) == sorted(
+        f"message_create:{10**17 + n}" for n in range(25))
+    assert Spool(tmp_path).pending == 0
