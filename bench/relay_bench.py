@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/relay_bench.py [--events 100000] [--members 50000]
 
-1. Cost per event of the relay's own work (normalise + batch + encode) on
-   already-parsed discord.py objects, next to the floor: ``json.dumps`` of the
-   very same event dicts, measured in the same run. The full path (discord.py's
+1. Cost per event of the relay's own work (normalise + contract check + batch +
+   encode) on already-parsed discord.py objects, next to the floor: ``json.dumps``
+   of the very same event dicts, measured in the same run. The full path (discord.py's
    parser and dispatch included) is printed for context.
 2. Resident memory (RSS) after N events (messages, reactions, voice, joins) from
    a guild of M members, fed as raw gateway frames through discord.py's parsers,
@@ -32,7 +32,7 @@ import discord
 from relay.batcher import Batcher, encode_event
 from relay.buffer import EventBuffer
 from relay.client import RelayBot, add_cogs
-from relay.context import RelayContext
+from relay.context import RelayContext, contract_problems
 from relay.normalise import message_created
 from relay.telemetry import Stats
 from tests.relay import payloads as p
@@ -102,7 +102,7 @@ async def cost(n: int, members: int) -> dict[str, float]:
         channel, _ = state._get_guild_channel(frame["d"])
         messages.append(discord.Message(state=state, channel=channel, data=frame["d"]))  # type: ignore[arg-type]
 
-    relay = floor = float("inf")
+    relay = floor = check = float("inf")
     for _ in range(3):  # best of three, for both, in the same run: the machine's noise hits both alike
         gc.collect()
         start = time.perf_counter()
@@ -110,7 +110,7 @@ async def cost(n: int, members: int) -> dict[str, float]:
         events = []
         for message in messages:
             event = message_created(message, key=KEY)
-            assert event is not None
+            assert event is not None and not contract_problems(event)
             events.append(event)
             batcher.add(encode_event(event))
             if batcher.full():
@@ -122,6 +122,11 @@ async def cost(n: int, members: int) -> dict[str, float]:
         for event in events:
             json.dumps(event)
         floor = min(floor, time.perf_counter() - start)
+
+        start = time.perf_counter()
+        for event in events:
+            contract_problems(event)
+        check = min(check, time.perf_counter() - start)
 
     # Full path: raw frame → discord.py parser + dispatch → cog → normalise → buffer (batch + encode).
     raw = [p.message_create(text(rng), mid=str(4 * 10**17 + i), author=p.user(str(10**17 + i % members), "m"))
@@ -145,7 +150,8 @@ async def cost(n: int, members: int) -> dict[str, float]:
     buffer.close()
     await runner
     assert stats.events_in == n, stats
-    return {"relay_us": relay / n * 1e6, "floor_us": floor / n * 1e6, "full_us": full / n * 1e6}
+    return {"relay_us": relay / n * 1e6, "floor_us": floor / n * 1e6, "check_us": check / n * 1e6,
+            "full_us": full / n * 1e6}
 
 
 async def memory(n: int, members: int) -> dict[str, float]:
@@ -164,22 +170,23 @@ async def memory(n: int, members: int) -> dict[str, float]:
     runner = asyncio.create_task(buffer.run())
     gc.collect()
     before = rss_mb()
-    at_tenth = before
-    for i, frame in enumerate(frames(n, members, rng)):
+    marks: dict[int, float] = {}
+    for i, frame in enumerate(frames(n, members, rng), start=1):
         state.parsers[frame["t"]](frame["d"])
         if i % 128 == 0:
             await asyncio.sleep(0)
-        if i == n // 10:
+        if i in (n // 10, n // 4, n // 2):
             await buffer.flushed()
             gc.collect()
-            at_tenth = rss_mb()
+            marks[i] = rss_mb()
     await buffer.flushed()
     buffer.close()
     await runner
     gc.collect()
     g = state._get_guild(int(p.GUILD))
     assert g is not None
-    return {"rss_before_mb": before, "rss_tenth_mb": at_tenth, "rss_after_mb": rss_mb(),
+    marks[n] = rss_mb()
+    return {"rss_before_mb": before, "marks": marks,
             "events": stats.events_in, "skipped": stats.events_skipped, "batches": stats.batches_out,
             "cached_members": len(g._members), "cached_users": len(state._users),
             "voice_states": len(g._voice_states)}
@@ -191,19 +198,23 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50_000)
     parser.add_argument("--cost-events", type=int, default=20_000)
     args = parser.parse_args()
-    c = asyncio.run(cost(args.cost_events, args.members))
-    print(f"per event ({args.cost_events:,} message_create events, Python {sys.version.split()[0]}):")
-    print(f"  relay normalise+batch+encode : {c['relay_us']:7.2f} µs")
-    ratio = c["relay_us"] / c["floor_us"]
-    print(f"  floor json.dumps same events : {c['floor_us']:7.2f} µs   (relay = {ratio:.1f}× floor)")
-    print(f"  full path incl. discord.py parse+dispatch : {c['full_us']:7.2f} µs")
+    # Memory first, in a fresh process: the cost stage keeps 20,000 parsed messages alive.
     m = asyncio.run(memory(args.events, args.members))
     print(f"memory ({args.events:,} events from a guild of {args.members:,} members):")
-    print(f"  RSS before {m['rss_before_mb']:.1f} MB, at 10 % {m['rss_tenth_mb']:.1f} MB, "
-          f"after {m['rss_after_mb']:.1f} MB")
+    steps = ", ".join(f"{k:,}: {v:.1f}" for k, v in m["marks"].items())
+    print(f"  RSS (MB) before {m['rss_before_mb']:.1f}; after events {steps}")
+    print("  (the id-only author memory fills up to its 20,000-message cap in the first ~30,000 events)")
     print(f"  events relayed {m['events']:,} in {m['batches']:,} batches (+{m['skipped']:,} voice updates "
           f"that were no join/leave/move); cached members "
           f"{m['cached_members']}, users {m['cached_users']}, voice states {m['voice_states']}")
+
+    c = asyncio.run(cost(args.cost_events, args.members))
+    print(f"per event ({args.cost_events:,} message_create events, Python {sys.version.split()[0]}):")
+    print(f"  relay normalise+check+batch+encode : {c['relay_us']:7.2f} µs")
+    ratio = c["relay_us"] / c["floor_us"]
+    print(f"  floor json.dumps of the same events : {c['floor_us']:7.2f} µs   (relay = {ratio:.1f}× floor)")
+    print(f"    of which the per-event contract check (pydantic) : {c['check_us']:7.2f} µs")
+    print(f"  full path incl. discord.py parse+dispatch : {c['full_us']:7.2f} µs")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@
    derived events) over ``MemoryState``, as ``synapse rules backtest`` runs it.
 
 Events come from the deterministic community simulator (messages, reactions, voice
-ticks, threads, deletions, joins), several simulated days of a large guild. Each figure
-is the best of ``--repeat`` runs, measured in the same process, so machine load hits
-floor and engine alike.
+ticks, threads, deletions, joins): three simulated days of a 500-member guild, repeated
+with fresh keys up to the count. Each figure is the best of ``--repeat`` runs, measured
+in the same process, so machine load hits floor and engine alike.
 """
 
 from __future__ import annotations
@@ -42,19 +42,23 @@ GUILD = 1
 AIM = 100_000
 
 
-def _events(target: int) -> list[dict[str, Any]]:
-    """About ``target`` raw events: consecutive simulated days of a 3,000-member guild."""
+def _events(target: int, members: int) -> list[dict[str, Any]]:
+    """``target`` raw events: a few simulated days of a guild, repeated day after day with fresh keys."""
+    days = [[to_wire(e) for e in simulate(GUILD, start=START + timedelta(days=d), hours=24, members=members,
+                                          seed=d + 1)] for d in range(3)]
     raws: list[dict[str, Any]] = []
     day = 0
-    next_id = 1
     while len(raws) < target:
-        for e in simulate(GUILD, start=START + timedelta(days=day), hours=24, members=3000, seed=day + 1):
-            raw = to_wire(e)
-            raw["id"] = next_id
-            next_id += 1
-            raws.append(raw)
+        shift = (day // 3) * 3 * 86400
+        for raw in days[day % 3]:
+            copy = dict(raw, at=raw["at"] + shift, k=f"{raw['k']}~{day}", id=len(raws) + 1)
+            if "message_id" in raw["p"]:
+                copy["p"] = dict(raw["p"], message_id=f"{raw['p']['message_id']}~{day}")
+            raws.append(copy)
+            if len(raws) == target:
+                break
         day += 1
-    return raws[:target]
+    return raws
 
 
 def _best(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -71,10 +75,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--members", type=int, default=500)
     args = parser.parse_args()
 
     began = time.perf_counter()
-    raws = _events(args.events)
+    raws = _events(args.events, args.members)
     print(f"simulated {len(raws):,} events in {time.perf_counter() - began:.1f}s: "
           + ", ".join(f"{k} {v:,}" for k, v in Counter(r['t'] for r in raws).most_common()))
 
@@ -108,7 +113,6 @@ def main() -> None:
     t_floor, _ = _best(args.repeat, floor)
     t_eval, decided = _best(args.repeat, evaluation)
     t_back, report = _best(args.repeat, run_backtest)
-    del decoded
 
     print(f"\n{'':34}{'events/s':>12}{'µs/event':>10}{'vs floor':>10}")
     for name, seconds in (("floor (decode only)", t_floor), ("evaluate, default pack (pure)", t_eval),

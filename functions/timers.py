@@ -1,8 +1,6 @@
-"""Timer triggers: voice ticks and stale-session reconciliation, analytics rollups.
+"""Timer triggers: voice ticks and stale-session reconciliation, analytics rollups, scheduled season rolls.
 
-Schedules are NCRONTAB (second minute hour day month day-of-week), UTC. Each timer calls
-one service. Scheduled season rolls are not here: no season-roll service exists yet
-(the seasons admin API will provide one; its timer belongs next to these).
+Schedules are NCRONTAB (second minute hour day month day-of-week), UTC. Each timer calls one service.
 """
 
 import azure.functions as func
@@ -28,3 +26,13 @@ def analytics_rollups(timer: func.TimerRequest) -> None:
     from synapse.services.rollups import roll_up
 
     roll_up(container().engine)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False, use_monitor=False)
+def season_rolls(timer: func.TimerRequest) -> None:
+    """Every 5 minutes: roll seasons whose scheduled end has passed (guilds with the Seasons module on)."""
+    from synapse.bootstrap import container
+    from synapse.services.seasons_timer import roll_due_seasons
+
+    c = container()
+    roll_due_seasons(c.engine, clock=c.clock)

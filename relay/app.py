@@ -72,8 +72,8 @@ async def serve(config: RelayConfig, *, gateway_factory: Callable[[RelayContext]
     gateway = asyncio.create_task(bot.start(config.bot_token))
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({gateway, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    if gateway.done() and gateway.exception() is not None:
+    code = 0 if stop.is_set() else 1  # the gateway ending by itself is a failure: let the platform restart us
+    if gateway.done() and not gateway.cancelled() and gateway.exception() is not None:
         error = gateway.exception()
         code = 2 if isinstance(error, discord.LoginFailure | discord.PrivilegedIntentsRequired) else 1
         log.error("gateway stopped", extra={"error": type(error).__name__})
@@ -85,4 +85,6 @@ async def serve(config: RelayConfig, *, gateway_factory: Callable[[RelayContext]
     await health.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await gateway
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
     return code

@@ -25,6 +25,8 @@ from relay.telemetry import Stats
 
 log = logging.getLogger("relay.buffer")
 
+RETRY_AFTER_FAILURE = 1.0  # seconds
+
 Deliver = Callable[[Batch], Awaitable[None]]
 Overflow = Callable[[list[Batch]], None]
 
@@ -89,9 +91,20 @@ class EventBuffer:
             batch = self._batcher.cut()
             if batch is not None:
                 self._in_flight = batch
-                await self._deliver(batch)
+                await self._deliver_until_done(batch)
                 self._in_flight = None
             self._first_at = time.monotonic()
+
+    async def _deliver_until_done(self, batch: Batch) -> None:
+        """Delivery spools what the queue refuses; if even that fails (disk full), keep the batch
+        and try again rather than let this task die and events pile up unseen."""
+        while True:
+            try:
+                await self._deliver(batch)
+                return
+            except Exception:
+                log.exception("delivery failed (queue and spool): retrying", extra={"events": batch.count})
+                await asyncio.sleep(RETRY_AFTER_FAILURE)
 
     async def flushed(self) -> None:
         """Wait until everything put so far has been handed to the delivery."""

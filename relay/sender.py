@@ -157,7 +157,12 @@ class Delivery:
                 self._wake.clear()
                 await self._wait(self._wake.wait(), None)
                 continue
-            if await self.replay_once():
+            try:
+                drained = await self.replay_once()
+            except Exception:  # e.g. the spool's disk; keep the task alive and try again later
+                log.exception("spool replay failed")
+                drained = False
+            if drained:
                 delay = self.backoff
                 continue
             await self._wait(self._closed.wait(), delay)

@@ -24,6 +24,7 @@ class Stats:
 
     events_in: int = 0
     events_skipped: int = 0
+    events_invalid: int = 0
     events_out: int = 0
     batches_out: int = 0
     send_failures: int = 0

@@ -1,2 +1,100 @@
-// Admin flows: filled in as the admin API lands.
-import { test } from './harness.mjs';
+// An admin logs in (test login), edits a rule with the form, sees it validated live and
+// backtested, saves it, and finds the change in the audit log; module toggles hide pages.
+import { test, expect, eq, shot } from './harness.mjs';
+
+async function adminPage(ctx) {
+  const token = await ctx.login(ctx.ADMIN_ID, [ctx.GUILD_ID], 'e2e-admin');
+  return { token, page: await ctx.page({ token }) };
+}
+
+test('admin edits a rule, sees the backtest, saves, and finds it in the audit log', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { token, page } = await adminPage(ctx);
+  const rules = (await ctx.api(`/api/guilds/${g}/admin/rules`, { token })).data;
+  const target = rules.find((r) => r.definition.effects?.some((e) => e.type === 'credit' && typeof e.amount === 'object' && e.amount.random)) ?? rules[0];
+
+  await page.goto(`/g/${g}`);
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Rules' }).click();
+  await page.getByTestId('rules').getByRole('link', { name: target.name, exact: true }).click();
+  await page.getByTestId('rule-valid').filter({ hasText: 'Valid rule.' }).waitFor();
+  await shot(page, 'admin-rule-editor');
+
+  // Live validation of the JSON editor against the rule schema, every error with its path.
+  const original = await page.getByTestId('rule-json').inputValue();
+  const broken = JSON.parse(original);
+  broken.priority = -1;
+  broken.effects[0].currency = 'NOT A KEY';
+  await page.getByTestId('rule-json').fill(JSON.stringify(broken, null, 2));
+  await page.getByTestId('rule-errors').getByText('priority').waitFor();
+  await page.getByTestId('rule-errors').getByText('effects[0].currency').waitFor();
+  await shot(page, 'admin-rule-invalid');
+  await page.getByTestId('rule-json').fill(original);
+  await page.getByTestId('rule-valid').filter({ hasText: 'Valid rule.' }).waitFor();
+
+  // Edit with the form: a higher top of the random range.
+  const [low, high] = target.definition.effects.find((e) => e.type === 'credit').amount.random ?? [1, 1];
+  const newHigh = high + 15;
+  await page.getByTestId('amount-max').fill(String(newHigh));
+  await page.getByTestId('rule-diff').getByText('effects[0].amount.random[1]').waitFor();
+  const save = page.getByRole('button', { name: 'Save new version' });
+  expect(await save.isDisabled(), 'saving needs a backtest of this draft first');
+  expect((await page.getByTestId('rule-json').inputValue()).includes(String(newHigh)), 'the JSON follows the form');
+
+  await page.getByRole('button', { name: 'Run backtest' }).click();
+  const report = page.getByTestId('backtest-report');
+  await report.waitFor({ timeout: 60000 });
+  const currency = target.definition.effects.find((e) => e.type === 'credit').currency;
+  const total = Number((await report.getByTestId(`bt-total-${currency}`).textContent()).replace(/[^0-9-]/g, ''));
+  expect(total > 0, `the backtest pays ${currency} (${total})`);
+  await report.getByTestId('bt-members').locator('tbody tr').first().waitFor();
+  await shot(page, 'admin-rule-backtest');
+
+  await page.getByRole('button', { name: 'Save new version' }).click();
+  await page.getByTestId('save-status').filter({ hasText: `Saved as version ${target.version + 1}` }).waitFor();
+  let saved;
+  for (let i = 0; i < 20; i++) {
+    saved = (await ctx.api(`/api/guilds/${g}/admin/rules/${target.rule_id}`, { token })).data;
+    if (saved.version > target.version) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  eq(saved.version, target.version + 1, 'version after saving');
+  eq(JSON.stringify(saved.definition.effects.find((e) => e.type === 'credit').amount.random), JSON.stringify([low, newHigh]), 'saved amount');
+  await shot(page, 'admin-rule-saved');
+
+  // The audit log, filtered to rules, shows the update by this admin.
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Entity', { exact: true }).selectOption('rule');
+  await page.getByLabel('Entity id').fill(String(target.rule_id));
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/entity_type=rule/);
+  const row = page.getByTestId('audit').locator('tbody tr', { hasText: 'rule.update' }).first();
+  await row.waitFor();
+  expect((await row.textContent()).includes(ctx.ADMIN_ID.slice(-6)), 'the audit row names the admin');
+  await row.getByText(/changes?$/).click();
+  await row.getByText('definition.effects[0].amount.random[1]').waitFor();
+  await shot(page, 'admin-audit');
+  eq(page.errors.length, 0, `page errors: ${page.errors.join(' | ')}`);
+});
+
+test('turning a module off hides its pages; turning it on brings them back', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { page, token } = await adminPage(ctx);
+  await ctx.api(`/api/guilds/${g}/admin/modules/milestones`, { method: 'PUT', token, body: { enabled: true } });
+  await page.goto(`/g/${g}/admin/modules`);
+  const toggle = page.getByTestId('module-milestones');
+  await toggle.waitFor();
+  expect(await toggle.isChecked(), 'milestones start on');
+  await toggle.uncheck();
+  const nav = page.getByRole('navigation', { name: /pages$/ });
+  await nav.getByRole('link', { name: 'Milestones' }).waitFor({ state: 'detached' });
+  await shot(page, 'admin-modules');
+  const visitor = await ctx.page();
+  await visitor.goto(`/g/${g}/milestones`);
+  await visitor.getByText('This page is turned off').waitFor();
+  eq(await visitor.getByRole('link', { name: 'Milestones' }).count(), 0, 'no Milestones link for visitors');
+  eq((await ctx.api(`/api/guilds/${g}/milestones`)).status, 404, 'API of a disabled module');
+  await toggle.check();
+  await nav.getByRole('link', { name: 'Milestones' }).waitFor();
+  eq((await ctx.api(`/api/guilds/${g}/milestones`)).status, 200, 'API after turning it back on');
+});

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from synapse.api import pagination, schemas
 from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, module, parse_snowflake, request_id
+from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.services import imports, seasons
 from synapse.services.awards import award
 from synapse.services.queries import guild_row
@@ -31,6 +32,8 @@ Seasons = [Depends(module("seasons"))]
 def post_award(guild_id: GuildId, s: AdminDep, conn: WriteConn, body: schemas.AwardIn, request: Request,
                now: Now) -> schemas.AwardOut:
     user_id = parse_snowflake(body.user_id, "user_id")
+    if body.amount == 0:
+        raise ValidationFailed("invalid award", [ErrorDetail("amount", "must not be zero")])
     rid = body.request_id or request_id(request)
     done = award(conn, guild_id, user_id=user_id, currency=body.currency, amount=body.amount, reason=body.reason,
                  actor=s.actor(), request_id=f"dashboard:{guild_id}:{rid}", at=now)

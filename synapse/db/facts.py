@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -146,8 +146,8 @@ class DbStore:
             SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM event_lake
              WHERE guild_id = :g AND user_id = :u AND occurred_at >= :s AND occurred_at < :e"""),
             {"g": self.guild_id, "u": user_id,
-             "s": datetime(since.year, since.month, since.day).isoformat() + "+00:00",
-             "e": (datetime(until.year, until.month, until.day) + timedelta(days=1)).isoformat() + "+00:00"})
+             "s": datetime(since.year, since.month, since.day, tzinfo=UTC),
+             "e": datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)})
         return frozenset(r.day for r in rows)
 
     def any_posted(self, keys: Sequence[str]) -> bool:

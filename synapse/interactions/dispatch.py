@@ -9,6 +9,10 @@ A job returned by a handler is queued only after the transaction commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
 
 from synapse import errors as e
 from synapse.interactions import responses as r
@@ -59,7 +63,7 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
     from sqlalchemy.exc import OperationalError
 
     try:
-        with ctx.engine.begin() as conn:
+        with _unit_of_work(ctx, read_only=command.read_only or autocomplete) as conn:
             if interaction.guild_id is None:
                 raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
             if module_off(conn, interaction.guild_id, command.module):
@@ -78,6 +82,18 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
             return command.run(ctx, conn, interaction)
     except OperationalError as exc:
         raise e.StorageError(str(exc.orig or exc).splitlines()[0]) from exc
+
+
+@contextmanager
+def _unit_of_work(ctx: Context, *, read_only: bool) -> Iterator[Connection]:
+    """One transaction for writes; for pure reads an autocommit connection (no BEGIN/COMMIT round trips)."""
+    if not read_only:
+        with ctx.engine.begin() as conn:
+            yield conn
+        return
+    with ctx.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def _explain(exc: e.SynapseError) -> str:

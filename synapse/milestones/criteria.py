@@ -22,14 +22,11 @@ class MilestoneRecord:
     spec: m.MilestoneSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledMilestone:
     record: MilestoneRecord
     check: Check
-
-    @property
-    def key(self) -> str:
-        return self.record.spec.key
+    key: str
 
 
 def _criterion(c: Any, curves: Mapping[str, LevelCurve]) -> Check:
@@ -70,7 +67,7 @@ def _criterion(c: Any, curves: Mapping[str, LevelCurve]) -> Check:
 def compile_milestones(records: Iterable[MilestoneRecord], *,
                        curves: Mapping[str, LevelCurve] | None = None) -> tuple[CompiledMilestone, ...]:
     cv = curves or {}
-    return tuple(CompiledMilestone(r, _criterion(r.spec.criteria, cv)) for r in records if r.spec.enabled)
+    return tuple(CompiledMilestone(r, _criterion(r.spec.criteria, cv), r.spec.key) for r in records if r.spec.enabled)
 
 
 def due(milestones: Sequence[CompiledMilestone], facts: Facts, user_id: int, at: datetime) -> list[CompiledMilestone]:

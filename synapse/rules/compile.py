@@ -138,11 +138,35 @@ def _zone(tz: str) -> Any:
     return UTC if tz == "UTC" else ZoneInfo(tz)
 
 
+_UTC_SPANS = {"hour": 3600, "day": 86400}
+_utc_windows: dict[tuple[str, int], tuple[datetime, datetime]] = {}
+
+
 def window_bounds(at: datetime, window: str, tz: Any,
                   season_start: datetime | None) -> tuple[datetime, datetime | None]:
     """The calendar window (hour, day, week from Monday, season) holding ``at``, as UTC bounds."""
     if window == "season":
         return (season_start or EPOCH), None
+    if tz is UTC:
+        # Hot path of caps: UTC windows are whole multiples of the span since the epoch (weeks from Monday).
+        seconds = int(at.timestamp())
+        index = (seconds // 86400 + 3) // 7 if window == "week" else seconds // _UTC_SPANS[window]
+        bounds = _utc_windows.get((window, index))
+        if bounds is None:
+            if len(_utc_windows) > 100_000:
+                _utc_windows.clear()
+            bounds = _utc_bounds(at, window)
+            _utc_windows[(window, index)] = bounds
+        return bounds
+    return _local_bounds(at, window, tz)
+
+
+def _utc_bounds(at: datetime, window: str) -> tuple[datetime, datetime]:
+    start, end = _local_bounds(at.astimezone(UTC), window, UTC)
+    return start, end if end is not None else start
+
+
+def _local_bounds(at: datetime, window: str, tz: Any) -> tuple[datetime, datetime | None]:
     local = at.astimezone(tz)
     if window == "hour":
         start = local.replace(minute=0, second=0, microsecond=0)
@@ -329,6 +353,18 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover - the model forbids it
 
 
+def make_posting(guild_id: int, user_id: int, currency: str, amount: int, kind: Kind, key: str, at: datetime,
+                 reason: str, rule_id: int | None, version: int | None, event_id: int | None,
+                 meta: dict[str, Any]) -> Posting:
+    """A ``Posting`` built without the frozen dataclass ``__init__`` (one setattr per field costs
+    more than the rest of a credit); every field is set, so it equals one built the usual way."""
+    p = object.__new__(Posting)
+    p.__dict__.update(guild_id=guild_id, user_id=user_id, currency=currency, amount=amount, kind=kind,
+                      idempotency_key=key, occurred_at=at, reason=reason, rule_id=rule_id, rule_version=version,
+                      event_id=event_id, actor_id=None, season_id=None, meta=meta)
+    return p
+
+
 def _once_key(rule_id: int, event: Event, index: int) -> str:
     return f"rule:{rule_id}:once:{event.payload.get('message_id')}:{event.user_id}:{index}"
 
@@ -436,11 +472,9 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
                 return
             s.pending_balance[key] = s.pending_balance.get(key, 0) + amt
             event = s.event
-            ev.postings.append(Posting(
-                guild_id=event.guild_id, user_id=uid, currency=cur, amount=amt, kind=Kind.rule,
-                idempotency_key=_posting_key(rid, event, index, once), occurred_at=event.occurred_at,
-                reason=reason, rule_id=rid, rule_version=version, event_id=event.id,
-                meta={"event_type": event.event_type}))
+            ev.postings.append(make_posting(
+                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once), event.occurred_at,
+                reason, rid, version, event.id, {"event_type": event.event_type}))
         return money
     if isinstance(e, m.CheckMilestonesEffect):
         who = _recipient(e.to)

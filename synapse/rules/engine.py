@@ -27,18 +27,26 @@ def evaluate(rules: RuleSet, event: Event, facts: Facts, *, depth: int = 0, expl
     for rule in candidates:
         if rule.source is not None and rule.source != event.source_system:
             continue
-        failed = _first_failure(rule, scope)
-        if failed is not None:
-            if explain:
-                results.append(RuleResult(rule.rule_id, rule.name, False, failed))
-            continue
         if explain:
-            results.append(RuleResult(rule.rule_id, rule.name, True))
+            failed = _first_failure(rule, scope)
+            results.append(RuleResult(rule.rule_id, rule.name, failed is None, failed))
+            if failed is not None:
+                continue
+        elif not _holds(rule, scope):
+            continue
         for effect in rule.effects:
             effect(scope, ev)
         if rule.has_cooldown and event.user_id is not None:
             ev.fires.append((rule.rule_id, event.user_id))
     return ev
+
+
+def _holds(rule: CompiledRule, scope: Scope) -> bool:
+    scope.caps.clear()
+    for _, cond in rule.conds:  # noqa: SIM110 - the hot loop: a plain loop beats all() over a generator
+        if cond(scope) is not None:
+            return False
+    return True
 
 
 def _first_failure(rule: CompiledRule, scope: Scope) -> str | None:

@@ -189,7 +189,8 @@ class MemoryState:
                     raise InsufficientBalance(user_id=p.user_id, currency=p.currency, balance=before, amount=p.amount)
             self._keys.add(key)
             balances[bkey] = after
-            posted = Posted(p, self._next_tx, after)
+            posted = object.__new__(Posted)  # frozen dataclass: skip the per-field setattr of __init__
+            posted.__dict__.update(posting=p, transaction_id=self._next_tx, balance_after=after)
             self._next_tx += 1
             if p.kind is Kind.rule and p.amount > 0:
                 if self._capped is None or p.currency in self._capped:

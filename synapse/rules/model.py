@@ -41,10 +41,11 @@ PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
     "member_join": frozenset({"account_created_at", "is_bot"}),
     "member_leave": frozenset({"account_created_at", "is_bot"}),
     "command_used": frozenset({"command", "options"}),
-    "voice_session_end": frozenset({"duration_seconds", "channel_id", "session_id"}),
-    "voice_tick": frozenset({"minutes", "members_in_channel", "self_deaf", "self_mute", "session_id"}),
-    "level_up": frozenset({"currency", "old_level", "new_level", "balance"}),
-    "milestone_earned": frozenset({"milestone", "name", "announce", "hidden"}),
+    "voice_session_end": frozenset({"duration_seconds", "minutes", "started_at", "channel_id", "end_reason",
+                                    "self_mute", "self_deaf"}),
+    "voice_tick": frozenset({"minutes", "minute", "members_in_channel", "self_deaf", "self_mute"}),
+    "level_up": frozenset({"currency", "old_level", "new_level", "balance", "cause"}),
+    "milestone_earned": frozenset({"milestone", "name", "announce", "hidden", "emoji", "cause"}),
 }
 
 PLACEHOLDERS = frozenset({"mention", "user", "user_id", "channel", "level", "old_level", "currency",

@@ -14,6 +14,7 @@ raises :class:`EnvelopeError` every time and ends in the poison queue.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, text
 
 from synapse.clock import Clock
-from synapse.db import lake_store, ledger_store
+from synapse.db import lake_store
 from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
@@ -79,13 +80,21 @@ def members_of(events: Sequence[Event]) -> set[tuple[int, int]]:
     return out
 
 
+# unnest yields the array in order, so the locks are taken in the order given.
+_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
 def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
-    """Advisory locks for these members, all guilds in one sorted pass (so workers never deadlock)."""
-    by_guild: dict[int, set[int]] = {}
-    for guild_id, user_id in pairs:
-        by_guild.setdefault(guild_id, set()).add(user_id)
-    for guild_id in sorted(by_guild):
-        ledger_store.lock_members(conn, guild_id, by_guild[guild_id])
+    """Advisory locks for these members in one round trip, in sorted key order (so workers never deadlock).
+
+    The keys are ``ledger_store.lock_members``'s, so the rules runner's own locking of the same
+    members afterwards finds them held by this transaction and does not wait.
+    """
+    if not pairs:
+        return
+    # Same keys and same global order (by digest bytes) as lock_members: no two lockers can deadlock.
+    digests = sorted({hashlib.blake2b(f"{g}:{u}".encode(), digest_size=8).digest() for g, u in pairs})
+    conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
 
 
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,

@@ -7,12 +7,20 @@ index on the hot path (``ix_wallets_leaderboard`` for ranks and pages,
 handful of index scans whatever the guild's size.
 
 Ranks are ordinal with a stable tie-break (higher balance first, then lower
-user id), so the rank a profile shows is the row the leaderboard shows.
+user id), so the rank a profile shows is the row the leaderboard shows. Counting
+the wallets above a member costs as many index entries as the rank itself, so a
+rank is exact up to ``RankIndex.exact_limit`` (top 2,000 by default: a bounded
+count); deeper ranks come from a per-process histogram of balances at most
+``max_age`` seconds old and are flagged ``rank_exact=False`` (shown as "~#48,213").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, text
@@ -37,6 +45,7 @@ class Standing:
     into_level: int = 0
     for_next: int = 0
     rank: int | None = None
+    rank_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class Entry:
     display_name: str | None
     balance: int
     level: int | None
+    rank_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,33 +136,125 @@ def is_known_member(conn: Connection, guild_id: int, user_id: int) -> bool:
         {"g": guild_id, "u": user_id}).scalar_one())
 
 
-def rank_of(conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> int:
+@dataclass(frozen=True)
+class Rank:
+    position: int
+    exact: bool
+
+
+@dataclass
+class _Histogram:
+    loaded_at: float
+    negated: list[int] = field(default_factory=list)   # -balance, ascending (balances descending)
+    above: list[int] = field(default_factory=list)     # wallets with a higher balance than negated[i]'s
+    total: int = 0
+
+
+class RankIndex:
+    """Ranks without counting 100k index entries per request: exact near the top, a recent histogram below."""
+
+    def __init__(self, *, exact_limit: int = 2000, max_age: float = 60.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.exact_limit = exact_limit
+        self.max_age = max_age
+        self._now = monotonic
+        self._lock = threading.Lock()
+        self._histograms: dict[tuple[int, str], _Histogram] = {}
+
+    def rank(self, conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> Rank:
+        ahead = int(conn.execute(text("""
+            SELECT count(*) FROM (
+                SELECT 1 FROM wallets
+                 WHERE guild_id = :g AND currency_key = :c AND balance >= :b AND (balance > :b OR user_id < :u)
+                 LIMIT :lim) s"""),
+            {"g": guild_id, "c": currency, "b": balance, "u": user_id, "lim": self.exact_limit}).scalar_one())
+        return self.from_count(conn, guild_id, currency, balance, ahead)
+
+    def from_count(self, conn: Connection, guild_id: int, currency: str, balance: int, ahead: int) -> Rank:
+        """The rank, given a count of wallets ahead bounded by ``exact_limit``."""
+        if ahead < self.exact_limit:
+            return Rank(ahead + 1, True)
+        histogram = self._histogram(conn, guild_id, currency)
+        # Wallets with a higher balance = the counts of every histogram bucket before ours.
+        i = bisect.bisect_left(histogram.negated, -balance)
+        above = histogram.above[i] if i < len(histogram.above) else histogram.total
+        return Rank(max(above, self.exact_limit) + 1, False)
+
+    def _histogram(self, conn: Connection, guild_id: int, currency: str) -> _Histogram:
+        key = (guild_id, currency)
+        now = self._now()
+        with self._lock:
+            cached = self._histograms.get(key)
+            if cached is not None and now - cached.loaded_at < self.max_age:
+                return cached
+        rows = conn.execute(text("""
+            SELECT balance, count(*) AS n FROM wallets WHERE guild_id = :g AND currency_key = :c
+             GROUP BY balance ORDER BY balance DESC"""), {"g": guild_id, "c": currency}).all()
+        histogram = _Histogram(now)
+        running = 0
+        for row in rows:
+            histogram.negated.append(-int(row.balance))
+            histogram.above.append(running)
+            running += int(row.n)
+        histogram.total = running
+        with self._lock:
+            self._histograms[key] = histogram
+        return histogram
+
+
+RANKS = RankIndex()
+
+
+def rank_of(conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> Rank:
     """1 + how many wallets sort before this one (higher balance, or equal and lower user id)."""
-    return 1 + int(conn.execute(text("""
-        SELECT count(*) FROM wallets
-         WHERE guild_id = :g AND currency_key = :c AND balance >= :b
-           AND (balance > :b OR user_id < :u)"""),
-        {"g": guild_id, "c": currency, "b": balance, "u": user_id}).scalar_one())
+    return RANKS.rank(conn, guild_id, currency, user_id, balance)
 
 
-def _display(conn: Connection, guild_id: int, user_id: int) -> tuple[str | None, str | None]:
-    row = conn.execute(text("SELECT display_name, avatar FROM member_cache WHERE guild_id = :g AND user_id = :u"),
-                       {"g": guild_id, "u": user_id}).first()
-    return (row.display_name, row.avatar) if row else (None, None)
+_PROFILE = text("""
+SELECT (SELECT json_build_object('name', display_name, 'avatar', avatar) FROM member_cache
+         WHERE guild_id = :g AND user_id = :u) AS cache,
+       (SELECT json_object_agg(currency_key, balance) FROM wallets
+         WHERE guild_id = :g AND user_id = :u) AS balances,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM wallets w
+              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :p
+             WHERE w.guild_id = :g AND w.currency_key = :p AND w.balance >= me.balance
+               AND (w.balance > me.balance OR w.user_id < :u)
+             LIMIT :lim) s) AS ahead,
+       (SELECT json_agg(r) FROM (
+            SELECT t.id, t.currency_key, t.amount, t.kind, t.reason, t.rule_id, ru.name AS rule_name,
+                   t.event_type, t.occurred_at
+              FROM transactions t
+              LEFT JOIN rules ru ON ru.guild_id = t.guild_id AND ru.rule_id = t.rule_id
+             WHERE t.guild_id = :g AND t.user_id = :u AND t.amount > 0
+               AND t.currency_key = ANY(CAST(:keys AS text[]))
+             ORDER BY t.occurred_at DESC, t.id DESC
+             LIMIT :n) r) AS reasons,
+       (SELECT json_agg(m) FROM (
+            SELECT m.milestone_id, m.key, m.name, m.emoji, m.description, um.earned_at, um.source
+              FROM user_milestones um
+              JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+             WHERE um.guild_id = :g AND um.user_id = :u
+             ORDER BY um.earned_at DESC, m.milestone_id DESC
+             LIMIT :n) m) AS milestones
+""")
 
 
 def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int = 5) -> Profile:
     """Levels, balances of every visible currency, rank, progress, recent milestones and reasons.
 
+    Two round trips (currencies, then everything about the member in one statement: this
+    answers a slash command inside Discord's 3 s, often on a busy database).
     Raises :class:`NotFound` for a member Synapse has never seen.
     """
-    if not is_known_member(conn, guild_id, user_id):
-        raise NotFound(f"member {user_id} has no activity in this server yet")
     currencies = visible_currencies(conn, guild_id)
     primary = primary_currency(currencies)
-    balances = {r.currency_key: int(r.balance) for r in conn.execute(
-        text("SELECT currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = :u"),
-        {"g": guild_id, "u": user_id})}
+    row = conn.execute(_PROFILE, {"g": guild_id, "u": user_id, "p": primary.key if primary else "",
+                                  "lim": RANKS.exact_limit, "keys": [c.key for c in currencies],
+                                  "n": recent}).one()
+    balances: dict[str, int] = {k: int(v) for k, v in (row.balances or {}).items()}
+    if row.cache is None and not balances:
+        raise NotFound(f"member {user_id} has no activity in this server yet")
     standings: list[Standing] = []
     primary_standing: Standing | None = None
     for c in currencies:
@@ -163,26 +265,21 @@ def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int
             level, into, size = progress.level, progress.into_level, progress.for_next
         rank = None
         if primary is not None and c.key == primary.key and c.key in balances:
-            rank = rank_of(conn, guild_id, c.key, user_id, balance)
-        standing = Standing(c.key, c.name, c.symbol, balance, level if c.levelled else None, into, size, rank)
+            rank = RANKS.from_count(conn, guild_id, c.key, balance, int(row.ahead))
+        standing = Standing(c.key, c.name, c.symbol, balance, level if c.levelled else None, into, size,
+                            rank.position if rank else None, rank.exact if rank else True)
         standings.append(standing)
         if primary is not None and c.key == primary.key:
             primary_standing = standing
-    name, avatar = _display(conn, guild_id, user_id)
-    visible_keys = [c.key for c in currencies]
-    reasons = [Reason(r.id, r.currency_key, int(r.amount), r.kind, r.reason, r.rule_id, r.rule_name,
-                      r.event_type, r.occurred_at)
-               for r in conn.execute(text("""
-        SELECT t.id, t.currency_key, t.amount, t.kind, t.reason, t.rule_id, r.name AS rule_name,
-               t.event_type, t.occurred_at
-          FROM transactions t
-          LEFT JOIN rules r ON r.guild_id = t.guild_id AND r.rule_id = t.rule_id
-         WHERE t.guild_id = :g AND t.user_id = :u AND t.amount > 0
-           AND t.currency_key = ANY(CAST(:keys AS text[]))
-         ORDER BY t.occurred_at DESC, t.id DESC
-         LIMIT :n"""), {"g": guild_id, "u": user_id, "keys": visible_keys, "n": recent})]
-    return Profile(guild_id, user_id, name, avatar, standings, primary_standing,
-                   earned_milestones(conn, guild_id, user_id, limit=recent), reasons)
+    cache = row.cache or {}
+    reasons = [Reason(r["id"], r["currency_key"], int(r["amount"]), r["kind"], r["reason"], r["rule_id"],
+                      r["rule_name"], r["event_type"], datetime.fromisoformat(r["occurred_at"]))
+               for r in row.reasons or []]
+    milestones = [EarnedMilestone(m["milestone_id"], m["key"], m["name"], m["emoji"], m["description"],
+                                  datetime.fromisoformat(m["earned_at"]), m["source"])
+                  for m in row.milestones or []]
+    return Profile(guild_id, user_id, cache.get("name"), cache.get("avatar"), standings, primary_standing,
+                   milestones, reasons)
 
 
 def earned_milestones(conn: Connection, guild_id: int, user_id: int, *, limit: int | None = None
@@ -247,40 +344,49 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
         entries = [Entry(int(r.rank), r.user_id, r.display_name, int(r.balance), _level(chosen, r.balance))
                    for r in rows]
     else:
-        rows = conn.execute(text("""
-            SELECT w.user_id, w.balance, mc.display_name FROM (
-                SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c
-                 ORDER BY balance DESC, user_id LIMIT :n OFFSET :o) w
-              LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
-             ORDER BY w.balance DESC, w.user_id"""), params).all()
-        entries = [Entry(page * page_size + i + 1, r.user_id, r.display_name, int(r.balance),
-                         _level(chosen, r.balance)) for i, r in enumerate(rows)]
+        # Page and the viewer's standing in one round trip.
+        row = conn.execute(_LIVE_PAGE, {**params, "u": viewer_id or 0, "lim": RANKS.exact_limit}).one()
+        entries = [Entry(page * page_size + i + 1, int(r["user_id"]), r["display_name"], int(r["balance"]),
+                         _level(chosen, r["balance"])) for i, r in enumerate(row.entries or [])]
     has_next = len(entries) > page_size
     entries = entries[:page_size]
     viewer = None
     if viewer_id is not None:
-        viewer = _viewer_entry(conn, guild_id, chosen, viewer_id, sid if closed else None)
+        if closed:
+            viewer = _snapshot_entry(conn, guild_id, chosen, viewer_id, sid or 0)
+        elif row.viewer_balance is not None:
+            rank = RANKS.from_count(conn, guild_id, chosen.key, int(row.viewer_balance), int(row.ahead))
+            viewer = Entry(rank.position, viewer_id, None, int(row.viewer_balance),
+                           _level(chosen, row.viewer_balance), rank.exact)
     return LeaderboardPage(chosen.key, chosen.name, chosen.symbol, sid, season_name, page, page_size, entries,
                            has_next, viewer)
+
+
+_LIVE_PAGE = text("""
+SELECT (SELECT json_agg(p) FROM (
+            SELECT w.user_id, w.balance, mc.display_name FROM (
+                SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c
+                 ORDER BY balance DESC, user_id LIMIT :n OFFSET :o) w
+              LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
+             ORDER BY w.balance DESC, w.user_id) p) AS entries,
+       (SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c) AS viewer_balance,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM wallets w
+              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :c
+             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance >= me.balance
+               AND (w.balance > me.balance OR w.user_id < :u)
+             LIMIT :lim) s) AS ahead
+""")
 
 
 def _level(currency: Currency, balance: int) -> int | None:
     return currency.curve.level_for(int(balance)) if currency.levelled else None
 
 
-def _viewer_entry(conn: Connection, guild_id: int, currency: Currency, user_id: int,
-                  closed_season: int | None) -> Entry | None:
-    if closed_season is not None:
-        row = conn.execute(text("""
-            SELECT rank, balance FROM season_snapshots
-             WHERE guild_id = :g AND season_id = :s AND currency_key = :c AND user_id = :u"""),
-            {"g": guild_id, "s": closed_season, "c": currency.key, "u": user_id}).first()
-        return None if row is None else Entry(int(row.rank), user_id, None, int(row.balance),
-                                              _level(currency, row.balance))
-    balance = conn.execute(text("""
-        SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c"""),
-        {"g": guild_id, "u": user_id, "c": currency.key}).scalar()
-    if balance is None:
-        return None
-    return Entry(rank_of(conn, guild_id, currency.key, user_id, int(balance)), user_id, None, int(balance),
-                 _level(currency, balance))
+def _snapshot_entry(conn: Connection, guild_id: int, currency: Currency, user_id: int, season_id: int) -> Entry | None:
+    row = conn.execute(text("""
+        SELECT rank, balance FROM season_snapshots
+         WHERE guild_id = :g AND season_id = :s AND currency_key = :c AND user_id = :u"""),
+        {"g": guild_id, "s": season_id, "c": currency.key, "u": user_id}).first()
+    return None if row is None else Entry(int(row.rank), user_id, None, int(row.balance),
+                                          _level(currency, row.balance))

@@ -2,8 +2,11 @@
 
 Sources:
 
-- ``activity_hourly`` (events per hour, type, channel) → overview counts, time series, heatmap;
-- ``member_daily`` (per member and UTC day) → active members, retention;
+- ``activity_guild_hourly`` / ``activity_channel_daily`` / ``activity_guild_daily``: guild-level
+  sums of the pipeline's ``activity_hourly`` and ``member_daily``, kept in step by triggers
+  (migration 0005) → overview counts and top channels, time series, heatmap, active members per day;
+- ``member_cache.last_seen_at`` (latest event of each member) → active members over 24 h / 7 d / 30 d;
+- ``member_daily`` (per member and UTC day) → retention;
 - ``wallets`` + ``ix_wallets_leaderboard`` → leaderboards (keyset pages); ``season_snapshots`` for
   closed seasons;
 - ``event_lake`` derived events (``level_up``, ``milestone_earned``) through ``ix_event_lake_guild_time``,
@@ -66,26 +69,24 @@ def overview(conn: Connection, guild_id: int, *, now: datetime) -> dict[str, Any
                COALESCE(SUM(events) FILTER (WHERE hour >= :h1 AND event_type = :msg), 0) AS m1,
                COALESCE(SUM(events) FILTER (WHERE hour >= :h7 AND event_type = :msg), 0) AS m7,
                COALESCE(SUM(events) FILTER (WHERE event_type = :msg), 0) AS m30
-          FROM activity_hourly WHERE guild_id = :g AND hour >= :h30"""),
+          FROM activity_guild_hourly WHERE guild_id = :g AND hour >= :h30"""),
         {"g": guild_id, "msg": MESSAGE, "h1": hour - timedelta(hours=23),
          "h7": hour - timedelta(days=7) + timedelta(hours=1), "h30": hour - timedelta(days=30) + timedelta(hours=1)},
     ).one()
-    today = now.astimezone(UTC).date()
     active = conn.execute(text("""
-        SELECT COUNT(DISTINCT user_id) FILTER (WHERE day >= :d1) AS a1,
-               COUNT(DISTINCT user_id) FILTER (WHERE day >= :d7) AS a7,
-               COUNT(DISTINCT user_id) AS a30
-          FROM member_daily WHERE guild_id = :g AND day >= :d30"""),
-        {"g": guild_id, "d1": today - timedelta(days=1), "d7": today - timedelta(days=7),
-         "d30": today - timedelta(days=30)}).one()
+        SELECT COUNT(*) FILTER (WHERE last_seen_at >= :t1) AS a1, COUNT(*) FILTER (WHERE last_seen_at >= :t7) AS a7,
+               COUNT(*) AS a30
+          FROM member_cache WHERE guild_id = :g AND last_seen_at >= :t30 AND last_seen_at <= :now AND NOT is_bot"""),
+        {"g": guild_id, "now": now, "t1": now - timedelta(days=1), "t7": now - timedelta(days=7),
+         "t30": now - timedelta(days=30)}).one()
     members = conn.execute(text("""
         SELECT COUNT(*) FROM member_cache WHERE guild_id = :g AND left_at IS NULL AND NOT is_bot"""),
         {"g": guild_id}).scalar_one()
     channels = conn.execute(text("""
-        SELECT channel_id, SUM(events) AS events FROM activity_hourly
-         WHERE guild_id = :g AND hour >= :h30 AND channel_id <> 0
+        SELECT channel_id, SUM(events) AS events FROM activity_channel_daily
+         WHERE guild_id = :g AND day > :d30
          GROUP BY channel_id ORDER BY events DESC, channel_id LIMIT 5"""),
-        {"g": guild_id, "h30": hour - timedelta(days=30) + timedelta(hours=1)}).all()
+        {"g": guild_id, "d30": now.astimezone(UTC).date() - timedelta(days=30)}).all()
     currencies = load_currencies(conn, guild_id)
     totals = {r.currency_key: r for r in conn.execute(text("""
         SELECT currency_key, COUNT(*) FILTER (WHERE balance <> 0) AS holders,
@@ -267,7 +268,7 @@ def time_series(conn: Connection, guild_id: int, *, start: datetime, end: dateti
                COALESCE(SUM(voice_seconds), 0) AS voice,
                COALESCE(SUM(events) FILTER (WHERE event_type = :join), 0) AS joins,
                COALESCE(SUM(events) FILTER (WHERE event_type = :leave), 0) AS leaves
-          FROM activity_hourly
+          FROM activity_guild_hourly
          WHERE guild_id = :g AND hour >= :s AND hour < :e
            AND event_type IN (:msg, :rx, :join, :leave, 'voice_session_end', 'voice_tick')
          GROUP BY 1"""),
@@ -276,10 +277,10 @@ def time_series(conn: Connection, guild_id: int, *, start: datetime, end: dateti
     by_t = {r.bucket_start: r for r in rows}  # (Row.t is a Row method)
     active: dict[date, int] = {}
     if bucket == "day":
-        active = {r.day.date(): int(r.n) for r in conn.execute(text("""
-            SELECT day, COUNT(*) AS n FROM member_daily
-             WHERE guild_id = :g AND day >= :s AND day < :e GROUP BY day"""),
-            {"g": guild_id, "s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)})}
+        active = {r.day: int(r.active_members) for r in conn.execute(text("""
+            SELECT day, active_members FROM activity_guild_daily
+             WHERE guild_id = :g AND day >= :s AND day <= :e"""),
+            {"g": guild_id, "s": start.date(), "e": end.date()})}
     points = []
     t = start
     while t < end:
@@ -305,7 +306,7 @@ def heatmap(conn: Connection, guild_id: int, *, start: datetime, end: datetime) 
     rows = conn.execute(text("""
         SELECT EXTRACT(ISODOW FROM hour AT TIME ZONE :tz)::int - 1 AS wd,
                EXTRACT(HOUR FROM hour AT TIME ZONE :tz)::int AS h, SUM(events) AS n
-          FROM activity_hourly
+          FROM activity_guild_hourly
          WHERE guild_id = :g AND hour >= :s AND hour < :e AND event_type = :msg
          GROUP BY 1, 2"""), {"tz": tz, "g": guild_id, "s": start, "e": end, "msg": MESSAGE}).all()
     grid = {(r.wd, r.h): int(r.n) for r in rows}

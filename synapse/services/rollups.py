@@ -80,7 +80,7 @@ class RollupReport:
     watermarks: dict[int, int] = field(default_factory=dict)
 
 
-def safe_high(engine: Engine, *, wait_seconds: float = 5.0, sleep: float = 0.05) -> tuple[int | None, float]:
+def safe_high(engine: Engine, *, wait_seconds: float = 20.0, sleep: float = 0.05) -> tuple[int | None, float]:
     """The highest lake id below which every id is final (visible or never), or None if writers lingered."""
     began = time.monotonic()
     with engine.connect() as conn:
@@ -131,7 +131,7 @@ def _count_after(conn: Connection, guild_id: int, after: int, high: int) -> int:
                                  "AND id <= :h LIMIT 1) s"), {"g": guild_id, "a": after, "h": high}).scalar_one())
 
 
-def roll_up(engine: Engine, *, guild_id: int | None = None, wait_seconds: float = 5.0) -> RollupReport:
+def roll_up(engine: Engine, *, guild_id: int | None = None, wait_seconds: float = 20.0) -> RollupReport:
     """One incremental run over every guild (or one)."""
     report = RollupReport()
     high, waited = safe_high(engine, wait_seconds=wait_seconds)

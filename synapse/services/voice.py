@@ -7,13 +7,14 @@ of members no longer in voice and opens sessions for members the relay found
 in voice without one. At most one session per member is open (a partial unique
 index says so).
 
-Credit is paid per minute through derived ``voice_tick`` events whose keys are
-built from the session's content (member, start time, minute number), not from
-its row id or from when the timer ran. Minute *m* of a session exists once
-``started_at + m minutes`` has passed (for an open session) or lies within it
-(for a closed one), so the timer and the closing event emit the very same
-ticks, and the lake drops the ones already written: a session earns the same
-whether the timer ran every minute, once, or never.
+Credit is paid through derived ``voice_tick`` events, one per block of
+``TICK_MINUTES`` (5) minutes (payload ``minutes``), whose keys are built from
+the session's content (member, start time, block number), not from its row id
+or from when the timer ran. The timer pays the complete blocks of open
+sessions; closing a session pays the blocks left, the last partial one
+included. The lake drops a block already written, so a session earns the same
+whether the timer ran every minute, once, or never (a leave processed after the
+timer already paid a block past it keeps that block: at most one block of lag).
 
 Closing a session also emits ``voice_session_end`` (``duration_seconds``) for
 rules that pay per session. Callers hold the member locks (``lock_members``)
@@ -38,6 +39,8 @@ VOICE_TYPES: Final = frozenset({"voice_join", "voice_leave", "voice_move", "voic
 # A session longer than this is assumed stale (a lost leave): it is closed and paid up to this length.
 MAX_SESSION: Final = timedelta(hours=12)
 MINUTE: Final = timedelta(minutes=1)
+# Minutes paid per tick: one derived event (and one rules pass) per 5 minutes of voice, not per minute.
+TICK_MINUTES: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +95,12 @@ def members_touched(conn: Connection, events: Sequence[Event]) -> set[tuple[int,
 class VoiceBook:
     """Session changes within one transaction; collects the derived events they cause."""
 
-    def __init__(self, conn: Connection, *, now: datetime) -> None:
+    def __init__(self, conn: Connection, *, now: datetime, batch: Sequence[str] = ()) -> None:
         self.conn = conn
         self.now = now
         self.derived: list[Event] = []
+        # Events being applied now come in time order: the late-join lookup is for the others only.
+        self.batch = list(batch)
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -110,7 +115,8 @@ class VoiceBook:
         return self.conn.execute(text("""
             SELECT min(occurred_at) FROM event_lake
              WHERE guild_id = :g AND user_id = :u AND event_type IN ('voice_join', 'voice_leave', 'voice_move')
-               AND occurred_at > :t"""), {"g": guild_id, "u": user_id, "t": at}).scalar_one_or_none()
+               AND occurred_at > :t AND source_event_id <> ALL(CAST(:batch AS text[]))"""),
+            {"g": guild_id, "u": user_id, "t": at, "batch": self.batch}).scalar_one_or_none()
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -123,11 +129,12 @@ class VoiceBook:
                 self.close(current, at=at, reason="rejoined")
             elif end is None or current.started_at < end:
                 end = current.started_at  # a late join: its stay ended when the open session began
+        # A stay already known to have ended is inserted closed: the open-session index stays satisfied.
         row = self.conn.execute(text("""
-            INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, self_mute, self_deaf,
+            INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, ended_at, self_mute, self_deaf,
                                         start_event_id)
-            VALUES (:g, :u, :c, :t, :m, :d, :e) RETURNING *"""),
-            {"g": guild_id, "u": user_id, "c": channel_id, "t": at, "m": self_mute, "d": self_deaf,
+            VALUES (:g, :u, :c, :t, :end, :m, :d, :e) RETURNING *"""),
+            {"g": guild_id, "u": user_id, "c": channel_id, "t": at, "end": end, "m": self_mute, "d": self_deaf,
              "e": event_id}).one()
         if end is not None:
             self.close(_session(row), at=end, reason="late_join")
@@ -136,13 +143,10 @@ class VoiceBook:
         end = min(at, session.started_at + MAX_SESSION)
         end = max(end, session.started_at)
         self.conn.execute(text("""
-            UPDATE voice_sessions SET ended_at = :t, end_reason = :r, last_tick_at = :lt
+            UPDATE voice_sessions SET ended_at = :t, end_reason = :r, last_tick_at = :t
              WHERE guild_id = :g AND id = :id"""),
-            {"t": end, "r": reason, "g": session.guild_id, "id": session.id,
-             "lt": _tick_time(session, _minutes(session, end))})
-        closed = Session(session.guild_id, session.id, session.user_id, session.channel_id, session.started_at,
-                         end, session.last_tick_at, session.self_mute, session.self_deaf)
-        self.derived.extend(self._ticks(closed, until=end))
+            {"t": end, "r": reason, "g": session.guild_id, "id": session.id})
+        self.derived.extend(self._ticks(session, until=end, final=True))
         duration = int((end - session.started_at).total_seconds())
         self.derived.append(Event(
             source_system=SYNAPSE, source_event_id=f"voice_session_end:{session_start_key(session)}",
@@ -159,33 +163,40 @@ class VoiceBook:
             self.close(current, at=at, reason=reason)
 
     def tick(self, session: Session) -> None:
-        """Emit the ticks an open session has earned by now and remember how far it got."""
+        """Emit the complete blocks an open session has earned by now and remember how far it got."""
         if session.started_at + MAX_SESSION <= self.now:
             self.close(session, at=session.started_at + MAX_SESSION, reason="stale")
             return
-        minutes = _minutes(session, self.now)
-        ticks = self._ticks(session, until=self.now)
+        ticks = self._ticks(session, until=self.now, final=False)
         if ticks:
             self.derived.extend(ticks)
+            blocks = _minutes(session, self.now) // TICK_MINUTES
             self.conn.execute(text("UPDATE voice_sessions SET last_tick_at = :lt WHERE guild_id = :g AND id = :id"),
-                              {"lt": _tick_time(session, minutes), "g": session.guild_id, "id": session.id})
+                              {"lt": _minute_at(session, blocks * TICK_MINUTES), "g": session.guild_id,
+                               "id": session.id})
 
-    def _ticks(self, session: Session, *, until: datetime) -> list[Event]:
-        first = 1 + (_minutes(session, session.last_tick_at) if session.last_tick_at else 0)
-        last = _minutes(session, until)
-        if last < first:
+    def _ticks(self, session: Session, *, until: datetime, final: bool) -> list[Event]:
+        """Blocks of ``TICK_MINUTES`` not paid yet; when ``final``, the last partial block too."""
+        paid = _minutes(session, session.last_tick_at) // TICK_MINUTES if session.last_tick_at else 0
+        elapsed = _minutes(session, until)
+        blocks = [(b, TICK_MINUTES) for b in range(paid + 1, elapsed // TICK_MINUTES + 1)]
+        if final and elapsed % TICK_MINUTES and elapsed // TICK_MINUTES + 1 > paid:
+            blocks.append((elapsed // TICK_MINUTES + 1, elapsed % TICK_MINUTES))
+        if not blocks:
             return []
-        company = self._company(session, _minute_at(session, first), _minute_at(session, last))
+        first_at = _minute_at(session, (blocks[0][0] - 1) * TICK_MINUTES)
+        company = self._company(session, first_at, _minute_at(session, elapsed))
         prefix = session_start_key(session)
         ticks = []
-        for minute in range(first, last + 1):
-            at = _minute_at(session, minute)
-            present = 1 + sum(1 for s, e in company if s <= at and (e is None or e > at))
+        for block, minutes in blocks:
+            begin = (block - 1) * TICK_MINUTES
+            middle = session.started_at + timedelta(minutes=begin + minutes / 2)
+            present = 1 + sum(1 for s, e in company if s <= middle and (e is None or e > middle))
             ticks.append(Event(
-                source_system=SYNAPSE, source_event_id=f"voice_tick:{prefix}:{minute}", event_type="voice_tick",
+                source_system=SYNAPSE, source_event_id=f"voice_tick:{prefix}:{block}", event_type="voice_tick",
                 guild_id=session.guild_id, user_id=session.user_id, channel_id=session.channel_id,
-                occurred_at=at,
-                payload={"minutes": 1, "minute": minute, "members_in_channel": present,
+                occurred_at=_minute_at(session, begin + minutes),
+                payload={"minutes": minutes, "block": block, "members_in_channel": present,
                          "self_mute": session.self_mute, "self_deaf": session.self_deaf}))
         return ticks
 
@@ -206,19 +217,14 @@ def _minutes(session: Session, until: datetime | None) -> int:
     return max(0, int((end - session.started_at).total_seconds() // 60))
 
 
-def _tick_time(session: Session, minute: int) -> datetime | None:
-    """``last_tick_at`` after ``minute`` minutes were paid (None before the first)."""
-    return _minute_at(session, minute) if minute > 0 else None
-
-
 def _minute_at(session: Session, minute: int) -> datetime:
     return session.started_at + minute * MINUTE
 
 
 def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[Event]:
     """Apply new voice events (in time order) to the sessions; return the derived events to append."""
-    book = VoiceBook(conn, now=now)
     voice = sorted((e for e in events if e.event_type in VOICE_TYPES), key=lambda e: (e.occurred_at, e.id or 0))
+    book = VoiceBook(conn, now=now, batch=[e.source_event_id for e in voice])
     for e in voice:
         p = e.payload
         channel = _int(p.get("channel_id")) or e.channel_id

@@ -24,10 +24,12 @@ def seed_activity(api: Api) -> None:
     for hour, typ, ch, n, voice in rows:
         api.sql("""INSERT INTO activity_hourly (guild_id, hour, event_type, channel_id, events, voice_seconds)
                    VALUES (:g, :h, :t, :c, :n, :v)""", g=GUILD, h=hour, t=typ, c=ch, n=n, v=voice)
-    today = NOW.date()
-    for day, user in [(today, 1), (today, 2), (today - timedelta(days=3), 3), (today - timedelta(days=20), 4)]:
+    for ago, user in [(timedelta(hours=1), 1), (timedelta(hours=2), 2), (timedelta(days=3), 3),
+                      (timedelta(days=20), 4)]:
         api.sql("INSERT INTO member_daily (guild_id, day, user_id, messages) VALUES (:g, :d, :u, 1)",
-                g=GUILD, d=day, u=user)
+                g=GUILD, d=(NOW - ago).date(), u=user)
+        api.sql("""INSERT INTO member_cache (guild_id, user_id, display_name, last_seen_at)
+                   VALUES (:g, :u, :n, :t)""", g=GUILD, u=user, n=f"user{user}", t=NOW - ago)
 
 
 def test_guild_info_and_modules(api: Api) -> None:
@@ -53,7 +55,6 @@ def test_unknown_guild_is_404_and_bad_ids_are_422(api: Api) -> None:
 def test_overview_counts_windows_from_rollups(api: Api) -> None:
     """Overview sums rollups per window, counts active members, top channels and currency totals."""
     seed_activity(api)
-    api.member(1, "ada")
     api.award(1, 500)
     api.award(2, 100)
     body = api.client.get(f"{G}/overview").json()
@@ -63,7 +64,7 @@ def test_overview_counts_windows_from_rollups(api: Api) -> None:
     assert body["top_channels"][0] == {"channel_id": "10", "events": 12}
     xp = next(c for c in body["currencies"] if c["key"] == "xp")
     assert xp["holders"] == 2 and xp["total"] == 600
-    assert body["members_tracked"] == 1
+    assert body["members_tracked"] == 4
 
 
 def test_leaderboard_pages_with_cursor_and_hides_opted_out(api: Api) -> None:

@@ -49,9 +49,13 @@ def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: in
         events = simulate(SimulationConfig(seed=seed_value, guild_id=guild_id, members=members, days=days,
                                            end=end))
         clock = SystemClock()
+        # A cache of our own: the process-wide one may hold another test database's rules.
+        from synapse.rules.cache import RuleCache
+
+        rules: RuleCache[Any] = RuleCache()
         batches = 0
         for text in envelopes(events, max_events=500):
-            ingest_message(engine, text, clock=clock)
+            ingest_message(engine, text, clock=clock, rules=rules)
             batches += 1
         rollup = _refresh_rollups(engine, guild_id)
     finally:

@@ -354,3 +354,20 @@ def test_unconfigured_public_key_refuses_everything(db_url: str) -> None:
 
     for w in _world(db_url, discord_public_key=""):
         assert w.send(p.ping()).status_code == 401
+
+
+def test_deep_ranks_come_from_a_histogram_and_are_marked_approximate(world: World,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the exact limit a rank is read from a balance histogram and shown as "~#N"."""
+    from synapse.services import profile as service
+
+    monkeypatch.setattr(service, "RANKS", service.RankIndex(exact_limit=3, max_age=60))
+    ids = _seed_board(world, 6)                      # xp 1000, 990, …, 950
+    world.seed_member(int(EVE["id"]), "eve", xp=955)  # between the 5th and 6th
+    embed = world.ok(p.command("profile", PLAIN))["data"]["embeds"][0]
+    assert "rank **~#6**" in embed["description"]
+    top = world.ok(p.command("profile", PLAIN, [p.user_opt("member", str(ids[1]))],
+                             resolved_data=p.resolved(p.user(ids[1], "member1"))))
+    assert "rank **#2**" in top["data"]["embeds"][0]["description"]
+    board = world.ok(p.command("leaderboard", PLAIN))["data"]["embeds"][0]
+    assert "Your position: ~#6 (955)" in board["footer"]["text"]

@@ -124,3 +124,30 @@ def test_put_never_blocks_and_memory_stays_bounded_when_the_queue_hangs(tmp_path
     stats = pipeline.stats
     assert stats.buffer_overflows > 0
     assert stats.events_in == 20_000 == stats.events_spooled  # every event is on disk; none sent, none lost
+
+
+def test_a_failing_delivery_is_retried_not_dropped(monkeypatch) -> None:
+    """If delivery itself raises (queue down *and* disk full), the batch is kept and tried again."""
+    import relay.buffer
+
+    monkeypatch.setattr(relay.buffer, "RETRY_AFTER_FAILURE", 0.01)
+    attempts: list[int] = []
+    delivered: list[Batch] = []
+
+    async def deliver(batch: Batch) -> None:
+        attempts.append(batch.count)
+        if len(attempts) < 3:
+            raise OSError(28, "No space left on device")
+        delivered.append(batch)
+
+    async def go() -> None:
+        buffer = EventBuffer(deliver, Stats(), linger=0.01)
+        task = asyncio.create_task(buffer.run())
+        for n in range(3):
+            buffer.put(event(n))
+        await asyncio.wait_for(buffer.flushed(), 2.0)
+        buffer.close()
+        await task
+
+    asyncio.run(go())
+    assert len(attempts) == 3 and ids(delivered) == [f"message_create:{10**17 + n}" for n in range(3)]

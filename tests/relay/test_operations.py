@@ -86,3 +86,27 @@ def test_missing_token_exits_with_a_clear_message() -> None:
     result = subprocess.run([sys.executable, "-m", "relay"], capture_output=True, text=True, env=env,
                             cwd=PROJECT_ROOT, timeout=30)
     assert result.returncode == 2 and "DISCORD_BOT_TOKEN" in result.stderr
+
+
+def test_an_event_breaking_the_contract_is_dropped_alone_and_reported_without_values() -> None:
+    """One malformed event must not poison its batch: it is dropped, counted and logged by path only."""
+    from relay.context import RelayContext
+    from tests.relay import payloads as p
+    from tests.relay.harness import KEY, run_frames
+
+    [good] = [e for e in run_frames([p.guild_create(), p.message_create("hi")])
+              if e["event_type"] == "message_create"]
+    bad = {**good, "guild_id": "secret-not-a-snowflake"}
+    got: list[dict] = []
+    ctx = RelayContext(sink=got.append, fingerprint_key=KEY)
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        ctx.emit(bad)
+        ctx.emit(good)
+    finally:
+        logging.getLogger().handlers.clear()
+    assert got == [good] and ctx.stats.events_invalid == 1
+    [entry] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert entry["problems"] == ["guild_id: string_pattern_mismatch"]
+    assert "secret" not in stream.getvalue()

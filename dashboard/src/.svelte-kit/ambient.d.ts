@@ -73,7 +73,6 @@ declare module '$env/static/private' {
 	export const PATH: string;
 	export const REQUESTS_CA_BUNDLE: string;
 	export const NODE: string;
-	export const npm_package_name: string;
 	export const SSL_CERT_DIR: string;
 	export const LANG: string;
 	export const CONTAINER_NAME: string;
@@ -83,7 +82,6 @@ declare module '$env/static/private' {
 	export const HTTPLIB2_CA_CERTS: string;
 	export const DEBIAN_FRONTEND: string;
 	export const SHELL: string;
-	export const npm_package_version: string;
 	export const npm_lifecycle_event: string;
 	export const npm_config_update_notifier: string;
 	export const NIX_SSL_CERT_FILE: string;
@@ -232,7 +230,6 @@ declare module '$env/dynamic/private' {
 		PATH: string;
 		REQUESTS_CA_BUNDLE: string;
 		NODE: string;
-		npm_package_name: string;
 		SSL_CERT_DIR: string;
 		LANG: string;
 		CONTAINER_NAME: string;
@@ -242,7 +239,6 @@ declare module '$env/dynamic/private' {
 		HTTPLIB2_CA_CERTS: string;
 		DEBIAN_FRONTEND: string;
 		SHELL: string;
-		npm_package_version: string;
 		npm_lifecycle_event: string;
 		npm_config_update_notifier: string;
 		NIX_SSL_CERT_FILE: string;

@@ -28,6 +28,7 @@ class Command:
     admin: bool = False
     component_prefix: str | None = None
     on_component: Handler | None = None
+    read_only: bool = False           # reads only: runs without BEGIN/COMMIT (two round trips fewer)
 
 
 @cache

@@ -63,11 +63,12 @@ def render(page: LeaderboardPage) -> r.Json:
     title = f"Leaderboard · {unit}" + (f" · {page.season_name}" if page.season_name else "")
     footer = f"Page {page.page + 1}"
     if page.viewer is not None:
-        footer += f" · Your position: #{page.viewer.rank} ({amount(page.viewer.balance)})"
+        approx = "" if page.viewer.rank_exact else "~"
+        footer += f" · Your position: {approx}#{page.viewer.rank:,} ({amount(page.viewer.balance)})"
     else:
         footer += " · You are not ranked yet"
     return r.embed(title, description="\n".join(lines) or "Nobody has earned any yet.", footer=footer)
 
 
 COMMAND = Command(name="leaderboard", run=run, module="economy", component_prefix=PREFIX,
-                  on_component=on_component)
+                  on_component=on_component, read_only=True)

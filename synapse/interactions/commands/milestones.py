@@ -28,4 +28,4 @@ def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
     return Reply(r.message(embeds=[r.embed(f"{target.name}'s milestones", fields=fields)]))
 
 
-COMMAND = Command(name="milestones", run=run, module="milestones")
+COMMAND = Command(name="milestones", run=run, module="milestones", read_only=True)

@@ -34,7 +34,8 @@ def render(profile: Profile, name: str, avatar: str | None) -> r.Json:
         if primary.level is not None:
             head.append(f"**Level {primary.level}**")
         if primary.rank is not None:
-            head.append(f"rank **#{primary.rank}** in {primary.symbol} {primary.name}".replace("  ", " "))
+            approx = "" if primary.rank_exact else "~"
+            head.append(f"rank **{approx}#{primary.rank:,}** in {primary.symbol} {primary.name}".replace("  ", " "))
         if head:
             lines.append(" · ".join(head))
         if primary.level is not None and primary.for_next:
@@ -56,4 +57,4 @@ def render(profile: Profile, name: str, avatar: str | None) -> r.Json:
     return r.embed(f"{name}'s profile", description="\n".join(lines), fields=fields, thumbnail=avatar)
 
 
-COMMAND = Command(name="profile", run=run, module="economy")
+COMMAND = Command(name="profile", run=run, module="economy", read_only=True)

@@ -169,3 +169,21 @@ def test_events_without_ids_are_refused(engine: sa.Engine, guild: int) -> None:
     """Only events the lake returned (with ids) may be processed."""
     with engine.begin() as conn, pytest.raises(ValidationFailed):
         process(conn, [message(GUILD, 7, 1, T0)], rules=RuleCache())
+
+
+def test_db_facts_answer_like_memory(engine: sa.Engine, guild: int) -> None:
+    """Counts, streak days, fingerprints and voice sums read from the lake."""
+    from synapse.db.facts import DbStore
+    from synapse.rules.simulate import voice_tick
+
+    events = [message(GUILD, 7, i, T0 - timedelta(days=i), fingerprint="same") for i in range(3)]
+    events += [voice_tick(GUILD, 7, T0 + timedelta(minutes=i)) for i in range(5)]
+    with engine.begin() as conn:
+        lake_store.append(conn, events)
+        facts = DbStore(conn, GUILD)
+        assert facts.event_count(7, "message_create", None) == 3
+        assert facts.event_count(7, "message_create", T0 - timedelta(days=1)) == 2
+        assert facts.event_sum(7, "voice_tick", "minutes", None) == 5
+        assert len(facts.active_days(7, (T0 - timedelta(days=2)).date(), T0.date())) == 3
+        assert facts.fingerprint_repeats(7, "same", T0 - timedelta(days=5), T0, "message_create:0") == 2
+        assert facts.member(7) is None and facts.channel(501).regions == frozenset()

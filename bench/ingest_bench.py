@@ -1,0 +1,145 @@
+"""Ingest throughput for one worker with the default rule pack, next to the floor of lake inserts alone.
+
+    .venv/bin/python bench/ingest_bench.py [--events 20000] [--members 300] [--seed 1]
+
+Both measurements run in the same fresh database, in the same run, on the same envelopes
+(simulated traffic, relay-sized batches):
+
+- floor:  each envelope decoded and its events appended to ``event_lake`` in one transaction
+          (``lake_store.append``), nothing else: what storing the events costs at the least;
+- ingest: each envelope through ``synapse.services.ingest.ingest_message`` (decode, lake append,
+          member cache, voice sessions, rules with the default pack, ledger postings, level-ups,
+          milestones, outbox rows, one transaction), sequentially: one worker.
+
+The floor runs in a guild of its own, so both see an empty lake for their guild. Figures are
+events received per second (derived events such as voice ticks and level-ups are extra work the
+ingest figure includes). Aim: ingest ≥ 40 % of the floor and ≥ 2,000 events/s on 2 cores.
+Uses SYNAPSE_DATABASE_URL's server (or the embedded one), in a throwaway database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+
+from synapse.clock import FixedClock  # noqa: E402
+from synapse.config import PROJECT_ROOT, get_settings  # noqa: E402
+from synapse.db import lake_store  # noqa: E402
+from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url  # noqa: E402
+from synapse.eventlake.envelope import decode_envelope, encode_envelope  # noqa: E402
+from synapse.services.guild_init import init_guild  # noqa: E402
+from synapse.services.ingest import ingest_message  # noqa: E402
+from synapse.simulate.community import SimulationConfig, envelopes, simulate  # noqa: E402
+
+GUILD = 1_200_000_000_000_000_001
+FLOOR_GUILD = 1_200_000_000_000_000_002
+
+
+def database(base_url: str, name: str) -> str:
+    prefix, _, rest = base_url.partition("://")
+    hostpart, _, query = rest.partition("?")
+    return f"{prefix}://{hostpart.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
+    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    engine.dispose()
+
+
+def traffic(target: int, members: int, seed: int) -> list[dict]:
+    days = 1.0
+    while True:
+        events = simulate(SimulationConfig(seed=seed, guild_id=GUILD, members=members, days=days,
+                                           end=datetime(2026, 3, 9, tzinfo=UTC)))
+        if len(events) >= target:
+            return events[:target]
+        days *= max(1.2, target / max(len(events), 1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=200, help="events per envelope (relay cuts at ≤ 500)")
+    args = parser.parse_args()
+
+    os.environ.setdefault("SYNAPSE_LOG_LEVEL", "WARNING")
+    base = resolve_database_url(get_settings())
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(sqlalchemy_url(database(base, "postgres")), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = database(base, name)
+    try:
+        migrate(url)
+        engine = make_engine(url, pool_size=2)
+        with engine.begin() as conn:
+            init_guild(conn, GUILD, name="bench")
+        events = traffic(args.events, args.members, args.seed)
+        texts = list(envelopes(events, max_events=args.batch))
+        floor_texts = [encode_envelope([{**e, "guild_id": str(FLOOR_GUILD)} for e in decode_wire(t)])
+                       for t in texts]
+        kinds: dict[str, int] = {}
+        for e in events:
+            kinds[e["event_type"]] = kinds.get(e["event_type"], 0) + 1
+        print(f"traffic: {len(events)} events in {len(texts)} envelopes, {args.members} members; "
+              + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+
+        began = time.perf_counter()
+        for text in floor_texts:
+            batch = decode_envelope(text)
+            with engine.begin() as conn:
+                lake_store.append(conn, batch)
+        floor_seconds = time.perf_counter() - began
+
+        clock = FixedClock(datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=1))
+        began = time.perf_counter()
+        derived = postings = 0
+        for text in texts:
+            result = ingest_message(engine, text, clock=clock)
+            derived += result.derived
+            postings += result.postings
+        ingest_seconds = time.perf_counter() - began
+
+        floor_rate = len(events) / floor_seconds
+        ingest_rate = len(events) / ingest_seconds
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        print(f"floor  (lake insert only): {floor_rate:8.0f} events/s  ({floor_seconds:.2f} s)")
+        print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; "
+              f"{derived} derived events, {postings} postings)")
+        print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores)")
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+    return 0
+
+
+def decode_wire(text: str) -> list[dict]:
+    import json
+
+    return list(json.loads(text)["events"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+import { api, need } from '$lib/api/client';
+import type { PageLoad } from './$types';
+
+export const load: PageLoad = async ({ params, parent }) => {
+  await parent();
+  const rules = await need(api.GET('/api/guilds/{guild_id}/admin/rules', { params: { path: { guild_id: params.guild } } }));
+  return { rules };
+};

@@ -1,0 +1,130 @@
+"""Voice sessions from voice events, derived session ends and ticks, the tick timer, stale sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from synapse.clock import FixedClock
+from synapse.eventlake.envelope import encode_envelope
+from synapse.services import voice
+from synapse.services.ingest import ingest_message
+from synapse.services.voice_timer import credit_open_sessions
+from synapse.simulate.community import iso
+from tests.pipeline.conftest import GUILD, T0, Stack
+
+A, B, C = 501, 502, 503
+LOUNGE, GAMING = 9001, 9002
+
+
+def ev(kind: str, user: int | None, at: datetime, **payload: Any) -> dict[str, Any]:
+    channel = payload.get("channel_id")
+    key = (f"voice_state_snapshot:{GUILD}:{iso(at)}" if kind == "voice_state_snapshot"
+           else f"{kind}:{user}:{channel}:{iso(at)}")
+    return {"source_system": "discord", "source_event_id": key, "event_type": kind, "guild_id": str(GUILD),
+            "user_id": None if user is None else str(user), "channel_id": None if channel is None else str(channel),
+            "occurred_at": iso(at), "payload": {k: str(v) if k.endswith("channel_id") else v
+                                                for k, v in payload.items()},
+            "actor": None if user is None else {"name": f"m{user}", "roles": []}}
+
+
+def ingest(stack: Stack, *events: dict[str, Any], now: datetime | None = None) -> Any:
+    clock = FixedClock(now or T0 + timedelta(days=1))
+    return ingest_message(stack.engine, encode_envelope(list(events)), clock=clock)
+
+
+def rows(stack: Stack, sql: str, **params: Any) -> list[Any]:
+    with stack.engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).all()
+
+
+def xp(stack: Stack, user: int) -> int:
+    found = rows(stack, "SELECT balance FROM wallets WHERE user_id = :u AND currency_key = 'xp'", u=user)
+    return int(found[0].balance) if found else 0
+
+
+def test_join_and_leave_close_a_session_with_its_duration_and_ticks(stack: Stack) -> None:
+    """Two members talk 23 min: sessions closed, voice_session_end carries the duration, ticks pay the minutes."""
+    t = T0
+    ingest(stack, ev("voice_join", A, t, channel_id=LOUNGE), ev("voice_join", B, t + timedelta(seconds=30),
+                                                                 channel_id=LOUNGE))
+    ingest(stack, ev("voice_leave", A, t + timedelta(minutes=23, seconds=10), channel_id=LOUNGE),
+           ev("voice_leave", B, t + timedelta(minutes=23, seconds=20), channel_id=LOUNGE))
+    sessions = rows(stack, "SELECT user_id, ended_at - started_at AS d, end_reason FROM voice_sessions ORDER BY 1")
+    assert [(r.user_id, r.d, r.end_reason) for r in sessions] == [
+        (A, timedelta(minutes=23, seconds=10), "left"), (B, timedelta(minutes=22, seconds=50), "left")]
+    ends = rows(stack, "SELECT user_id, payload FROM event_lake WHERE event_type = 'voice_session_end' ORDER BY 1")
+    assert [(r.user_id, r.payload["duration_seconds"]) for r in ends] == [(A, 1390), (B, 1370)]
+    ticks = rows(stack, "SELECT user_id, payload FROM event_lake WHERE event_type = 'voice_tick' ORDER BY 1, id")
+    assert sum(r.payload["minutes"] for r in ticks if r.user_id == A) == 23
+    assert sum(r.payload["minutes"] for r in ticks if r.user_id == B) == 22
+    assert all(r.payload["members_in_channel"] == 2 for r in ticks)
+    assert xp(stack, A) == 23 * 5 and xp(stack, B) == 22 * 5  # default pack: 5 XP a minute with company
+
+
+def test_alone_or_deafened_earns_nothing(stack: Stack) -> None:
+    """A member idling alone (the voice farmer) has ticks with members_in_channel 1 and earns no XP."""
+    ingest(stack, ev("voice_join", C, T0, channel_id=GAMING, self_deaf=True),
+           ev("voice_leave", C, T0 + timedelta(hours=3), channel_id=GAMING))
+    ticks = rows(stack, "SELECT payload FROM event_lake WHERE event_type = 'voice_tick'")
+    assert sum(r.payload["minutes"] for r in ticks) == 180
+    assert {r.payload["members_in_channel"] for r in ticks} == {1}
+    assert xp(stack, C) == 0
+
+
+def test_move_closes_one_session_and_opens_the_next(stack: Stack) -> None:
+    """voice_move ends the stay in the old channel and starts one in the new."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE),
+           ev("voice_move", A, T0 + timedelta(minutes=10), channel_id=GAMING, from_channel_id=LOUNGE))
+    sessions = rows(stack, "SELECT channel_id, ended_at, end_reason FROM voice_sessions ORDER BY started_at")
+    assert [(s.channel_id, s.end_reason) for s in sessions] == [(LOUNGE, "moved"), (GAMING, None)]
+    assert sessions[1].ended_at is None
+
+
+def test_leave_arriving_before_its_join_still_closes_the_session(stack: Stack) -> None:
+    """Out-of-order delivery: the late join finds the later leave in the lake and ends there."""
+    ingest(stack, ev("voice_leave", A, T0 + timedelta(minutes=12), channel_id=LOUNGE))
+    assert rows(stack, "SELECT * FROM voice_sessions") == []
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE))
+    (session,) = rows(stack, "SELECT ended_at - started_at AS d, end_reason FROM voice_sessions")
+    assert (session.d, session.end_reason) == (timedelta(minutes=12), "late_join")
+
+
+def test_snapshot_closes_absent_members_and_opens_present_ones(stack: Stack) -> None:
+    """After a relay restart the snapshot is the truth: sessions of members gone are closed, new ones opened."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    at = T0 + timedelta(minutes=40)
+    ingest(stack, ev("voice_state_snapshot", None, at, members=[
+        {"user_id": str(B), "channel_id": str(LOUNGE), "self_mute": False, "self_deaf": False},
+        {"user_id": str(C), "channel_id": str(GAMING), "self_mute": False, "self_deaf": False}]))
+    sessions = {(r.user_id, r.channel_id): r for r in rows(stack, "SELECT * FROM voice_sessions")}
+    assert sessions[(A, LOUNGE)].ended_at == at and sessions[(A, LOUNGE)].end_reason == "snapshot"
+    assert sessions[(B, LOUNGE)].ended_at is None
+    assert sessions[(C, GAMING)].ended_at is None and sessions[(C, GAMING)].started_at == at
+
+
+def test_tick_timer_pays_open_sessions_once_whatever_its_rhythm(stack: Stack) -> None:
+    """Ticks paid by the timer (run at odd times, twice) and by the leave add up to the stay, never more."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    for minutes in (3, 7, 7, 16, 31):
+        credit_open_sessions(stack.engine, clock=FixedClock(T0 + timedelta(minutes=minutes, seconds=5)))
+    assert xp(stack, A) == 30 * 5  # six complete 5-minute blocks
+    ingest(stack, ev("voice_leave", A, T0 + timedelta(minutes=33), channel_id=LOUNGE),
+           now=T0 + timedelta(minutes=33))
+    assert xp(stack, A) == 33 * 5
+    keys = [r.source_event_id for r in rows(stack, "SELECT source_event_id FROM event_lake "
+                                                   "WHERE event_type = 'voice_tick' AND user_id = :u", u=A)]
+    assert len(keys) == len(set(keys)) == 7
+
+
+def test_stale_session_is_closed_and_paid_up_to_the_limit(stack: Stack) -> None:
+    """A session whose leave was lost is closed by the timer after 12 h, paid no further."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    report = credit_open_sessions(stack.engine, clock=FixedClock(T0 + timedelta(hours=20)))
+    assert report.closed == 2
+    (a,) = rows(stack, "SELECT ended_at, end_reason FROM voice_sessions WHERE user_id = :u", u=A)
+    assert (a.ended_at, a.end_reason) == (T0 + voice.MAX_SESSION, "stale")
+    ticks = rows(stack, "SELECT payload FROM event_lake WHERE event_type = 'voice_tick' AND user_id = :u", u=A)
+    assert sum(r.payload["minutes"] for r in ticks) == 12 * 60
