@@ -7,6 +7,7 @@ Both measurements run in the same fresh database, in the same run, on the same e
 
 - floor:  each envelope decoded and its events appended to ``event_lake`` in one transaction
           (``lake_store.append``), nothing else: what storing the events costs at the least;
+- bare:   the same through the pipeline with the rules runner replaced by a no-op (its own cost);
 - ingest: each envelope through ``synapse.services.ingest.ingest_message`` (decode, lake append,
           member cache, voice sessions, rules with the default pack, ledger postings, level-ups,
           milestones, outbox rows, one transaction), sequentially: one worker.
@@ -29,19 +30,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from synapse.clock import FixedClock  # noqa: E402
-from synapse.config import PROJECT_ROOT, get_settings  # noqa: E402
-from synapse.db import lake_store  # noqa: E402
-from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url  # noqa: E402
-from synapse.eventlake.envelope import decode_envelope, encode_envelope  # noqa: E402
-from synapse.services.guild_init import init_guild  # noqa: E402
-from synapse.services.ingest import ingest_message  # noqa: E402
-from synapse.simulate.community import SimulationConfig, envelopes, simulate  # noqa: E402
+from synapse.clock import FixedClock
+from synapse.config import PROJECT_ROOT, get_settings
+from synapse.db import lake_store
+from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url
+from synapse.eventlake.envelope import decode_envelope, encode_envelope
+from synapse.services.guild_init import init_guild
+from synapse.services.ingest import ingest_message
+from synapse.simulate.community import SimulationConfig, envelopes, simulate
 
 GUILD = 1_200_000_000_000_000_001
 FLOOR_GUILD = 1_200_000_000_000_000_002
+BARE_GUILD = 1_200_000_000_000_000_003
 
 
 def database(base_url: str, name: str) -> str:
@@ -120,12 +122,29 @@ def main() -> int:
             postings += result.postings
         ingest_seconds = time.perf_counter() - began
 
+        # The pipeline without the rules (decode, lake append, locks, member cache, voice), in a
+        # third guild: how much of the cost is the pipeline's own.
+        from synapse.services import ingest as ingest_service
+        from synapse.services import rules_runner
+
+        bare_texts = [encode_envelope([{**e, "guild_id": str(BARE_GUILD)} for e in decode_wire(t)]) for t in texts]
+        real = rules_runner.process
+        rules_runner.process = lambda conn, evs, **kw: rules_runner.ProcessResult()  # type: ignore[assignment]
+        try:
+            began = time.perf_counter()
+            for text in bare_texts:
+                ingest_service.ingest_message(engine, text, clock=clock)
+            bare_seconds = time.perf_counter() - began
+        finally:
+            rules_runner.process = real
+
         floor_rate = len(events) / floor_seconds
         ingest_rate = len(events) / ingest_seconds
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         print(f"floor  (lake insert only): {floor_rate:8.0f} events/s  ({floor_seconds:.2f} s)")
         print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; "
               f"{derived} derived events, {postings} postings)")
+        print(f"pipeline without rules:     {len(events) / bare_seconds:8.0f} events/s  ({bare_seconds:.2f} s)")
         print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores)")
         engine.dispose()
     finally:

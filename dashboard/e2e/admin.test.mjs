@@ -98,3 +98,98 @@ test('turning a module off hides its pages; turning it on brings them back', asy
   await nav.getByRole('link', { name: 'Milestones' }).waitFor();
   eq((await ctx.api(`/api/guilds/${g}/milestones`)).status, 200, 'API after turning it back on');
 });
+
+test('every admin page renders the guild\'s real configuration', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { page, token } = await adminPage(ctx);
+  const get = async (p) => (await ctx.api(`/api/guilds/${g}/admin/${p}`, { token })).data;
+  const [currencies, milestones] = await Promise.all([get('currencies'), get('milestones')]);
+
+  await page.goto(`/g/${g}/admin`);
+  await page.getByRole('heading', { name: 'Admin', exact: true }).waitFor();
+  await shot(page, 'admin-start');
+
+  await page.goto(`/g/${g}/admin/currencies`);
+  await page.getByTestId('currencies').locator('tbody tr').first().waitFor();
+  eq(await page.getByTestId('currencies').locator('tbody tr').count(), currencies.length, 'currency rows');
+  await shot(page, 'admin-currencies');
+
+  await page.goto(`/g/${g}/admin/regions`);
+  await page.getByRole('heading', { name: 'Regions', exact: true }).waitFor();
+  await page.getByRole('form', { name: 'Add a region' }).getByLabel('Key').fill(`e2e-${Date.now().toString(36)}`);
+  await page.getByRole('form', { name: 'Add a region' }).getByLabel('Name').fill('E2E hall');
+  await page.getByRole('form', { name: 'Add a region' }).getByLabel(/Channel ids/).fill('123456789012345678, 223456789012345678');
+  await page.getByRole('button', { name: 'Add region' }).click();
+  await page.getByTestId('regions').getByText('E2E hall').waitFor();
+  await shot(page, 'admin-regions');
+
+  await page.goto(`/g/${g}/admin/milestones`);
+  await page.getByTestId('admin-milestones').locator('tbody tr').first().waitFor();
+  eq(await page.getByTestId('admin-milestones').locator('tbody tr').count(), milestones.length, 'milestone rows');
+  await page.getByTestId('admin-milestones').locator('tbody tr').first().getByRole('button', { name: /Retroactive/ }).click();
+  await page.getByTestId('retro-preview').waitFor();
+  await shot(page, 'admin-milestones-retro');
+
+  const zone = (await get('settings')).timezone === 'Europe/Paris' ? 'America/New_York' : 'Europe/Paris';
+  await page.goto(`/g/${g}/admin/settings`);
+  await page.getByLabel('Time zone').fill(zone);
+  await page.getByRole('button', { name: /Save 1 change/ }).click();
+  await page.getByText('Settings saved.').waitFor();
+  let tz;
+  for (let i = 0; i < 20 && tz !== zone; i++) tz = (await get('settings')).timezone;
+  eq(tz, zone, 'saved time zone');
+  await shot(page, 'admin-settings');
+  eq(page.errors.length, 0, `page errors: ${page.errors.join(' | ')}`);
+});
+
+test('admin rolls a season after confirming, and the past season stays browsable', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { page, token } = await adminPage(ctx);
+  await ctx.api(`/api/guilds/${g}/admin/modules/seasons`, { method: 'PUT', token, body: { enabled: true } });
+  await page.goto(`/g/${g}/admin/seasons`);
+  await page.getByRole('heading', { name: 'Current season' }).waitFor();
+  const startButton = page.getByRole('button', { name: 'Start a season' });
+  if (await startButton.count()) {
+    await page.getByLabel('Name', { exact: true }).fill('Spring');
+    await startButton.click();
+  }
+  await page.getByRole('button', { name: 'Roll the season…' }).click();
+  const dialog = page.getByRole('dialog');
+  const confirm = dialog.getByRole('button', { name: 'Roll the season' });
+  expect(await confirm.isDisabled(), 'rolling needs the typed confirmation');
+  const current = ((await dialog.getByRole('heading').textContent()).match(/^Roll (.*)\?$/) ?? [])[1];
+  await dialog.getByLabel(/to confirm/).fill(current);
+  await shot(page, 'admin-season-confirm');
+  await confirm.click();
+  await page.getByTestId('season-status').filter({ hasText: 'closed' }).waitFor();
+  const link = page.getByRole('link', { name: 'Final standings' }).first();
+  await link.waitFor();
+  await shot(page, 'admin-seasons');
+  await link.click();
+  await page.waitForURL(/season=\d+/);
+  await page.locator('#board-title', { hasText: 'season' }).waitFor();
+  await page.getByTestId('leaderboard').locator('tbody tr').first().waitFor();
+  await shot(page, 'leaderboard-past-season');
+  await ctx.api(`/api/guilds/${g}/admin/modules/seasons`, { method: 'PUT', token, body: { enabled: false } });
+});
+
+test('admin creates a read-only API token (shown once) that works, then revokes it', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { page } = await adminPage(ctx);
+  await page.goto(`/g/${g}/admin/integrations`);
+  await page.getByLabel('Name').fill('e2e-bot');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.getByTestId('secret').locator('code').textContent()).trim();
+  expect(secret.startsWith('syn_'), 'a syn_ token is shown');
+  await shot(page, 'admin-token');
+  const info = (await ctx.api(`/api/guilds/${g}`)).data;
+  const ok = await ctx.api(`/api/guilds/${g}/integration/leaderboard/${info.currencies[0].key}`, { token: secret });
+  eq(ok.status, 200, 'integration API with the new token');
+  await page.getByRole('button', { name: 'Done' }).click();
+  page.once('dialog', (d) => d.accept());
+  await page.getByTestId('tokens').locator('tr', { hasText: 'e2e-bot' }).getByRole('button', { name: 'Revoke' }).click();
+  await page.getByTestId('tokens').locator('tr', { hasText: 'e2e-bot' }).getByText(/revoked/).waitFor();
+  let status = 200;
+  for (let i = 0; i < 20 && status === 200; i++) status = (await ctx.api(`/api/guilds/${g}/integration/leaderboard/${info.currencies[0].key}`, { token: secret })).status;
+  eq(status, 401, 'integration API after revoking');
+});

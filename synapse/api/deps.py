@@ -75,8 +75,9 @@ def guild_id_param(
 
 
 GuildId = Annotated[int, Depends(guild_id_param)]
-ReadConn = Annotated[Connection, Depends(read_conn)]
-WriteConn = Annotated[Connection, Depends(write_conn)]
+# scope="function": the transaction commits (or fails, with its error) before the response is sent.
+ReadConn = Annotated[Connection, Depends(read_conn, scope="function")]
+WriteConn = Annotated[Connection, Depends(write_conn, scope="function")]
 Now = Annotated[datetime, Depends(now)]
 
 

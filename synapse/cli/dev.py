@@ -98,3 +98,15 @@ def _live(config: SimulationConfig, *, minutes: float, max_events: int) -> None:
             pending = pending[len(due):]
             send.to_queue(envelopes(due, max_events=max_events), settings)
         time.sleep(1.0)
+
+
+def requeue_poison(queue: str = typer.Option("", help="Queue whose -poison messages to move back "
+                                                     "(default: the events queue)"),
+                   limit: int = typer.Option(10_000, min=1, help="Move at most this many")) -> None:
+    """Move messages from <queue>-poison back to <queue> (after fixing what made them fail)."""
+    from synapse.bootstrap import container
+    from synapse.runner.poison import requeue_poison as move
+
+    settings = container().settings
+    result = move(settings.storage_connection, queue or settings.events_queue, limit=limit)
+    out.print(f"moved {result.moved} message(s) from {result.queue}-poison back to {result.queue}")

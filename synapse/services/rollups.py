@@ -7,13 +7,13 @@ folds nothing twice and a run may stop anywhere.
 The subtle part is *which* ids are safe to fold. Ids come from one sequence and are
 taken at insert time, but transactions commit in any order: id 100 may become visible
 after id 101, and a watermark past 101 would skip it forever. So a run first reads
-the sequence's last value ``S`` and the transactions in progress at that moment, then
-waits (briefly, a few seconds at most) until all of those have ended; after that every
+the sequence's last value ``S``, then takes a fresh transaction id ``N`` and waits
+(seconds at most) until every transaction older than ``N`` has ended; after that every
 id ≤ ``S`` is either visible or never will be (rolled back, or a duplicate insert that
 consumed an id). Writers take their transaction id *before* inserting lake rows
 (``SELECT pg_current_xact_id()``, done by the ingest and voice services), so a writer
-holding an id ≤ ``S`` is always in that list. If they do not end in time, the run folds
-nothing and the next one tries again.
+holding an id ≤ ``S`` is always older than ``N``. If the wait runs out (a long
+transaction somewhere), the run folds nothing and the next one tries again.
 
 Rollup columns:
 
@@ -81,21 +81,22 @@ class RollupReport:
 
 
 def safe_high(engine: Engine, *, wait_seconds: float = 20.0, sleep: float = 0.05) -> tuple[int | None, float]:
-    """The highest lake id below which every id is final (visible or never), or None if writers lingered."""
+    """The highest lake id below which every id is final (visible or never), or None if writers lingered.
+
+    Read the sequence's last value ``S``, then take a fresh transaction id ``N`` (larger than the id of
+    every transaction that had one by then, so of every writer holding a lake id ≤ ``S``), and wait
+    until the oldest transaction still running is newer than ``N``.
+    """
     began = time.monotonic()
     with engine.connect() as conn:
         high = conn.execute(text(
             "SELECT pg_sequence_last_value(pg_get_serial_sequence('event_lake', 'id')::regclass)")).scalar()
-        in_progress = [str(r[0]) for r in conn.execute(text(
-            "SELECT pg_snapshot_xip(pg_current_snapshot())"))]
-        conn.rollback()
-        while in_progress:
-            still = conn.execute(text(
-                "SELECT x FROM unnest(CAST(:xs AS xid8[])) AS x WHERE pg_xact_status(x) = 'in progress'"),
-                {"xs": in_progress}).scalars().all()
+        marker = int(str(conn.execute(text("SELECT pg_current_xact_id()")).scalar_one()))
+        conn.commit()
+        while True:
+            oldest = int(str(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())")).scalar_one()))
             conn.rollback()
-            in_progress = [str(x) for x in still]
-            if not in_progress:
+            if oldest > marker:
                 break
             if time.monotonic() - began > wait_seconds:
                 return None, time.monotonic() - began

@@ -261,6 +261,13 @@ def test_webhooks(api: Api) -> None:
     assert api.client.post(f"{A}/webhooks", json={"url": "https://x.example", "events": ["nope"]},
                            headers=h).status_code == 422
     assert "secret" not in api.client.get(f"{A}/webhooks", headers=h).json()[0]
+    for i, typ in enumerate(["level_up", "milestone_earned", "message_create"]):  # only level_up is subscribed
+        api.sql("""INSERT INTO event_lake (guild_id, source_system, source_event_id, event_type, user_id, occurred_at,
+                   payload) VALUES (:g, 'synapse', :k, :t, 5, :at, '{"currency": "xp", "new_level": 3}')""",
+                g=GUILD, k=f"d{i}", t=typ, at=NOW)
+    rows = api.sql("SELECT payload FROM outbox WHERE kind = 'webhook'")
+    assert len(rows) == 1 and rows[0].payload["event"] == "level_up"
+    assert rows[0].payload["body"]["data"]["new_level"] == 3 and rows[0].payload["body"]["data"]["user_id"] == "5"
     assert api.client.delete(f"{A}/webhooks/{r.json()['webhook_id']}", headers=h).status_code == 204
     assert api.client.delete(f"{A}/webhooks/999", headers=h).status_code == 404
     assert [a.action for a in api.admin_log()] == ["webhook.create", "webhook.delete"]

@@ -22,7 +22,8 @@ def _login(api: Api, fake: FakeDiscord, code: str) -> Any:
     target = urllib.parse.urlparse(r.headers["location"])
     assert target.netloc == "discord.com"
     q = urllib.parse.parse_qs(target.query)
-    assert q["scope"] == ["identify guilds"] and q["response_type"] == ["code"] and q["client_id"] == [api.settings.discord_client_id]
+    assert q["scope"] == ["identify guilds"] and q["response_type"] == ["code"]
+    assert q["client_id"] == [api.settings.discord_client_id]
     redirect_uri = q["redirect_uri"][0]
     assert redirect_uri.endswith("/api/auth/callback")
     return api.client.get("/api/auth/callback", params={"code": code, "state": q["state"][0]},

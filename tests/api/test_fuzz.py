@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.api.conftest import GUILD, Api
 
-EXAMPLES = 600
+EXAMPLES = 400
 
 
 def seed(api: Api) -> None:

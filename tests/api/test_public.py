@@ -208,3 +208,36 @@ def test_disabled_module_endpoints_are_404(api: Api) -> None:
         r = api.client.get(f"{G}/{path}")
         assert r.status_code == 404, path
         assert r.json()["error"]["code"] == "not_found"
+
+
+def test_guild_rollups_follow_the_pipeline_rollups(api: Api) -> None:
+    """Folding lake events (inserts, then updates of the same hour) and erasing a member keep the
+    guild-level rollups equal to the pipeline's per-channel and per-member rollups."""
+    from synapse.services.rollups import fold_guild
+
+    def add(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            api.sql("""INSERT INTO event_lake (guild_id, source_system, source_event_id, event_type, user_id,
+                       channel_id, occurred_at) VALUES (:g, 'discord', :k, :t, :u, :c, :at)""",
+                    g=GUILD, k=f"e{i}", t="message_create" if i % 3 else "reaction_add", u=1 + i % 4,
+                    c=None if i % 5 == 0 else 10 + i % 2, at=NOW - timedelta(hours=i % 30))
+
+    def fold() -> None:
+        high = api.sql("SELECT max(id) FROM event_lake")[0][0]
+        with api.engine.begin() as conn:
+            fold_guild(conn, GUILD, high=high)
+
+    add(40, 0)
+    fold()
+    add(40, 40)  # same hours again: the fold updates existing rows
+    fold()
+    assert api.sql("""SELECT hour, event_type, SUM(events) FROM activity_hourly GROUP BY 1, 2 ORDER BY 1, 2""") == \
+        api.sql("SELECT hour, event_type, events FROM activity_guild_hourly ORDER BY 1, 2")
+    assert api.sql("""SELECT CAST(hour AT TIME ZONE 'UTC' AS date), channel_id, SUM(events) FROM activity_hourly
+                      WHERE channel_id <> 0 GROUP BY 1, 2 ORDER BY 1, 2""") == \
+        api.sql("SELECT day, channel_id, events FROM activity_channel_daily ORDER BY 1, 2")
+    daily = "SELECT CAST(day AS date), COUNT(*) FROM member_daily GROUP BY 1 ORDER BY 1"
+    assert api.sql(daily) == api.sql("SELECT day, active_members FROM activity_guild_daily ORDER BY 1")
+    api.sql("SET synapse.erasure = 'on'; DELETE FROM member_daily WHERE user_id = 2")
+    assert api.sql(daily) == api.sql("SELECT day, active_members FROM activity_guild_daily "
+                                     "WHERE active_members > 0 ORDER BY 1")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,22 +31,6 @@ from synapse.services.guild_init import init_guild
 from tests.interactions import payloads as p
 from tests.support import services
 from tests.support.fake_discord import FakeDiscord
-
-# Several test sessions share one PostgreSQL server, and each session drops and rebuilds
-# ``synapse_template``: a concurrent session then fails with "template database does not exist".
-# A template per process avoids the race (dropped at the end of the session). Belongs in
-# tests/support/services.py; kept here until its owner moves it.
-services.TEMPLATE_DB = f"synapse_template_p{os.getpid()}"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _drop_process_template() -> Iterator[None]:
-    yield
-    admin = services.admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {services.TEMPLATE_DB} WITH (FORCE)"))
-    admin.dispose()
-
 
 NOW = datetime(2025, 3, 12, 15, 30, tzinfo=UTC)
 GUILD = int(p.GUILD)
@@ -131,9 +114,36 @@ def _world(db_url: str, **overrides: Any) -> Iterator[World]:
         set_container(None)
 
 
+@pytest.fixture(scope="module")
+def module_db(pg_template: str) -> Iterator[str]:
+    """One database per test module; :func:`reset` empties it before each test (much cheaper than
+    creating and dropping a database per test on a busy server)."""
+    name = services.create_test_database()
+    try:
+        yield services.server_url(name)
+    finally:
+        services.drop_test_database(name)
+
+
+def reset(url: str) -> None:
+    """Empty every table. The append-only triggers refuse deletes, so they are off for this one
+    transaction (``session_replication_role = replica``); the next test starts from a fresh guild."""
+    from synapse.db.engine import sqlalchemy_url
+
+    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        # DELETE, not TRUNCATE: the tables hold a few rows, and TRUNCATE pays file operations per table.
+        conn.execute(sa.text("; ".join(f"DELETE FROM {t}" for t in tables)))
+    engine.dispose()
+
+
 @pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    yield from _world(db_url)
+def world(module_db: str) -> Iterator[World]:
+    reset(module_db)
+    yield from _world(module_db)
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +167,9 @@ def fake() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def queued_world(db_url: str, azurite: Any, queue_name: str, fake: FakeDiscord) -> Iterator[World]:
-    for w in _world(db_url, storage_connection=azurite.connection_string, followup_queue=queue_name,
+def queued_world(module_db: str, azurite: Any, queue_name: str, fake: FakeDiscord) -> Iterator[World]:
+    reset(module_db)
+    for w in _world(module_db, storage_connection=azurite.connection_string, followup_queue=queue_name,
                     discord_api_base=fake.base_url, discord_bot_token=fake.bot_token):
         w.fake = fake
         w.extra["queue"] = queue_name

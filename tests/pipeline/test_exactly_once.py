@@ -79,6 +79,12 @@ def test_three_shuffled_deliveries_on_four_workers_equal_one_clean_pass(clean_pa
     assert sum(clean_pass["balances"].values()) > 0 and clean_pass["milestones"]
     with stack.engine.connect() as conn:
         assert ledger_store.verify(conn) == []
+    from typer.testing import CliRunner
+
+    from synapse.cli import app
+
+    verify = CliRunner().invoke(app, ["ledger", "verify"])
+    assert verify.exit_code == 0, verify.output
 
 
 def test_crash_before_commit_then_redelivery_credits_exactly_once(stack: Stack, monkeypatch: Any) -> None:

@@ -7,8 +7,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from synapse.runner.queue_worker import raw_client
 from synapse.runner.discovery import host_settings
+from synapse.runner.queue_worker import raw_client
 from synapse.simulate.community import SimulationConfig, envelopes, simulate
 from tests.pipeline.conftest import GUILD, T0, Stack
 
@@ -44,3 +44,20 @@ def test_malformed_messages_go_to_poison_after_max_dequeue_count(stack: Stack, c
     assert any("unsupported envelope version 2" in r.getMessage() for r in rejected)
     moved = [r for r in caplog.records if r.getMessage() == "message moved to poison queue"]
     assert len(moved) == 4 and all(r.dequeue_count == max_tries for r in moved)  # type: ignore[attr-defined]
+
+
+def test_requeue_poison_moves_messages_back_byte_for_byte(stack: Stack) -> None:
+    """After the cause is fixed, poisoned messages go back to their queue unchanged and are processed."""
+    from synapse.runner.poison import requeue_poison
+
+    good = list(envelopes(simulate(SimulationConfig(seed=8, guild_id=GUILD, members=5, days=0.1,
+                                                    end=T0 + timedelta(hours=2)))))
+    poison = raw_client(stack.connection, f"{stack.events_queue}-poison")
+    poison.create_queue()
+    for text in good:  # as the host leaves them: the wire text, base64
+        poison.send_message(base64.b64encode(text.encode()).decode())
+    assert requeue_poison(stack.connection, stack.events_queue).moved == len(good)
+    worker = stack.worker()
+    worker.drain(timeout=30)
+    assert worker.stats.succeeded == len(good) and worker.stats.poisoned == 0
+    assert stack.scalar("SELECT count(*) FROM event_lake WHERE source_system = 'discord'") > 0

@@ -36,7 +36,7 @@ def test_timer_worker_passes_a_timer_request_and_survives_failures() -> None:
     calls: list[bool] = []
 
     def fn(timer: object) -> None:
-        calls.append(bool(getattr(timer, "past_due")))
+        calls.append(bool(timer.past_due))
         if len(calls) == 1:
             raise RuntimeError("boom")
 

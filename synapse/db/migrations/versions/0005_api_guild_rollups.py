@@ -13,6 +13,12 @@ aggregate upsert here), so they can never disagree with their sources:
   the day (a row exists iff the member did something that UTC day); erasure deletes rows
   and the count follows.
 
+Outbound webhooks on ``level_up`` and ``milestone_earned``: the engine writes those as derived
+events into the lake, in the ingest transaction; a statement-level trigger on ``event_lake``
+turns them into outbox rows (kind ``webhook``) for every subscribed webhook, in that same
+transaction, so no writer can forget them. Rows are picked up by the announce worker's sweep
+(they are not in the ingest's own enqueue list), signed and retried there.
+
 Plus ``ix_member_cache_last_seen`` for "active in the last N days" windows (``last_seen_at`` is
 the member's latest event time, kept by the ingest service).
 
@@ -124,6 +130,24 @@ CREATE TRIGGER member_daily_guild_insert AFTER INSERT ON member_daily
 CREATE TRIGGER member_daily_guild_delete AFTER DELETE ON member_daily
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION synapse_guild_daily_remove();
 
+CREATE FUNCTION synapse_lake_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO outbox (guild_id, kind, dedupe_key, payload)
+  SELECT n.guild_id, 'webhook', 'webhook:' || w.webhook_id || ':' || n.event_type || ':' || n.id,
+         jsonb_build_object('webhook_id', w.webhook_id, 'event', n.event_type,
+           'body', jsonb_build_object('event', n.event_type, 'guild_id', n.guild_id::text,
+             'data', n.payload || jsonb_build_object('user_id', n.user_id::text, 'event_id', n.id,
+                                                     'occurred_at', n.occurred_at)))
+    FROM new_rows n
+    JOIN webhooks w ON w.guild_id = n.guild_id AND w.enabled AND n.event_type = ANY(w.events)
+   WHERE n.event_type IN ('level_up', 'milestone_earned')
+  ON CONFLICT (guild_id, dedupe_key) DO NOTHING;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER event_lake_webhooks AFTER INSERT ON event_lake
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION synapse_lake_webhooks();
+
 INSERT INTO activity_guild_hourly (guild_id, hour, event_type, events, voice_seconds)
 SELECT guild_id, hour, event_type, SUM(events), SUM(voice_seconds) FROM activity_hourly GROUP BY 1, 2, 3;
 INSERT INTO activity_channel_daily (guild_id, day, channel_id, events)
@@ -134,6 +158,8 @@ SELECT guild_id, CAST(day AS date), COUNT(*) FROM member_daily GROUP BY 1, 2;
 """
 
 DOWN = """
+DROP TRIGGER IF EXISTS event_lake_webhooks ON event_lake;
+DROP FUNCTION IF EXISTS synapse_lake_webhooks();
 DROP TRIGGER IF EXISTS member_daily_guild_delete ON member_daily;
 DROP TRIGGER IF EXISTS member_daily_guild_insert ON member_daily;
 DROP FUNCTION IF EXISTS synapse_guild_daily_remove();
