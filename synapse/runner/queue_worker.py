@@ -183,8 +183,12 @@ class QueueWorker:
                 except Exception as update_exc:  # the lease runs out by itself
                     log.warning("could not shorten visibility", extra={**extra, "error": str(update_exc)[:200]})
             return
-        self.client.delete_message(message)
         self.stats.add("succeeded")
+        try:
+            self.client.delete_message(message)
+        except Exception as exc:  # lease lost (ran past functionTimeout): it comes back, and ingest is idempotent
+            log.warning("could not delete a processed message; it will be delivered again",
+                        extra={**extra, "error": str(exc)[:200]})
 
     def _queue_message(self, message: Any, body: bytes) -> Any:
         from azure.functions.queue import QueueMessage
