@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from synapse.simulate.community import SimulationConfig, envelopes, simulate
 GUILD = 1_200_000_000_000_000_001
 FLOOR_GUILD = 1_200_000_000_000_000_002
 BARE_GUILD = 1_200_000_000_000_000_003
+FLOOR_GUILD_2 = 1_200_000_000_000_000_004
 
 
 def database(base_url: str, name: str) -> str:
@@ -106,12 +108,15 @@ def main() -> int:
         print(f"traffic: {len(events)} events in {len(texts)} envelopes, {args.members} members; "
               + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
 
-        began = time.perf_counter()
-        for text in floor_texts:
-            batch = decode_envelope(text)
-            with engine.begin() as conn:
-                lake_store.append(conn, batch)
-        floor_seconds = time.perf_counter() - began
+        def floor_pass(guild: int) -> float:
+            began = time.perf_counter()
+            for text in floor_texts:
+                batch = [replace(e, guild_id=guild) for e in decode_envelope(text)]
+                with engine.begin() as conn:
+                    lake_store.append(conn, batch)
+            return time.perf_counter() - began
+
+        floor_before = floor_pass(FLOOR_GUILD)
 
         clock = FixedClock(datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=1))
         began = time.perf_counter()
@@ -138,14 +143,19 @@ def main() -> int:
         finally:
             rules_runner.process = real
 
+        # The floor again after the ingest runs, in another guild: on a shared machine load drifts,
+        # and the faster of the two (the stricter comparison) is reported.
+        floor_seconds = min(floor_before, floor_pass(FLOOR_GUILD_2))
         floor_rate = len(events) / floor_seconds
         ingest_rate = len(events) / ingest_seconds
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        print(f"floor  (lake insert only): {floor_rate:8.0f} events/s  ({floor_seconds:.2f} s)")
+        print(f"floor  (lake insert only): {floor_rate:8.0f} events/s  ({floor_seconds:.2f} s; best of before/after)")
         print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; "
               f"{derived} derived events, {postings} postings)")
         print(f"pipeline without rules:     {len(events) / bare_seconds:8.0f} events/s  ({bare_seconds:.2f} s)")
-        print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores)")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores, "
+              f"load average {load:.1f})")
         engine.dispose()
     finally:
         with admin.connect() as conn:

@@ -1,4 +1,4 @@
-"""Timer triggers: voice ticks and stale-session reconciliation, analytics rollups, scheduled season rolls.
+"""Timer triggers: voice ticks and stale sessions, analytics rollups, scheduled season rolls, the outbox sweep.
 
 Schedules are NCRONTAB (second minute hour day month day-of-week), UTC. Each timer calls one service.
 """
@@ -36,3 +36,12 @@ def season_rolls(timer: func.TimerRequest) -> None:
 
     c = container()
     roll_due_seasons(c.engine, clock=c.clock)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="15 * * * * *", run_on_startup=False, use_monitor=False)
+def outbox_sweep(timer: func.TimerRequest) -> None:
+    """Every minute: send outbox rows whose retry time came, or whose announce message was lost."""
+    from synapse.bootstrap import container
+    from synapse.services.announce import announcer_for
+
+    announcer_for(container()).sweep()

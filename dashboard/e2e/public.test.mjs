@@ -143,3 +143,16 @@ test('an unknown server shows a clear error, not a blank page', async (ctx) => {
   await page.getByTestId('error').waitFor();
   await shot(page, 'unknown-guild');
 });
+
+test('the start page offers the simulated community and opens it', async (ctx) => {
+  const page = await ctx.page();
+  await page.goto('/');
+  const info = (await ctx.api(`/api/guilds/${ctx.GUILD_ID}`)).data;
+  await page.getByTestId('known-guilds').getByRole('link', { name: new RegExp(info.name) }).click();
+  await page.waitForURL(new RegExp(`/g/${ctx.GUILD_ID}$`));
+  await page.getByTestId('members-tracked').waitFor();
+  await shot(page, 'home-to-overview');
+  // Keyboard: the skip link is the first stop and jumps to the content.
+  await page.keyboard.press('Tab');
+  eq(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Skip to content', 'first tab stop');
+});

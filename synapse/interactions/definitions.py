@@ -24,7 +24,10 @@ EVENTS = ["message_create", "reaction_add", "voice_session_end", "thread_create"
 
 
 def _opt(kind: OptionType, name: str, description: str, *, required: bool = False, **extra: Any) -> Json:
-    return {"type": kind.value, "name": name, "description": description, "required": required, **extra}
+    option: Json = {"type": kind.value, "name": name, "description": description, **extra}
+    if kind not in (OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP):
+        option["required"] = required   # subcommands take no "required"
+    return option
 
 
 def _command(name: str, description: str, options: list[Json] | None = None, *, admin: bool = False) -> Json:

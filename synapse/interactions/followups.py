@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(minutes=15)
+MAX_PLAIN_UPLOAD = 8 * 1024 * 1024   # larger exports are sent gzipped (Discord's bot upload limit is 10 MiB)
 KINDS = ("privacy_export", "privacy_erase")
 
 
@@ -95,13 +96,18 @@ def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> Non
     data["exported_at"] = clock.now().isoformat()
     content = json.dumps(data, indent=2, ensure_ascii=False).encode()
     filename = f"synapse-export-{job.guild_id}-{job.user_id}.json"
+    content_type = "application/json"
+    if len(content) > MAX_PLAIN_UPLOAD:  # a very active member: stay under Discord's upload limit
+        import gzip
+
+        content, filename, content_type = gzip.compress(content, mtime=0), filename + ".gz", "application/gzip"
     rows = sum(len(v) for v in data.values() if isinstance(v, list))
     from synapse.discord.rest import Upload
 
     rest.edit_original_interaction_response(job.token, {
         "content": f"Here is everything Synapse stores about you in this server ({rows} records).",
         "allowed_mentions": {"parse": []},
-    }, application_id=job.application_id, files=[Upload(filename, content, "application/json")])
+    }, application_id=job.application_id, files=[Upload(filename, content, content_type)])
 
 
 def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:

@@ -86,6 +86,10 @@ class CompiledRule:
     conds: list[tuple[str, Cond]]
     effects: list[Eff]
     has_cooldown: bool
+    checks: tuple[Cond, ...] = ()   # the closures of ``conds`` without their paths (the hot loop)
+
+    def __post_init__(self) -> None:
+        self.checks = tuple(cond for _, cond in self.conds)
 
 
 @dataclass(frozen=True)

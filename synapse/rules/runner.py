@@ -9,7 +9,7 @@ The live service runs it over PostgreSQL (``synapse.db.facts.DbStore``); a backt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -74,10 +74,23 @@ class Context:
 def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
     """Process events in order; return the tally."""
     t = tally if tally is not None else Tally()
+    step = ctx_step(ctx, store, t)
     for event in events:
-        store.observe(event)
-        _process(ctx, store, event, 0, t)
+        step(event)
     return t
+
+
+def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
+    """``step(event)``: observe and process one input event (what ``run`` does for each)."""
+    observe, triggers = store.observe, ctx.rules.triggers
+
+    def step(event: Event) -> None:
+        observe(event)
+        if event.event_type in triggers:
+            _process(ctx, store, event, 0, t)
+        else:
+            t.events += 1
+    return step
 
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
@@ -87,18 +100,19 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
     ev = evaluate(ctx.rules, event, store, depth=depth, explain=False)
     if ev.fires:
         store.record_fires(ev.fires, event.occurred_at, event.id)
-    if ev.empty:
+    postings, checks, announcements, role_changes = ev.postings, ev.milestone_checks, ev.announcements, ev.role_changes
+    if not (postings or checks or announcements or role_changes):
         return
     derived: list[Event] = []
-    if ev.postings:
-        _post(ctx, store, ev.postings, event, derived, t)
-    if ev.milestone_checks and ctx.milestones_enabled and ctx.milestones:
-        for uid in ev.milestone_checks:
+    if postings:
+        _post(ctx, store, postings, event, derived, t)
+    if checks and ctx.milestones_enabled and ctx.milestones:
+        for uid in checks:
             _milestones(ctx, store, uid, event, derived, t)
-    for a in ev.announcements:
+    for a in announcements:
         store.emit("announce", a.dedupe_key, a.payload())
         t.announcements += 1
-    for rc in ev.role_changes:
+    for rc in role_changes:
         store.emit(rc.kind, rc.dedupe_key, rc.payload())
         t.role_changes.append((rc.user_id, rc.role_id, rc.action))
     if derived:
@@ -113,15 +127,21 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
           t: Tally) -> None:
     posted = store.post(postings)
     t.postings += len(posted)
-    deltas, earned = t.deltas, t.earned
+    deltas, earned, currencies = t.deltas, t.earned, ctx.currencies
     for p in posted:
         posting = p.posting
+        amount = posting.amount
         key = (posting.user_id, posting.currency)
-        deltas[key] = deltas.get(key, 0) + posting.amount
-        if posting.amount > 0:
-            earned[key] = earned.get(key, 0) + posting.amount
-        currency = ctx.currencies.get(posting.currency)
+        deltas[key] = deltas.get(key, 0) + amount
+        if amount > 0:
+            earned[key] = earned.get(key, 0) + amount
+        currency = currencies.get(posting.currency)
         if currency is None or not currency.levelled:
+            continue
+        # Most postings cross no level boundary: compare levels before building a LevelUp.
+        after = p.balance_after
+        level_for = currency.curve.level_for
+        if level_for(after) == level_for(after - amount):
             continue
         up = level_up(p, currency)
         if up is not None:

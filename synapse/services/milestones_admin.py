@@ -3,7 +3,10 @@
 A minimal, framework-free service (``Connection`` in, plain data out) used by the
 ``/create-milestone`` and ``/grant-milestone`` slash commands. Definitions are
 validated by ``synapse.milestones.model`` (the Rules engineer's model), so a
-milestone created here is one the engine can evaluate. A grant is idempotent:
+milestone created here is one the engine can evaluate, and creating one bumps
+``guilds.rules_version`` (``rules_store.bump_rules_version``) so every worker's
+rule cache picks it up. Create-only on purpose (``rules_store.save_milestone``
+replaces by key; a slash command must not overwrite a milestone by accident). A grant is idempotent:
 ``user_milestones`` has one row per member and milestone, and granting twice
 reports ``already=True`` and writes nothing (no second audit row either).
 """
@@ -18,7 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from synapse.admin.audit import Actor, record
-from synapse.errors import Conflict, NotFound
+from synapse.db import rules_store
+from synapse.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 
 
@@ -42,6 +46,11 @@ def create_milestone(conn: Connection, guild_id: int, data: dict[str, Any], *, a
     """Validate and insert a milestone definition; :class:`Conflict` if the key is taken."""
     spec: MilestoneSpec = validate_milestone(data)
     values = spec.model_dump(mode="json")
+    currency = values["criteria"].get("currency")
+    known = rules_store.validation_context(conn, guild_id).currencies if currency is not None else None
+    if currency is not None and known is not None and currency not in known:
+        raise ValidationFailed("invalid milestone", [ErrorDetail("criteria.currency",
+                                                                 f"no currency {currency!r} in this server")])
     row = conn.execute(text("""
         INSERT INTO milestones (guild_id, key, name, description, emoji, criteria, rewards, hidden, announce,
                                 enabled)
@@ -53,6 +62,7 @@ def create_milestone(conn: Connection, guild_id: int, data: dict[str, Any], *, a
         "rewards": json.dumps(values["rewards"])}).first()
     if row is None:
         raise Conflict(f"a milestone with key {spec.key!r} already exists")
+    rules_store.bump_rules_version(conn, guild_id)  # workers' rule caches (milestones included) refresh
     record(conn, guild_id=guild_id, actor=actor, action="milestone.create", entity_type="milestone",
            entity_id=spec.key, after={**values, "milestone_id": row.milestone_id})
     return MilestoneRef(int(row.milestone_id), spec.key, spec.name, spec.emoji)

@@ -128,14 +128,6 @@ def primary_currency(currencies: list[Currency]) -> Currency | None:
     return currencies[0] if currencies else None
 
 
-def is_known_member(conn: Connection, guild_id: int, user_id: int) -> bool:
-    """Whether Synapse has seen this member at all (a cache row, a wallet or an event)."""
-    return bool(conn.execute(text("""
-        SELECT EXISTS (SELECT 1 FROM member_cache WHERE guild_id = :g AND user_id = :u)
-            OR EXISTS (SELECT 1 FROM wallets WHERE guild_id = :g AND user_id = :u)"""),
-        {"g": guild_id, "u": user_id}).scalar_one())
-
-
 @dataclass(frozen=True)
 class Rank:
     position: int

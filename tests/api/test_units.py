@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,10 +21,8 @@ from tests.api.conftest import make_settings
 @given(st.text(max_size=600))
 def test_any_cursor_string_is_a_cursor_or_a_validation_error(raw: str) -> None:
     """Garbage cursors never raise anything but ValidationFailed (→ 422)."""
-    try:
+    with contextlib.suppress(ValidationFailed):
         pagination.decode(raw, "lb", fields={"b": int, "u": int, "r": int})
-    except ValidationFailed:
-        pass
 
 
 @given(st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**63 - 1), st.integers(0, 10**9))

@@ -53,6 +53,41 @@ def _ensure_build() -> None:
     subprocess.run(["npm", "run", "build", "--silent"], cwd=DASHBOARD, check=True, stdout=subprocess.DEVNULL)
 
 
+def test_committed_api_types_match_the_http_app() -> None:
+    """dashboard/src/lib/api/openapi.json (the source of schema.d.ts) is the app's current OpenAPI
+    document, and rule-schema.json the Rules engine's: an API change must regenerate the dashboard's
+    types (``npm --prefix dashboard run openapi``), so the dashboard's type check sees it."""
+    import json
+
+    from synapse.api.app import create_app
+    from synapse.rules.model import rules_schema
+
+    api_dir = DASHBOARD / "src" / "lib" / "api"
+    committed = json.loads((api_dir / "openapi.json").read_text())
+    current = json.loads(json.dumps(create_app().openapi()))
+    current["paths"].pop("/api/auth/test-login", None)  # exists only with SYNAPSE_TEST_LOGIN
+    committed["paths"].pop("/api/auth/test-login", None)
+    stale = sorted(set(current["paths"]) ^ set(committed["paths"]))
+    assert current == committed, (
+        "the dashboard's API types are stale: run `npm --prefix dashboard run openapi` and commit "
+        f"src/lib/api/*.json and schema.d.ts (paths added or removed: {stale or 'none; schemas changed'})")
+    assert json.loads((api_dir / "rule-schema.json").read_text()) == json.loads(json.dumps(rules_schema())), (
+        "the rule JSON Schema changed: run `npm --prefix dashboard run openapi`")
+
+
+def test_dashboard_type_check_and_unit_tests() -> None:
+    """svelte-check (against the generated API types) and the vitest unit tests pass."""
+    if shutil.which("node") is None:
+        _missing("node is not installed (the dashboard needs Node 20)")
+    if not (DASHBOARD / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DASHBOARD, check=True)
+    check = subprocess.run(["npm", "run", "--silent", "check"], cwd=DASHBOARD, capture_output=True, text=True,
+                           timeout=300)
+    assert check.returncode == 0, f"svelte-check failed:\n{check.stdout[-4000:]}\n{check.stderr[-2000:]}"
+    unit = subprocess.run(["npx", "vitest", "run"], cwd=DASHBOARD, capture_output=True, text=True, timeout=300)
+    assert unit.returncode == 0, f"vitest failed:\n{unit.stdout[-4000:]}\n{unit.stderr[-2000:]}"
+
+
 @pytest.fixture
 def stack(db_url: str) -> Iterator[str]:
     """The HTTP app serving the API and dashboard/build on a free port, on a seeded database."""
@@ -61,7 +96,7 @@ def stack(db_url: str) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         _missing("chromium is not installed: apt-get install -y chromium")
     _ensure_build()
-    report = seed(db_url, days=8)
+    report = seed(db_url, days=7, members=32)
     print(f"seeded: {report}")
     port = free_port()
     base = f"http://127.0.0.1:{port}"

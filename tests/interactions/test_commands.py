@@ -371,3 +371,14 @@ def test_deep_ranks_come_from_a_histogram_and_are_marked_approximate(world: Worl
     assert "rank **#2**" in top["data"]["embeds"][0]["description"]
     board = world.ok(p.command("leaderboard", PLAIN))["data"]["embeds"][0]
     assert "Your position: ~#6 (955)" in board["footer"]["text"]
+
+
+def test_create_milestone_refreshes_rule_caches_and_checks_the_currency(world: World) -> None:
+    """Creating a milestone bumps guilds.rules_version; a criterion on an unknown currency is refused."""
+    before = world.scalar("SELECT rules_version FROM guilds WHERE guild_id = :g", g=GUILD)
+    _create(world, ADMIN)
+    assert world.scalar("SELECT rules_version FROM guilds WHERE guild_id = :g", g=GUILD) == before + 1
+    response = world.ok(p.command("create-milestone", ADMIN, [
+        p.opt("key", "rich"), p.opt("name", "Rich"), p.opt("criterion", "balance"), p.opt("at_least", 9, 4),
+        p.opt("currency", "rubies")]))
+    assert is_ephemeral(response) and "rubies" in response["data"]["content"]

@@ -27,6 +27,7 @@ def test_app_declares_queue_triggers_timers_and_http() -> None:
     assert names["voice_ticks"] == "0 * * * * *"
     assert names["analytics_rollups"] == "30 * * * * *"
     assert names["season_rolls"] == "0 */5 * * * *"
+    assert names["outbox_sweep"] == "15 * * * * *"
     settings = Settings()
     assert {settings.events_queue, settings.announce_queue} <= {q.queue for q in queues}
 

@@ -46,3 +46,17 @@ def test_simulated_traffic_lands_in_lake_ledger_and_outbox(stack: Stack) -> None
     assert sorted(client_ids) == sorted(set(client_ids))
     assert len(client_ids) == stack.scalar("SELECT count(*) FROM outbox")
     assert json.loads(outbox_queue.encode([1, 2])) == {"v": 1, "outbox_ids": [1, 2]}
+
+
+def test_events_of_a_guild_never_initialised_are_stored_and_credit_nothing(stack: Stack) -> None:
+    """A guild the bot joined before `synapse guild init`: its events land in the lake, nothing breaks."""
+    other = 1_300_000_000_000_000_001
+    events = simulate(SimulationConfig(seed=12, guild_id=other, members=6, days=0.2, end=T0 + timedelta(hours=5)))
+    stack.send(list(envelopes(events)))
+    worker = stack.worker()
+    worker.drain(timeout=30)
+    assert worker.stats.failed == 0
+    distinct = len({e["source_event_id"] for e in events})
+    assert stack.scalar("SELECT count(*) FROM event_lake WHERE guild_id = :g AND source_system = 'discord'",
+                        g=other) == distinct
+    assert stack.scalar("SELECT count(*) FROM transactions WHERE guild_id = :g", g=other) == 0

@@ -61,3 +61,18 @@ def test_requeue_poison_moves_messages_back_byte_for_byte(stack: Stack) -> None:
     worker.drain(timeout=30)
     assert worker.stats.succeeded == len(good) and worker.stats.poisoned == 0
     assert stack.scalar("SELECT count(*) FROM event_lake WHERE source_system = 'discord'") > 0
+
+
+def test_message_dequeued_past_the_limit_by_dead_workers_is_poisoned_unprocessed(stack: Stack) -> None:
+    """Workers that died holding a message still count: past maxDequeueCount it goes to poison untried."""
+    text = next(iter(envelopes(simulate(SimulationConfig(seed=8, guild_id=GUILD, members=5, days=0.1,
+                                                         end=T0 + timedelta(hours=2))))))
+    stack.send([text])
+    raw = raw_client(stack.connection, stack.events_queue)
+    for _ in range(host_settings().max_dequeue_count):  # each receive is a worker that vanished mid-message
+        (message,) = list(raw.receive_messages(max_messages=1, visibility_timeout=30))
+        raw.update_message(message, visibility_timeout=0)
+    worker = stack.worker()
+    worker.drain(timeout=30)
+    assert worker.stats.poisoned == 1 and worker.stats.failed == 0 and worker.stats.succeeded == 0
+    assert stack.scalar("SELECT count(*) FROM event_lake") == 0

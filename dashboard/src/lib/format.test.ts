@@ -55,3 +55,17 @@ describe('format', () => {
     expect(intensity(20, 10)).toBe(1);
   });
 });
+
+import { describeCriteria, describeRewards } from './format';
+
+describe('milestone wording', () => {
+  it('describes criteria and rewards in words, JSON for unknown kinds', () => {
+    expect(describeCriteria({ type: 'event_count', event: 'message_create', at_least: 100, within_days: null })).toBe('100 × message_create');
+    expect(describeCriteria({ type: 'event_count', event: 'thread_create', at_least: 5, within_days: 7 })).toBe('5 × thread_create within 7 days');
+    expect(describeCriteria({ type: 'level', at_least: 5, currency: 'xp' })).toBe('level 5 in xp');
+    expect(describeCriteria({ type: 'event_sum', event: 'voice_tick', field: 'minutes', at_least: 600 })).toBe('600 minutes of voice_tick');
+    expect(describeCriteria({ type: 'odd' })).toBe('{"type":"odd"}');
+    expect(describeRewards([{ type: 'currency', amount: 50, currency: 'gold' }])).toBe('+50 gold');
+    expect(describeRewards([])).toBe('—');
+  });
+});

@@ -98,3 +98,28 @@ export function intensity(value: number, max: number): number {
   if (!max || max <= 0 || !value || value <= 0) return 0;
   return Math.min(1, value / max);
 }
+
+/** A milestone's criteria in words ("100 × message_create", "level 5 in xp"); JSON for unknown kinds. */
+export function describeCriteria(c: Record<string, unknown>): string {
+  const within = typeof c.within_days === 'number' ? ` within ${c.within_days} days` : '';
+  switch (c.type) {
+    case 'event_count':
+      return `${formatNumber(Number(c.at_least))} × ${String(c.event)}${within}`;
+    case 'level':
+      return `level ${String(c.at_least)} in ${String(c.currency)}`;
+    case 'balance':
+      return `${formatNumber(Number(c.at_least))} ${String(c.currency)}`;
+    case 'event_sum':
+      return `${formatNumber(Number(c.at_least))} ${String(c.field)} of ${String(c.event)}${within}`;
+    default:
+      return JSON.stringify(c);
+  }
+}
+
+/** Milestone rewards in words ("+50 gold"). */
+export function describeRewards(rewards: Record<string, unknown>[]): string {
+  if (!rewards.length) return '—';
+  return rewards
+    .map((r) => (r.type === 'currency' ? `+${formatNumber(Number(r.amount))} ${String(r.currency)}` : r.type === 'role' ? `role …${String(r.role_id ?? '').slice(-6)}` : JSON.stringify(r)))
+    .join(', ');
+}
