@@ -193,3 +193,20 @@ test('admin creates a read-only API token (shown once) that works, then revokes 
   for (let i = 0; i < 20 && status === 200; i++) status = (await ctx.api(`/api/guilds/${g}/integration/leaderboard/${info.currencies[0].key}`, { token: secret })).status;
   eq(status, 401, 'integration API after revoking');
 });
+
+test('every page fits a phone screen (no sideways scrolling)', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const token = await ctx.login(ctx.ADMIN_ID, [g], 'e2e-admin');
+  const page = await ctx.page({ token, viewport: { width: 390, height: 844 } });
+  const paths = ['', 'leaderboard', 'activity', 'milestones', 'admin', 'admin/rules', 'admin/rules/1', 'admin/currencies',
+    'admin/modules', 'admin/regions', 'admin/milestones', 'admin/settings', 'admin/audit', 'admin/integrations'];
+  const wide = [];
+  for (const p of paths) {
+    await page.goto(`/g/${g}/${p}`);
+    await page.waitForLoadState('networkidle');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 1) wide.push(`${p || 'overview'} (+${overflow}px)`);
+  }
+  await shot(page, 'admin-rule-editor-phone');
+  eq(wide.join(', '), '', 'pages wider than a phone');
+});

@@ -21,13 +21,15 @@ export function pages(guildId) {
     { name: 'leaderboard', path: `${g}/leaderboard`, ready: '[data-testid="leaderboard"] tbody tr' },
     { name: 'activity', path: `${g}/activity`, ready: 'figure.chart[data-ready="true"]' },
     { name: 'milestones', path: `${g}/milestones`, ready: '[data-testid="milestones"] li' },
-    { name: 'home', path: '/', ready: 'form' }
+    { name: 'home', path: '/', ready: 'form' },
+    { name: 'rule editor', path: `${g}/admin/rules/1`, ready: '[data-testid="rule-valid"]', admin: true }
   ];
 }
 
 /** Load `path` in a fresh context; sum the gzipped size of every script it fetched. */
-async function jsOf(browser, baseUrl, page) {
+async function jsOf(browser, baseUrl, page, token) {
   const context = await browser.newContext({ baseURL: baseUrl });
+  if (page.admin) await context.addInitScript((t) => localStorage.setItem('synapse.session', t), token);
   const tab = await context.newPage();
   const scripts = new Map();
   tab.on('response', async (res) => {
@@ -79,9 +81,26 @@ async function paintOf(browser, baseUrl, page, runs = 5) {
   return { fmp: median(samples.map((s) => s.fmp)), fcp: fcps.length ? median(fcps) : null, runs };
 }
 
+/** A test-login session for the admin page (null when the stack has no test login). */
+async function adminToken(baseUrl, guildId) {
+  try {
+    const res = await fetch(`${baseUrl}/api/auth/test-login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: '900000000000000002', username: 'budget', guilds: [guildId] })
+    });
+    return res.ok ? (await res.json()).access_token : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function measure({ browser, baseUrl, guildId }) {
   const rows = [];
-  for (const p of pages(guildId)) rows.push({ page: p.name, ...(await jsOf(browser, baseUrl, p)) });
+  const token = await adminToken(baseUrl, guildId);
+  for (const p of pages(guildId)) {
+    if (p.admin && !token) continue;
+    rows.push({ page: p.name, ...(await jsOf(browser, baseUrl, p, token)) });
+  }
   const paint = await paintOf(browser, baseUrl, pages(guildId)[0]);
   const kb = (b) => (b / 1024).toFixed(1);
   const lines = ['Budget (gzipped JS per page; aim < 150 KB):'];

@@ -16,6 +16,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Synapse API", version=__version__, openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None)
     errors.install(app)
+    from synapse.interactions.router import router as interactions_router  # issue 5: first, the hot path
+    app.include_router(interactions_router)
 
     @app.get("/api/health", tags=["ops"], summary="Liveness: the app answers")
     def health() -> dict[str, str]:
@@ -26,7 +28,5 @@ def create_app() -> FastAPI:
     from synapse.bootstrap import container
 
     routes.install(app, container().settings)
-    from synapse.interactions.router import router as interactions_router  # issue 5: slash commands
-    app.include_router(interactions_router)
 
     return app

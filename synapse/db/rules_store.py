@@ -18,6 +18,7 @@ from synapse.errors import NotFound
 from synapse.milestones.criteria import MilestoneRecord
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 from synapse.rules.compile import RuleRecord
+from synapse.rules.decisions import LevelUpRoute
 from synapse.rules.defaults import DEFAULT_MILESTONES, DEFAULT_RULES
 from synapse.rules.model import RuleSpec, ValidationContext, dump_rule, validate_rule
 
@@ -40,6 +41,17 @@ def bump_rules_version(conn: Connection, guild_id: int) -> int:
 def rules_version(conn: Connection, guild_id: int) -> int:
     row = conn.execute(text("SELECT rules_version FROM guilds WHERE guild_id = :g"), {"g": guild_id}).first()
     return 0 if row is None else int(row.rules_version)
+
+
+LEVELUP_SETTINGS = """
+    (SELECT value FROM settings WHERE guild_id = {g} AND key = 'levelup_mode') AS levelup_mode,
+    (SELECT value FROM settings WHERE guild_id = {g} AND key = 'levelup_channel_id') AS levelup_channel_id"""
+
+
+def levelup_route(conn: Connection, guild_id: int) -> LevelUpRoute:
+    """The guild's level-up setting (``synapse.admin.settings``: ``levelup_mode``, ``levelup_channel_id``)."""
+    row = conn.execute(text("SELECT" + LEVELUP_SETTINGS.format(g=":g")), {"g": guild_id}).one()
+    return LevelUpRoute.of(row.levelup_mode, row.levelup_channel_id)
 
 
 def load_rules(conn: Connection, guild_id: int) -> list[RuleRecord]:

@@ -17,6 +17,7 @@ from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import CompiledMilestone
 from synapse.rules.compile import RuleRecord, compile_rules
+from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
 from synapse.rules.memory import MemoryState
 from synapse.rules.model import RuleSpec
 from synapse.rules.runner import Context, Tally, ctx_step
@@ -130,15 +131,19 @@ def overlay(live: Sequence[RuleRecord], draft: Sequence[RuleSpec], *, only_draft
 def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Mapping[str, Currency],
              milestones: Sequence[CompiledMilestone] = (), disabled_modules: Iterable[str] = (),
              state: Callable[[], MemoryState] | None = None, max_depth: int = 3,
-             progress: Callable[[int], None] | None = None, every: int = 10_000) -> BacktestReport:
-    """Run ``rules`` over ``events`` (stored engine-derived events are skipped and regenerated)."""
+             progress: Callable[[int], None] | None = None, every: int = 10_000,
+             levelup: LevelUpRoute = LEVELUP_DEFAULT) -> BacktestReport:
+    """Run ``rules`` over ``events`` (stored engine-derived events are skipped and regenerated).
+
+    ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted).
+    """
     off = frozenset(disabled_modules)
     guild_id = next(iter(currencies.values())).guild_id if currencies else 0
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
     mem.tune([r.spec for r in rules], [m.record.spec for m in milestones])
     ctx = Context(compile_rules(rules, disabled_modules=off, max_depth=max_depth), currencies, tuple(milestones),
-                  milestones_enabled="milestones" not in off)
+                  milestones_enabled="milestones" not in off, levelup=levelup)
     tally = Tally()
     seen = 0
     step = ctx_step(ctx, mem, tally)

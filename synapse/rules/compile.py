@@ -6,6 +6,7 @@ these closures. A condition returns ``None`` when it holds, else a short reason.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,15 +16,17 @@ from zoneinfo import ZoneInfo
 
 from synapse.eventlake.events import Event
 from synapse.ledger.model import Kind, Posting
-from synapse.ledger.posting import rule_key
 from synapse.rules import model as m
 from synapse.rules.decisions import Announcement, Evaluation, RoleChange
 from synapse.rules.facts import NO_CHANNEL, Channel, Facts, Member
 from synapse.rules.operators import OPERATORS, missing
+from synapse.rules.text import escape, escape_values
 
 MISSING = missing()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WEEKDAY = {d: i for i, d in enumerate(m.WEEKDAYS)}
+_NUMERIC: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
+                                                   ">=": operator.ge}
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,16 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     if isinstance(c, m.PayloadCond):
         op, name, value = OPERATORS[c.op], c.field, c.value
         why = f"payload {name} {c.op} {value!r} is false"
+        fast = _NUMERIC.get(c.op)
+        if fast is not None and value.__class__ in (int, float):
+            # Plain int/float on both sides (the usual case): compare directly; anything else
+            # (bools, strings, missing, number subclasses) goes through the registry as before.
+            def numeric(s: Scope) -> str | None:
+                a = s.payload.get(name, MISSING)
+                if a.__class__ is int or a.__class__ is float:
+                    return None if fast(a, value) else why
+                return None if op(a, value) else why
+            return numeric
         return lambda s: None if op(s.payload.get(name, MISSING), value) else why
     if isinstance(c, m.CooldownCond):
         span = timedelta(seconds=c.seconds)
@@ -377,7 +390,7 @@ def _posting_key(rule_id: int, event: Event, index: int, once: bool) -> str:
     if once:
         return _once_key(rule_id, event, index)
     if event.id is not None:
-        return rule_key(rule_id=rule_id, event_id=event.id, effect_index=index)
+        return f"rule:{rule_id}:{event.id}:{index}"   # ledger.posting.rule_key, inlined (hot path)
     return f"rule:{rule_id}:k:{event.source_system}:{event.source_event_id}:{index}"
 
 
@@ -430,14 +443,22 @@ def _stack(mode: str, factors: list[float]) -> float:
     return out
 
 
+_OURS = frozenset({"mention", "channel"})   # built here from ids: the only values not escaped
+
+
 def _placeholders(s: Scope, uid: int) -> dict[str, Any]:
+    """Template values. Everything a member or an admin typed (display name, milestone name,
+    currency, any payload text) is escaped (``synapse.rules.text``); the template itself is not."""
     p, actor = s.payload, s.event.actor
-    return {"mention": f"<@{uid}>", "user": (actor.name if actor is not None and actor.name else f"<@{uid}>"),
-            "user_id": uid, "channel": f"<#{s.event.channel_id}>" if s.event.channel_id else "",
-            "level": p.get("new_level", ""), "old_level": p.get("old_level", ""),
-            "currency": p.get("currency", ""), "balance": p.get("balance", ""),
-            "milestone": p.get("milestone", ""), "milestone_name": p.get("name", ""),
-            "amount": p.get("amount", "")}
+    values = escape_values({
+        "mention": f"<@{uid}>", "user_id": uid,
+        "channel": f"<#{s.event.channel_id}>" if s.event.channel_id else "",
+        "level": p.get("new_level", ""), "old_level": p.get("old_level", ""),
+        "currency": p.get("currency", ""), "balance": p.get("balance", ""),
+        "milestone": p.get("milestone", ""), "milestone_name": p.get("name", ""),
+        "amount": p.get("amount", "")}, raw=_OURS)
+    values["user"] = escape(actor.name) if actor is not None and actor.name else values["mention"]
+    return values
 
 
 def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
@@ -497,7 +518,8 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             if uid is None:
                 return
             values = _placeholders(s, uid)
-            channel = s.event.channel_id if target == "channel" else fixed
+            # "levelup" keeps the event's channel too: the guild's level-up setting may choose it.
+            channel = s.event.channel_id if target == "channel" or target == "levelup" else fixed
             ev.announcements.append(Announcement(
                 rid, f"announce:{rid}:{s.event.source_system}:{s.event.source_event_id}:{index}", uid, target,
                 channel, title.format_map(values), template.format_map(values), color, why))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from synapse.ledger.model import Posting
 
@@ -23,7 +23,7 @@ class Announcement:
     rule_id: int
     dedupe_key: str
     user_id: int
-    target: str              # channel | announcements | dm | fixed
+    target: str              # channel | announcements | dm | fixed (| levelup until routed)
     channel_id: int | None
     title: str
     text: str
@@ -54,16 +54,25 @@ class RoleChange:
         return {"user_id": str(self.user_id), "role_id": str(self.role_id), "reason": self.reason}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Evaluation:
     """The decisions for one event. ``evaluate`` never performs any of them."""
 
-    results: list[RuleResult] = field(default_factory=list)
-    postings: list[Posting] = field(default_factory=list)
-    milestone_checks: list[int] = field(default_factory=list)
-    announcements: list[Announcement] = field(default_factory=list)
-    role_changes: list[RoleChange] = field(default_factory=list)
-    fires: list[tuple[int, int]] = field(default_factory=list)   # (rule_id, member) for cooldowns
+    results: list[RuleResult]
+    postings: list[Posting]
+    milestone_checks: list[int]
+    announcements: list[Announcement]
+    role_changes: list[RoleChange]
+    fires: list[tuple[int, int]]   # (rule_id, member) for cooldowns
+
+    def __init__(self) -> None:
+        # Built once per event in the hot loop: literal lists beat six default_factory calls.
+        self.results = []
+        self.postings = []
+        self.milestone_checks = []
+        self.announcements = []
+        self.role_changes = []
+        self.fires = []
 
     @property
     def matched(self) -> list[RuleResult]:
@@ -76,3 +85,45 @@ class Evaluation:
     @property
     def empty(self) -> bool:
         return not (self.postings or self.milestone_checks or self.announcements or self.role_changes)
+
+
+LEVELUP_MODES = frozenset({"channel", "fixed", "dm", "off"})
+
+
+@dataclass(frozen=True, slots=True)
+class LevelUpRoute:
+    """The guild's level-up setting (``levelup_mode``, ``levelup_channel_id``) as the runner needs it."""
+
+    mode: str = "channel"            # channel | fixed | dm | off
+    channel_id: int | None = None    # the fixed channel
+
+    @classmethod
+    def of(cls, mode: Any, channel_id: Any) -> LevelUpRoute:
+        """From stored setting values; anything unknown falls back to the default (the event's channel)."""
+        fixed = int(channel_id) if isinstance(channel_id, str | int) and str(channel_id).isdigit() else None
+        return cls(mode if mode in LEVELUP_MODES else "channel", fixed)
+
+
+LEVELUP_DEFAULT: Final = LevelUpRoute()
+
+
+def route(a: Announcement, levelup: LevelUpRoute) -> Announcement | None:
+    """Resolve a ``levelup`` target to one the outbox contract knows (None: the guild wants none).
+
+    channel → the channel of the event that caused the level-up (``channel`` without a channel id
+    when it had none: the sender then falls back to the announcements channel); fixed →
+    ``levelup_channel_id`` (the announcements channel if unset); dm → a DM; off → nothing.
+    Other targets are returned unchanged.
+    """
+    if a.target != "levelup":
+        return a
+    mode = levelup.mode
+    if mode == "off":
+        return None
+    if mode == "dm":
+        return replace(a, target="dm", channel_id=None)
+    if mode == "fixed":
+        if levelup.channel_id is None:
+            return replace(a, target="announcements", channel_id=None)
+        return replace(a, target="fixed", channel_id=levelup.channel_id)
+    return replace(a, target="channel")

@@ -66,7 +66,7 @@ DEFAULT_RULES: Final[list[dict[str, Any]]] = [
     {"name": "Level-up message", "module": "announcements", "priority": 50,
      "trigger": {"event": "level_up"},
      "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
-     "effects": [{"type": "announce", "target": "channel", "reason": "level_up", "title": "Level up!",
+     "effects": [{"type": "announce", "target": "levelup", "reason": "level_up", "title": "Level up!",
                   "template": "GG {mention}, you just advanced to level {level}!", "color": 0xF1C40F}]},
     {"name": "Milestone message", "module": "announcements", "priority": 50,
      "trigger": {"event": "milestone_earned"},

@@ -64,12 +64,15 @@ class MemoryState:
         self._counts: dict[tuple[int, str], int] = {}
         self._capped: frozenset[str] | None = None     # None: keep credits of every currency
         self._keep_fingerprints = self._track_prior = self._keep_days = self._keep_times = True
+        self._sum_fields: frozenset[tuple[str, str]] | None = None   # None: sum every integer field
+        self._keep_sum_items = True                                  # per-event items, for windowed sums
         self._totals: dict[tuple[int, str, str], int] = {}
         self._current: tuple[str, str, str] | None = None
         self._days: dict[int, set[date]] = {}
         self._fires: dict[tuple[int, int], list[datetime]] = {}
         self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
         self._cumulative: dict[tuple[int, str], list[int]] = {}   # running sums of _credits, for caps
+        self._credit_times: dict[tuple[int, str], list[datetime]] = {}   # the times of _credits (plain bisect)
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
         self._prior: dict[tuple[str, str], list[PriorCredit]] = {}
@@ -98,6 +101,9 @@ class MemoryState:
         self._track_prior = any(isinstance(e, rm.ClawbackEffect) for e in effects)
         self._keep_days = any(isinstance(c, mm.StreakCrit) for c in crits)
         self._keep_times = any(isinstance(c, mm.EventCountCrit | mm.EventSumCrit) and c.within_days for c in crits)
+        sums = [c for c in crits if isinstance(c, mm.EventSumCrit)]
+        self._sum_fields = frozenset((c.event, c.field) for c in sums)
+        self._keep_sum_items = any(c.within_days for c in sums)
 
     # ------------------------------------------------------------ Store writes
 
@@ -122,10 +128,13 @@ class MemoryState:
             else:
                 bisect.insort(times, at)
         if et == "voice_tick" or et == "voice_session_end":
+            fields = self._sum_fields
             for name, value in event.payload.items():
-                if isinstance(value, int) and not isinstance(value, bool):
+                if (isinstance(value, int) and not isinstance(value, bool)
+                        and (fields is None or (et, name) in fields)):
                     self._add_sum((uid, et, name), at, value)
-            if et == "voice_tick" and "minutes" not in event.payload:
+            if et == "voice_tick" and "minutes" not in event.payload and (
+                    fields is None or (et, "minutes") in fields):
                 self._add_sum((uid, et, "minutes"), at, 1)
         if self._keep_days:
             days = self._days.get(uid)
@@ -154,9 +163,11 @@ class MemoryState:
         credits = self._credits.get(key)
         if credits is None:
             self._credits[key] = [(at, amount)]
+            self._credit_times[key] = [at]
             self._cumulative[key] = [0, amount]
         elif credits[-1][0] <= at:
             credits.append((at, amount))
+            self._credit_times[key].append(at)
             cum = self._cumulative[key]
             cum.append(cum[-1] + amount)
         else:  # out of order (rare): insert and rebuild the running sums
@@ -165,41 +176,44 @@ class MemoryState:
             for _, a in credits:
                 cum.append(cum[-1] + a)
             self._cumulative[key] = cum
+            self._credit_times[key] = [t for t, _ in credits]
 
     def seed_fire(self, rule_id: int, user_id: int, at: datetime) -> None:
         bisect.insort(self._fires.setdefault((rule_id, user_id), []), at)
 
     def _add_sum(self, key: tuple[int, str, str], at: datetime, value: int) -> None:
-        self._sums.setdefault(key, []).append((at, value))
+        if self._keep_sum_items:
+            self._sums.setdefault(key, []).append((at, value))
         self._totals[key] = self._totals.get(key, 0) + value
 
     def post(self, postings: Sequence[Posting]) -> list[Posted]:
         out: list[Posted] = []
-        balances = self.balances
+        balances, keys, capped, track_prior = self.balances, self._keys, self._capped, self._track_prior
         for p in postings:
             key = p.idempotency_key
-            if key in self._keys:
+            if key in keys:
                 continue
-            bkey = (p.user_id, p.currency)
+            amount, currency, uid = p.amount, p.currency, p.user_id
+            bkey = (uid, currency)
             before = balances.get(bkey, 0)
-            after = before + p.amount
+            after = before + amount
             if after < 0:
-                cur = self.currencies.get(p.currency)
+                cur = self.currencies.get(currency)
                 if cur is None or not cur.allow_negative:
-                    raise InsufficientBalance(user_id=p.user_id, currency=p.currency, balance=before, amount=p.amount)
-            self._keys.add(key)
+                    raise InsufficientBalance(user_id=uid, currency=currency, balance=before, amount=amount)
+            keys.add(key)
             balances[bkey] = after
             posted = object.__new__(Posted)  # frozen dataclass: skip the per-field setattr of __init__
             posted.__dict__.update(posting=p, transaction_id=self._next_tx, balance_after=after)
             self._next_tx += 1
-            if p.kind is Kind.rule and p.amount > 0:
-                if self._capped is None or p.currency in self._capped:
-                    self.seed_credit(p.user_id, p.currency, p.occurred_at, p.amount)
-                if self._track_prior and p.rule_id is not None:
+            if amount > 0 and p.kind is Kind.rule:
+                if capped is None or currency in capped:
+                    self.seed_credit(uid, currency, p.occurred_at, amount)
+                if track_prior and p.rule_id is not None:
                     ek = self._current if p.event_id is None else self._event_keys.get(p.event_id)
                     if ek is not None and ek[2] in _CLAWBACK_SOURCES:
                         self._prior.setdefault((ek[0], ek[1]), []).append(
-                            PriorCredit(p.user_id, p.currency, p.amount, key, p.occurred_at))
+                            PriorCredit(uid, currency, amount, key, p.occurred_at))
             if self.keep_transactions:
                 self.transactions.append(posted)
             out.append(posted)
@@ -249,12 +263,14 @@ class MemoryState:
         return i < len(times) and times[i] < end
 
     def cap_used(self, user_id: int, currency: str, start: datetime, end: datetime | None) -> int:
-        credits = self._credits.get((user_id, currency))
-        if not credits:
+        key = (user_id, currency)
+        times = self._credit_times.get(key)
+        if not times:
             return 0
-        lo = bisect.bisect_left(credits, (start, -1))
-        hi = len(credits) if end is None else bisect.bisect_left(credits, (end, -1))
-        cum = self._cumulative[(user_id, currency)]
+        # Credits are positive, so the first credit at or after ``start`` is where (start, -1) would go.
+        lo = bisect.bisect_left(times, start)
+        hi = len(times) if end is None else bisect.bisect_left(times, end)
+        cum = self._cumulative[key]
         return cum[hi] - cum[lo]
 
     def season_start(self) -> datetime | None:
@@ -287,7 +303,11 @@ class MemoryState:
         return frozenset(d for d in self._days.get(user_id, ()) if since <= d <= until)
 
     def any_posted(self, keys: Sequence[str]) -> bool:
-        return any(k in self._keys for k in keys)
+        posted = self._keys
+        for k in keys:  # noqa: SIM110 - hot path: a plain loop beats any() over a generator
+            if k in posted:
+                return True
+        return False
 
     def fingerprint_repeats(self, user_id: int, fingerprint: str, start: datetime, end: datetime,
                             exclude: str) -> int:

@@ -254,7 +254,9 @@ class CheckMilestonesEffect(_Model):
 
 class AnnounceEffect(_Model):
     type: Literal["announce"]
-    target: Literal["channel", "announcements", "dm", "fixed"] = "channel"
+    # "levelup": wherever the guild's level-up setting says (levelup_mode: the event's channel, a fixed
+    # channel, a DM, or nowhere), resolved by the processing service before an outbox row is written.
+    target: Literal["channel", "announcements", "dm", "fixed", "levelup"] = "channel"
     channel_id: Snowflake | None = None
     title: str = Field("", max_length=256)
     template: str = Field(min_length=1, max_length=2000)

@@ -20,6 +20,7 @@ from synapse.ledger.posting import level_up
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
 from synapse.milestones.model import CurrencyReward
 from synapse.rules.compile import RuleSet
+from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute, route
 from synapse.rules.engine import evaluate
 from synapse.rules.facts import Facts
 
@@ -69,6 +70,7 @@ class Context:
     currencies: Mapping[str, Currency]
     milestones: tuple[CompiledMilestone, ...] = ()
     milestones_enabled: bool = True
+    levelup: LevelUpRoute = LEVELUP_DEFAULT   # where ``levelup`` announcements go (the guild's setting)
 
 
 def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
@@ -110,6 +112,11 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
         for uid in checks:
             _milestones(ctx, store, uid, event, derived, t)
     for a in announcements:
+        if a.target == "levelup":
+            routed = route(a, ctx.levelup)
+            if routed is None:   # levelup_mode "off": no row at all
+                continue
+            a = routed
         store.emit("announce", a.dedupe_key, a.payload())
         t.announcements += 1
     for rc in role_changes:

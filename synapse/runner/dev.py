@@ -36,7 +36,14 @@ class Runner:
 
     def start(self) -> None:
         for q in self.queues:
-            q.start()
+            try:
+                q.start()
+            except Exception as exc:  # storage unreachable: say what to do instead of a stack trace
+                from synapse.errors import StorageError
+
+                self.stop()
+                raise StorageError(f"cannot reach the queue {q.function.queue!r}: {str(exc).splitlines()[0]}",
+                                   hint="start Azurite (scripts/dev does) or set AzureWebJobsStorage") from exc
             log.info("polling queue", extra={"function": q.function.name, "queue": q.function.queue,
                                              "batch_size": q.batch_size, "max_dequeue_count":
                                              q.settings.max_dequeue_count})

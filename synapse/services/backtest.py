@@ -126,11 +126,13 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     currencies = ledger_store.load_currencies(conn, guild_id)
     milestones = compile_milestones(rules_store.load_milestones(conn, guild_id),
                                     curves={k: c.curve for k, c in currencies.items()})
+    levelup = rules_store.levelup_route(conn, guild_id)
 
     def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
                         milestones=milestones, disabled_modules=disabled,
-                        state=lambda: initial_state(conn, guild_id, start), progress=report_progress)
+                        state=lambda: initial_state(conn, guild_id, start), progress=report_progress,
+                        levelup=levelup)
 
     drafted = one(overlay(live_rules, draft or (), only_draft=only_draft), progress)
     live = one(live_rules, None) if compare and draft else None

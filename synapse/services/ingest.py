@@ -80,8 +80,10 @@ def members_of(events: Sequence[Event]) -> set[tuple[int, int]]:
     return out
 
 
-# unnest yields the array in order, so the locks are taken in the order given.
-_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+# unnest yields the array in order, so the locks are taken in the order given. The same round trip
+# takes the transaction id (see process_in_transaction).
+_LOCK = text("SELECT pg_current_xact_id(), "
+             "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k)")
 
 
 def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
@@ -90,8 +92,6 @@ def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
     The keys are ``ledger_store.lock_members``'s, so the rules runner's own locking of the same
     members afterwards finds them held by this transaction and does not wait.
     """
-    if not pairs:
-        return
     # Same keys and same global order (by digest bytes) as lock_members: no two lockers can deadlock.
     digests = sorted({hashlib.blake2b(f"{g}:{u}".encode(), digest_size=8).digest() for g, u in pairs})
     conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
@@ -100,14 +100,16 @@ def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,
                            rules: RuleCache[Any] | None = None) -> IngestResult:
     """Everything between BEGIN and COMMIT for a batch of decoded events."""
-    # Take a transaction id before the first insert: the rollup watermark relies on every
-    # transaction that wrote lake rows being visible in the snapshot (see services/rollups.py).
-    conn.execute(text("SELECT pg_current_xact_id()"))
+    # One round trip before the first insert: lock every member the events can touch (all of them
+    # before anything is written, so no worker ever waits for a lock while holding lake rows another
+    # one waits for), and take a transaction id, which the rollup watermark relies on
+    # (see services/rollups.py).
+    lock(conn, members_of(events))
     new = lake_store.append(conn, events)
     if not new:
         return IngestResult(received=len(events), new=0)
-    touched = members_of(new) | voice.members_touched(conn, new)
-    lock(conn, touched)
+    if any(e.event_type == "voice_state_snapshot" for e in new):
+        lock(conn, voice.members_touched(conn, new))  # members in voice are known only now (rare: relay start)
     members.refresh(conn, new)
     derived: list[Event] = []
     if any(e.event_type in voice.VOICE_TYPES for e in new):

@@ -20,13 +20,13 @@ _UPSERT = text("""
 INSERT INTO member_cache AS m (guild_id, user_id, display_name, avatar, is_bot, roles,
                                account_created_at, joined_at, left_at, first_seen_at, last_seen_at)
 SELECT guild_id, user_id, display_name, avatar, is_bot, COALESCE(roles, '{}'), account_created_at,
-       joined_at, left_at, seen_at, seen_at
+       joined_at, left_at, first_at, seen_at
   FROM unnest(CAST(:guild_id AS bigint[]), CAST(:user_id AS bigint[]), CAST(:display_name AS text[]),
               CAST(:avatar AS text[]), CAST(:is_bot AS boolean[]), CAST(:roles AS text[]),
               CAST(:account_created_at AS timestamptz[]), CAST(:joined_at AS timestamptz[]),
-              CAST(:left_at AS timestamptz[]), CAST(:seen_at AS timestamptz[]))
+              CAST(:left_at AS timestamptz[]), CAST(:first_at AS timestamptz[]), CAST(:seen_at AS timestamptz[]))
        AS u(guild_id, user_id, display_name, avatar, is_bot, roles_text, account_created_at, joined_at,
-            left_at, seen_at)
+            left_at, first_at, seen_at)
        CROSS JOIN LATERAL (SELECT CAST(u.roles_text AS bigint[]) AS roles) r
 ON CONFLICT (guild_id, user_id) DO UPDATE SET
     display_name = CASE WHEN EXCLUDED.last_seen_at >= m.last_seen_at AND EXCLUDED.display_name IS NOT NULL
@@ -66,7 +66,7 @@ def refresh(conn: Connection, events: Sequence[Event]) -> int:
         if row is None:
             row = latest[key] = {"display_name": None, "avatar": None, "is_bot": False, "roles": None,
                                  "account_created_at": None, "joined_at": None, "left_at": None,
-                                 "seen_at": e.occurred_at}
+                                 "first_at": e.occurred_at, "seen_at": e.occurred_at}
         actor = e.actor
         if actor is not None and (e.occurred_at >= row["seen_at"] or row["display_name"] is None):
             row["display_name"] = actor.name or ""
@@ -74,6 +74,7 @@ def refresh(conn: Connection, events: Sequence[Event]) -> int:
             row["roles"] = "{" + ",".join(str(r) for r in actor.roles) + "}"
             row["is_bot"] = row["is_bot"] or actor.bot
         row["seen_at"] = max(row["seen_at"], e.occurred_at)
+        row["first_at"] = min(row["first_at"], e.occurred_at)
         if e.event_type == "member_join":
             row["joined_at"] = max(filter(None, (row["joined_at"], e.occurred_at)))
             row["account_created_at"] = _iso(e.payload.get("account_created_at")) or row["account_created_at"]
@@ -84,12 +85,12 @@ def refresh(conn: Connection, events: Sequence[Event]) -> int:
         return 0
     columns: dict[str, list[Any]] = {k: [] for k in (
         "guild_id", "user_id", "display_name", "avatar", "is_bot", "roles", "account_created_at",
-        "joined_at", "left_at", "seen_at")}
+        "joined_at", "left_at", "first_at", "seen_at")}
     for (guild_id, user_id), row in sorted(latest.items()):
         columns["guild_id"].append(guild_id)
         columns["user_id"].append(user_id)
         for name in ("display_name", "avatar", "is_bot", "roles", "account_created_at", "joined_at",
-                     "left_at", "seen_at"):
+                     "left_at", "first_at", "seen_at"):
             columns[name].append(row[name])
     conn.execute(_UPSERT, columns)
     return len(latest)

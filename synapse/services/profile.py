@@ -20,13 +20,16 @@ import bisect
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from synapse.db.ledger_store import load_currencies
 from synapse.errors import NotFound
+from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency
 
 PAGE_SIZE = 10
@@ -116,8 +119,22 @@ class MilestoneBoard:
     available: list[EarnedMilestone]
 
 
+@lru_cache(maxsize=64)
+def _curve(spec: Any) -> LevelCurve:
+    """One ``LevelCurve`` per distinct curve: its 1,000 cumulative thresholds are computed once
+    per process, not on every request (``load_currencies`` builds fresh curves each time)."""
+    return LevelCurve(spec)
+
+
+def _shared(curve: LevelCurve) -> LevelCurve:
+    try:
+        return _curve(curve.spec)
+    except TypeError:  # an unhashable spec (a table curve holds a list): use it as it is
+        return curve
+
+
 def visible_currencies(conn: Connection, guild_id: int) -> list[Currency]:
-    return [c for c in load_currencies(conn, guild_id).values() if c.visible]
+    return [replace(c, curve=_shared(c.curve)) for c in load_currencies(conn, guild_id).values() if c.visible]
 
 
 def primary_currency(currencies: list[Currency]) -> Currency | None:

@@ -23,6 +23,7 @@ from synapse.eventlake.events import Event
 from synapse.milestones.criteria import compile_milestones
 from synapse.rules.cache import RuleCache
 from synapse.rules.compile import compile_rules
+from synapse.rules.decisions import LevelUpRoute
 from synapse.rules.runner import Context, Tally, run
 
 MAX_DEPTH = 3
@@ -36,7 +37,8 @@ SELECT g.rules_version,
                                        ORDER BY m.milestone_id), ''))
           FROM milestones m WHERE m.guild_id = g.guild_id) AS milestones,
        (SELECT md5(COALESCE(string_agg(c.key || ':' || c.levelled || ':' || c.curve::text, ',' ORDER BY c.key), ''))
-          FROM currencies c WHERE c.guild_id = g.guild_id) AS currencies
+          FROM currencies c WHERE c.guild_id = g.guild_id) AS currencies,
+""" + rules_store.LEVELUP_SETTINGS.format(g="g.guild_id") + """
   FROM guilds g WHERE g.guild_id = :g
 """)
 
@@ -55,8 +57,9 @@ class ProcessResult:
 def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_depth: int = MAX_DEPTH) -> Context:
     """The compiled rules, milestones and currencies of a guild (cached until something changes)."""
     row = conn.execute(_FINGERPRINT, {"g": guild_id}).first()
+    # The level-up setting is part of the fingerprint: changing it refreshes every worker's context.
     fingerprint = None if row is None else (row.rules_version, tuple(row.disabled), row.milestones,
-                                            row.currencies, max_depth)
+                                            row.currencies, max_depth, row.levelup_mode, row.levelup_channel_id)
     disabled = frozenset(row.disabled) if row is not None else frozenset()
 
     def load() -> Context:
@@ -65,7 +68,9 @@ def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_
                               max_depth=max_depth)
         milestones = compile_milestones(rules_store.load_milestones(conn, guild_id),
                                         curves={k: c.curve for k, c in currencies.items()})
-        return Context(rules, currencies, milestones, milestones_enabled="milestones" not in disabled)
+        levelup = LevelUpRoute() if row is None else LevelUpRoute.of(row.levelup_mode, row.levelup_channel_id)
+        return Context(rules, currencies, milestones, milestones_enabled="milestones" not in disabled,
+                       levelup=levelup)
 
     if fingerprint is None:
         return load()  # unknown guild: nothing cached, no rules

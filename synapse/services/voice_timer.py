@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from synapse.clock import Clock
 from synapse.db import lake_store
@@ -50,8 +50,7 @@ def credit_open_sessions(engine: Engine, *, clock: Clock, rules: Any = None,
         for start in range(0, len(guild_sessions), CHUNK):
             chunk = guild_sessions[start:start + CHUNK]
             with transaction(engine) as conn:
-                conn.execute(text("SELECT pg_current_xact_id()"))  # see services/rollups.py
-                lock(conn, {(s.guild_id, s.user_id) for s in chunk})
+                lock(conn, {(s.guild_id, s.user_id) for s in chunk})  # and the transaction id: see rollups.py
                 derived = voice.tick_sessions(conn, chunk, now=now)
                 new = lake_store.insert_derived(conn, derived)
                 result = process(conn, new, rules=rules or rule_cache(), clock=clock)

@@ -96,7 +96,7 @@ def stack(db_url: str) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         _missing("chromium is not installed: apt-get install -y chromium")
     _ensure_build()
-    report = seed(db_url, days=7, members=32)
+    report = seed(db_url, days=5, members=28)
     print(f"seeded: {report}")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
