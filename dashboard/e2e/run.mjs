@@ -10,6 +10,7 @@ import { run } from './harness.mjs';
 import './public.test.mjs';
 import './access.test.mjs';
 import './admin.test.mjs';
+import './a11y.test.mjs';
 import { measure } from '../scripts/budget.mjs';
 
 const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:7071').replace(/\/$/, '');

@@ -6,5 +6,7 @@ declare global {
       title?: string;
     }
   }
+  /** The API's origin ('' = same origin), from PUBLIC_SYNAPSE_API_BASE at build time (vite.config.ts). */
+  const __API_BASE__: string;
 }
 export {};

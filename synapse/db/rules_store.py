@@ -19,7 +19,7 @@ from synapse.milestones.criteria import MilestoneRecord
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 from synapse.rules.compile import RuleRecord
 from synapse.rules.decisions import LevelUpRoute
-from synapse.rules.defaults import DEFAULT_MILESTONES, DEFAULT_RULES
+from synapse.rules.defaults import DEFAULT_MILESTONES, DEFAULT_RULES, SUPERSEDED_RULES
 from synapse.rules.model import RuleSpec, ValidationContext, dump_rule, validate_rule
 
 
@@ -157,14 +157,24 @@ def install_defaults(conn: Connection, guild_id: int, *, rules: Iterable[Mapping
                      milestones: Iterable[Mapping[str, Any]] = DEFAULT_MILESTONES) -> dict[str, int]:
     """Install the default rule pack and milestones that are missing (by rule name / milestone key).
 
-    A default the operator deleted or edited is left alone: only names never seen are added.
+    A default the operator deleted or edited is left alone: only names never seen are added, and a
+    stored default still equal to a superseded definition (``defaults.SUPERSEDED_RULES``) is upgraded
+    to today's (a new version, so the old one stays in ``rule_versions``).
     """
-    have = {r.name for r in conn.execute(text("SELECT name FROM rules WHERE guild_id = :g"), {"g": guild_id})}
-    added_rules = 0
+    stored = conn.execute(text("SELECT rule_id, name, definition, deleted_at FROM rules WHERE guild_id = :g "
+                               "ORDER BY rule_id"), {"g": guild_id}).all()
+    have = {r.name for r in stored}
+    added_rules = upgraded = 0
     for rule in rules:
         if rule["name"] not in have:
             save_rule(conn, guild_id, rule)
             added_rules += 1
+            continue
+        old = [dump_rule(validate_rule(dict(o))) for o in SUPERSEDED_RULES.get(rule["name"], ())]
+        for row in stored:
+            if row.name == rule["name"] and row.deleted_at is None and row.definition in old:
+                save_rule(conn, guild_id, rule, rule_id=row.rule_id)
+                upgraded += 1
     added_milestones = 0
     for data in milestones:
         spec = validate_milestone(dict(data))
@@ -173,6 +183,9 @@ def install_defaults(conn: Connection, guild_id: int, *, rules: Iterable[Mapping
                                     enabled)
             VALUES (:g, :k, :n, :d, :e, CAST(:c AS jsonb), CAST(:r AS jsonb), :h, :a, :en)
             ON CONFLICT (guild_id, key) DO NOTHING"""), _milestone_params(guild_id, spec)).rowcount
-    if added_milestones and not added_rules:
+    if added_milestones and not added_rules and not upgraded:
         bump_rules_version(conn, guild_id)
-    return {"rules": added_rules, "milestones": added_milestones}
+    out = {"rules": added_rules, "milestones": added_milestones}
+    if upgraded:
+        out["upgraded_rules"] = upgraded
+    return out

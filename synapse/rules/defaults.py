@@ -99,6 +99,17 @@ DEFAULT_MILESTONES: Final[list[dict[str, Any]]] = [
 ]
 
 
+def _level_up_v1() -> dict[str, Any]:
+    """The first default level-up rule: it named the message's channel, so ``levelup_mode`` was ignored."""
+    [rule] = [r for r in DEFAULT_RULES if r["name"] == "Level-up message"]
+    return {**rule, "effects": [{**rule["effects"][0], "target": "channel"}]}
+
+
+# Earlier definitions of default rules. ``install_defaults`` replaces a stored rule that still equals
+# one of them (never edited by the operator) with today's default; edited rules are left alone.
+SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {"Level-up message": [_level_up_v1()]}
+
+
 def default_rules() -> list[RuleSpec]:
     return [RuleSpec.model_validate(r) for r in DEFAULT_RULES]
 

@@ -18,8 +18,10 @@ their rank, as "anonymous". Functions return plain dicts shaped like ``synapse.a
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
@@ -28,11 +30,38 @@ from synapse.admin import settings as settings_admin
 from synapse.db.ledger_store import load_currencies
 from synapse.errors import ErrorDetail, NotFound, ValidationFailed
 
+T = TypeVar("T")
 MAX_BUCKETS = 5000
+# Sums over every wallet (currency totals) and the cohort join are O(members): computed at most this
+# often per process, like the rollups they sit beside (which lag the lake by one timer period).
+TOTALS_TTL = timedelta(seconds=60)
+RETENTION_TTL = timedelta(minutes=10)
+_cache: dict[tuple[Any, ...], tuple[datetime, Any]] = {}
+_cache_lock = threading.Lock()
 MESSAGE = "message_create"
 REACTION = "reaction_add"
 JOIN = "member_join"
 LEAVE = "member_leave"
+
+
+def cached(conn: Connection, key: tuple[Any, ...], now: datetime, ttl: timedelta, compute: Callable[[], T]) -> T:
+    """``compute()``, reused for ``ttl`` (by the injected clock) per database and key."""
+    full = (conn.engine.url.render_as_string(hide_password=True), *key)
+    with _cache_lock:
+        hit = _cache.get(full)
+    if hit is not None and now - ttl < hit[0] <= now:
+        return hit[1]  # type: ignore[no-any-return]
+    value = compute()
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[full] = (now, value)
+    return value
+
+
+def clear_caches() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def snowflake(value: int | None) -> str | None:
@@ -73,37 +102,38 @@ def overview(conn: Connection, guild_id: int, *, now: datetime) -> dict[str, Any
         {"g": guild_id, "msg": MESSAGE, "h1": hour - timedelta(hours=23),
          "h7": hour - timedelta(days=7) + timedelta(hours=1), "h30": hour - timedelta(days=30) + timedelta(hours=1)},
     ).one()
-    active = conn.execute(text("""
-        SELECT COUNT(*) FILTER (WHERE last_seen_at >= :t1) AS a1, COUNT(*) FILTER (WHERE last_seen_at >= :t7) AS a7,
-               COUNT(*) AS a30
-          FROM member_cache WHERE guild_id = :g AND last_seen_at >= :t30 AND last_seen_at <= :now AND NOT is_bot"""),
+    # O(members) even as one index-only scan of ix_member_cache_seen: reused for TOTALS_TTL, like the totals.
+    a1, a7, a30, members = cached(conn, ("members", guild_id), now, TOTALS_TTL, lambda: tuple(
+        int(x) for x in conn.execute(text("""
+        SELECT COUNT(*) FILTER (WHERE last_seen_at >= :t1 AND last_seen_at <= :now) AS a1,
+               COUNT(*) FILTER (WHERE last_seen_at >= :t7 AND last_seen_at <= :now) AS a7,
+               COUNT(*) FILTER (WHERE last_seen_at >= :t30 AND last_seen_at <= :now) AS a30,
+               COUNT(*) FILTER (WHERE left_at IS NULL) AS members
+          FROM member_cache WHERE guild_id = :g AND NOT is_bot"""),
         {"g": guild_id, "now": now, "t1": now - timedelta(days=1), "t7": now - timedelta(days=7),
-         "t30": now - timedelta(days=30)}).one()
-    members = conn.execute(text("""
-        SELECT COUNT(*) FROM member_cache WHERE guild_id = :g AND left_at IS NULL AND NOT is_bot"""),
-        {"g": guild_id}).scalar_one()
+         "t30": now - timedelta(days=30)}).one()))
     channels = conn.execute(text("""
         SELECT channel_id, SUM(events) AS events FROM activity_channel_daily
          WHERE guild_id = :g AND day > :d30
          GROUP BY channel_id ORDER BY events DESC, channel_id LIMIT 5"""),
         {"g": guild_id, "d30": now.astimezone(UTC).date() - timedelta(days=30)}).all()
     currencies = load_currencies(conn, guild_id)
-    totals = {r.currency_key: r for r in conn.execute(text("""
-        SELECT currency_key, COUNT(*) FILTER (WHERE balance <> 0) AS holders,
-               COALESCE(SUM(balance), 0)::bigint AS total
-          FROM wallets WHERE guild_id = :g GROUP BY currency_key"""), {"g": guild_id})}
+    totals = cached(conn, ("currency_totals", guild_id), now, TOTALS_TTL, lambda: {
+        r.currency_key: (int(r.holders), int(r.total)) for r in conn.execute(text("""
+            SELECT currency_key, COUNT(*) FILTER (WHERE balance <> 0) AS holders,
+                   COALESCE(SUM(balance), 0)::bigint AS total
+              FROM wallets WHERE guild_id = :g GROUP BY currency_key"""), {"g": guild_id})})
     return {
         "guild_id": str(guild_id), "name": row.name, "members_tracked": int(members),
         "windows": {
-            "24h": {"events": int(counts.e1), "messages": int(counts.m1), "active_members": int(active.a1)},
-            "7d": {"events": int(counts.e7), "messages": int(counts.m7), "active_members": int(active.a7)},
-            "30d": {"events": int(counts.e30), "messages": int(counts.m30), "active_members": int(active.a30)},
+            "24h": {"events": int(counts.e1), "messages": int(counts.m1), "active_members": a1},
+            "7d": {"events": int(counts.e7), "messages": int(counts.m7), "active_members": a7},
+            "30d": {"events": int(counts.e30), "messages": int(counts.m30), "active_members": a30},
         },
         "top_channels": [{"channel_id": str(c.channel_id), "events": int(c.events)} for c in channels],
         "currencies": [
             {"key": c.key, "name": c.name, "symbol": c.symbol,
-             "holders": int(totals[c.key].holders) if c.key in totals else 0,
-             "total": int(totals[c.key].total) if c.key in totals else 0}
+             "holders": totals.get(c.key, (0, 0))[0], "total": totals.get(c.key, (0, 0))[1]}
             for c in currencies.values() if c.visible],
         "as_of": now,
     }
@@ -210,8 +240,10 @@ def member_profile(conn: Connection, guild_id: int, user_id: int, *, now: dateti
         rank = None
         if bal != 0:
             rank = int(conn.execute(text("""
-                SELECT COUNT(*) + 1 FROM wallets WHERE guild_id = :g AND currency_key = :c
-                   AND (balance > :b OR (balance = :b AND user_id < :u))"""),
+                SELECT 1 + (SELECT COUNT(*) FROM wallets WHERE guild_id = :g AND currency_key = :c
+                               AND balance > :b)
+                         + (SELECT COUNT(*) FROM wallets WHERE guild_id = :g AND currency_key = :c
+                               AND balance = :b AND user_id < :u)"""),
                 {"g": guild_id, "c": key, "b": bal, "u": user_id}).scalar_one())
         entry: dict[str, Any] = {"currency": key, "name": cur.name, "symbol": cur.symbol, "balance": bal,
                                  "rank": rank}
@@ -317,6 +349,11 @@ def heatmap(conn: Connection, guild_id: int, *, start: datetime, end: datetime) 
 def retention(conn: Connection, guild_id: int, *, now: datetime, weeks: int) -> dict[str, Any]:
     """Weekly join cohorts (``member_cache.joined_at``) × weeks after joining with any activity."""
     guild_row(conn, guild_id)
+    return cached(conn, ("retention", guild_id, weeks, now.astimezone(UTC).date()), now, RETENTION_TTL,
+                  lambda: _retention(conn, guild_id, now=now, weeks=weeks))
+
+
+def _retention(conn: Connection, guild_id: int, *, now: datetime, weeks: int) -> dict[str, Any]:
     today = now.astimezone(UTC).date()
     this_monday = today - timedelta(days=today.weekday())
     since = this_monday - timedelta(weeks=weeks - 1)

@@ -101,14 +101,31 @@ class VoiceBook:
         self.derived: list[Event] = []
         # Events being applied now come in time order: the late-join lookup is for the others only.
         self.batch = list(batch)
+        # Open session per member, read once (locked) and kept up to date by open/close.
+        self._open: dict[tuple[int, int], Session | None] = {}
 
     # -- reads -----------------------------------------------------------------------------------
 
+    def prefetch(self, members: set[tuple[int, int]]) -> None:
+        """Read (and lock) the open sessions of these members in one round trip."""
+        wanted = sorted(m for m in members if m not in self._open)
+        if not wanted:
+            return
+        rows = self.conn.execute(text("""
+            SELECT * FROM voice_sessions
+             WHERE ended_at IS NULL AND (guild_id, user_id) IN (
+                   SELECT * FROM unnest(CAST(:g AS bigint[]), CAST(:u AS bigint[])))
+             FOR UPDATE"""), {"g": [g for g, _ in wanted], "u": [u for _, u in wanted]}).all()
+        self._open.update(dict.fromkeys(wanted))
+        self._open.update({(r.guild_id, r.user_id): _session(r) for r in rows})
+
     def _open_session(self, guild_id: int, user_id: int) -> Session | None:
-        row = self.conn.execute(text(
-            "SELECT * FROM voice_sessions WHERE guild_id = :g AND user_id = :u AND ended_at IS NULL FOR UPDATE"),
-            {"g": guild_id, "u": user_id}).first()
-        return _session(row) if row else None
+        if (guild_id, user_id) not in self._open:
+            row = self.conn.execute(text(
+                "SELECT * FROM voice_sessions WHERE guild_id = :g AND user_id = :u AND ended_at IS NULL FOR UPDATE"),
+                {"g": guild_id, "u": user_id}).first()
+            self._open[(guild_id, user_id)] = _session(row) if row else None
+        return self._open[(guild_id, user_id)]
 
     def _next_voice_event_after(self, guild_id: int, user_id: int, at: datetime) -> datetime | None:
         """When the member's next voice event after ``at`` happened (a late join meets its leave)."""
@@ -138,10 +155,15 @@ class VoiceBook:
              "e": event_id}).one()
         if end is not None:
             self.close(_session(row), at=end, reason="late_join")
+        else:
+            self._open[(guild_id, user_id)] = _session(row)
 
     def close(self, session: Session, *, at: datetime, reason: str) -> None:
         end = min(at, session.started_at + MAX_SESSION)
         end = max(end, session.started_at)
+        current = self._open.get((session.guild_id, session.user_id))
+        if current is not None and current.id == session.id:
+            self._open[(session.guild_id, session.user_id)] = None
         self.conn.execute(text("""
             UPDATE voice_sessions SET ended_at = :t, end_reason = :r, last_tick_at = :t
              WHERE guild_id = :g AND id = :id"""),
@@ -225,6 +247,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     """Apply new voice events (in time order) to the sessions; return the derived events to append."""
     voice = sorted((e for e in events if e.event_type in VOICE_TYPES), key=lambda e: (e.occurred_at, e.id or 0))
     book = VoiceBook(conn, now=now, batch=[e.source_event_id for e in voice])
+    book.prefetch({(e.guild_id, e.user_id) for e in voice if e.user_id is not None})
     for e in voice:
         p = e.payload
         channel = _int(p.get("channel_id")) or e.channel_id
@@ -300,6 +323,7 @@ def open_sessions(conn: Connection, *, guild_id: int | None = None) -> list[Sess
 def tick_sessions(conn: Connection, sessions: Sequence[Session], *, now: datetime) -> list[Event]:
     """Credit open sessions up to ``now`` and close stale ones (callers lock the members first)."""
     book = VoiceBook(conn, now=now)
+    book.prefetch({(s.guild_id, s.user_id) for s in sessions})
     for s in sessions:
         fresh = book._open_session(s.guild_id, s.user_id)
         if fresh is not None and fresh.id == s.id:

@@ -91,7 +91,9 @@ def make_api(db_url: str) -> Iterator[Any]:
 
     def build(**overrides: Any) -> Api:
         from synapse.api.app import create_app
+        from synapse.services.queries import clear_caches
 
+        clear_caches()
         cfg = make_settings(**overrides)
         clock = FixedClock(NOW)
         c = Container(cfg, clock=clock, database_url=db_url)

@@ -36,6 +36,8 @@ export const ADMIN_SECTIONS: AdminSection[] = [
   { href: '/admin/settings', label: 'Settings' },
   { href: '/admin/seasons', label: 'Seasons', module: 'seasons' },
   { href: '/admin/audit', label: 'Audit log' },
+  { href: '/admin/import', label: 'Import', module: 'economy' },
+  { href: '/admin/members', label: 'Member data' },
   { href: '/admin/integrations', label: 'Tokens & webhooks' }
 ];
 

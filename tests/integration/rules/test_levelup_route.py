@@ -1,4 +1,4 @@
-"""Level-up embeds go where the guild's ``levelup_mode`` says, on the real database (outbox rows as the sender reads them)."""
+"""Level-up embeds go where the guild's ``levelup_mode`` says, on the real database (outbox rows as sent)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,32 @@ def test_backtest_counts_no_level_up_announcements_when_off(engine: sa.Engine, g
     off = run_backtest_readonly(engine, GUILD, None).draft
     assert len(on.level_ups) == len(off.level_ups) == 1
     assert on.announcements - off.announcements == 1
+
+
+def _level_up_rule(engine: sa.Engine) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT rule_id, version, definition FROM rules WHERE guild_id = :g "
+                                    "AND name = 'Level-up message'"), {"g": GUILD}).one()
+
+
+def test_guild_init_upgrades_an_unedited_old_level_up_rule_only(engine: sa.Engine, guild: int) -> None:
+    """A guild installed with the old channel-target rule gets the setting-following one on the next init;
+    an operator's edited rule is left alone."""
+    from synapse.rules.defaults import SUPERSEDED_RULES
+
+    [old] = SUPERSEDED_RULES["Level-up message"]
+    rule_id = _level_up_rule(engine).rule_id
+    with engine.begin() as conn:   # as an earlier release installed it
+        rules_store.save_rule(conn, GUILD, old, rule_id=rule_id)
+    assert _level_up_rule(engine).definition["effects"][0]["target"] == "channel"
+    with engine.begin() as conn:
+        report = init_guild(conn, GUILD, actor=SYSTEM)
+    assert report.installed.get("upgraded_rules") == 1
+    row = _level_up_rule(engine)
+    assert row.definition["effects"][0]["target"] == "levelup" and row.version == 3
+    # Edited by the operator (another title): never touched again.
+    edited = {**old, "effects": [{**old["effects"][0], "title": "Bravo!"}]}
+    with engine.begin() as conn:
+        rules_store.save_rule(conn, GUILD, edited, rule_id=rule_id)
+        assert init_guild(conn, GUILD, actor=SYSTEM).installed.get("upgraded_rules") is None
+    assert _level_up_rule(engine).definition["effects"][0]["title"] == "Bravo!"

@@ -61,8 +61,8 @@ def test_member_without_a_name_is_shown_as_a_working_mention() -> None:
 
 def test_milestone_names_written_by_admins_are_escaped_too() -> None:
     """A milestone named with markdown and a role mention renders literally in the default milestone embed."""
-    rules = ruleset(_announce("{mention} earned **{milestone_name}** ({milestone})", title="Milestone: {milestone_name}",
-                              trigger="milestone_earned"))
+    rules = ruleset(_announce("{mention} earned **{milestone_name}** ({milestone})",
+                              title="Milestone: {milestone_name}", trigger="milestone_earned"))
     event = Event(SYNAPSE, "milestone_earned:k:7", "milestone_earned", 1, 7, 501, T0,
                   {"milestone": "top_dog", "name": "<@&99> [Top](http://x) _dog_", "announce": True},
                   Actor(name="m7"))

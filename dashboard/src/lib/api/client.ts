@@ -34,7 +34,15 @@ const auth: Middleware = {
   }
 };
 
-export const api = createClient<paths>({ baseUrl: '' });
+/** The API's origin: '' (same origin) unless the build set PUBLIC_SYNAPSE_API_BASE. */
+export const API_BASE: string = typeof __API_BASE__ === 'string' ? __API_BASE__ : '';
+
+/** Where "Log in with Discord" goes. */
+export function loginUrl(): string {
+  return `${API_BASE}/api/auth/login`;
+}
+
+export const api = createClient<paths>({ baseUrl: API_BASE });
 api.use(auth);
 
 function toError(status: number, body: unknown): ApiError {
@@ -64,7 +72,7 @@ export async function raw<T>(method: string, path: string, body?: unknown): Prom
   if (session.token) headers.authorization = `Bearer ${session.token}`;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(API_BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
     throw new ApiError(0, 'network', `cannot reach the Synapse API (${(e as Error).message})`);
   }
