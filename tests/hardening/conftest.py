@@ -28,13 +28,14 @@ from tests.support.fake_discord import fake_discord  # noqa: F401  (the shared f
 
 
 @pytest.fixture
-def iworld(db_url: str) -> Iterator[World]:
+def iworld(db_url: str, azurite: Any, queue_name: str) -> Iterator[World]:
     from functions.http import lazy_asgi_app
 
     key = SigningKey.generate()
     clock = FixedClock(NOW)
     settings = load_settings(environment="test", discord_public_key=key.verify_key.encode().hex(),
-                             discord_application_id=p.APP_ID)
+                             discord_application_id=p.APP_ID, storage_connection=azurite.connection_string,
+                             followup_queue=queue_name)
     container = Container(settings, clock=clock, database_url=db_url)
     set_container(container)
     with container.engine.begin() as conn:

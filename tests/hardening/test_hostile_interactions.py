@@ -23,7 +23,7 @@ from tests.interactions.conftest import TIMESTAMP, World, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 ADMIN_PERMISSIONS = "8"  # Administrator
 NASTY = ["@everyone", "@here", "<@&1>", "'; DROP TABLE transactions; --", "\" OR 1=1 --", "<script>x</script>",
