@@ -9,17 +9,22 @@ per store and kept for its lifetime (one ingest message).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from synapse.db import lake_store, ledger_store
 from synapse.eventlake.events import Event
-from synapse.ledger.model import Posted, Posting
-from synapse.milestones.criteria import MilestoneRecord
+from synapse.ledger.model import Currency, Kind, Posted, Posting
+from synapse.milestones import model as mm
+from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord
+from synapse.rules import model as rm
+from synapse.rules.compile import RuleSet, walk_conditions, window_bounds
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 
 _FIRED = text("""
@@ -184,3 +189,417 @@ class DbStore:
               JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
              WHERE um.guild_id = :g AND um.user_id = :u"""), {"g": self.guild_id, "u": user_id})
         return frozenset(r.key for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The batch store: prefetch, evaluate in memory, write in bulk (live ingest's hot path)
+
+_INSERT_WITH_IDS = text("""
+INSERT INTO transactions (id, guild_id, user_id, currency_key, amount, kind, idempotency_key, reason,
+                          rule_id, rule_version, event_id, event_type, actor_id, season_id, occurred_at, meta)
+SELECT * FROM unnest(
+    CAST(:id AS bigint[]),
+    CAST(:guild_id AS bigint[]), CAST(:user_id AS bigint[]), CAST(:currency AS text[]),
+    CAST(:amount AS bigint[]), CAST(:kind AS text[]), CAST(:key AS text[]), CAST(:reason AS text[]),
+    CAST(:rule_id AS bigint[]), CAST(:rule_version AS int[]), CAST(:event_id AS bigint[]),
+    CAST(:event_type AS text[]), CAST(:actor_id AS bigint[]), CAST(:season_id AS int[]),
+    CAST(:occurred_at AS timestamptz[]), CAST(:meta AS jsonb[]))
+RETURNING id, balance_after
+""")
+_RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id "
+                    "FROM generate_series(1, :n) ORDER BY 1")
+_FIRES_BULK = text("""
+INSERT INTO rule_state (guild_id, rule_id, user_id, last_fired_at, last_event_id)
+SELECT :g, r, u, t, ev
+  FROM unnest(CAST(:r AS bigint[]), CAST(:u AS bigint[]), CAST(:t AS timestamptz[]), CAST(:ev AS bigint[]))
+       AS x(r, u, t, ev)
+ON CONFLICT (guild_id, rule_id, user_id) DO UPDATE
+   SET last_fired_at = GREATEST(rule_state.last_fired_at, EXCLUDED.last_fired_at),
+       last_event_id = CASE WHEN EXCLUDED.last_fired_at >= rule_state.last_fired_at
+                            THEN EXCLUDED.last_event_id ELSE rule_state.last_event_id END
+""")
+_OUTBOX_BULK = text("""
+INSERT INTO outbox (guild_id, kind, dedupe_key, payload)
+SELECT :g, k, d, CAST(p AS jsonb)
+  FROM unnest(CAST(:k AS text[]), CAST(:d AS text[]), CAST(:p AS text[])) WITH ORDINALITY AS x(k, d, p, n)
+ ORDER BY n
+ON CONFLICT (guild_id, dedupe_key) DO NOTHING RETURNING id
+""")
+
+
+class Mispredicted(Exception):
+    """The batch's in-memory ledger disagreed with the database (a writer that does not lock members,
+    a key already posted, a constraint): the runner rolls the batch back and processes it statement
+    by statement instead (``DbStore``)."""
+
+
+class BatchStore(DbStore):
+    """``DbStore`` for one batch of events whose members the caller has locked until commit.
+
+    ``prefetch`` reads, in a handful of set-based queries, everything the rules and milestone
+    criteria can ask about the batch's members (wallets, earned milestones, member rows, event
+    counts and sums, cooldown fires and cap credits around the batch's time span, once-per-reactor
+    keys). Evaluation then runs in memory, the state updated as decisions are made (as
+    ``MemoryState`` does for backtests); postings whose idempotency key is known to be new get their
+    transaction id from a reserved block and their ``balance_after`` from the prefetched wallet, and
+    are written with cooldown fires and outbox rows in bulk by ``finish``. Because the members are
+    locked, state read after the locks is authoritative; ``finish`` still checks every predicted
+    ``balance_after`` against the database and raises :class:`Mispredicted` on any difference.
+    Questions outside what was prefetched fall back to ``DbStore``'s queries (after writing what
+    is pending, when the query reads the ledger).
+    """
+
+    def __init__(self, conn: Connection, guild_id: int, *, currencies: Mapping[str, Currency]) -> None:
+        super().__init__(conn, guild_id)
+        self._currencies = currencies
+        self._users: frozenset[int] = frozenset()
+        self._balances: dict[tuple[int, str], int] = {}
+        self._earned: dict[int, set[str]] = {}
+        self._count_types: frozenset[str] = frozenset()
+        self._counts: dict[tuple[int, str], int] = {}
+        self._sum_keys: frozenset[tuple[str, str]] = frozenset()
+        self._sums: dict[tuple[int, str, str], int] = {}
+        self._sum_stale: set[tuple[int, str]] = set()
+        self._fire_rules: frozenset[int] = frozenset()
+        self._fire_span: tuple[datetime, datetime] | None = None
+        self._fires: dict[tuple[int, int], list[datetime]] = {}
+        self._capped: frozenset[str] = frozenset()
+        self._cap_span: tuple[datetime, datetime | None] | None = None
+        self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
+        self._keys_checked: set[str] = set()     # keys known to be absent from the ledger (or listed below)
+        self._keys_in_db: set[str] = set()
+        self._posted_keys: set[str] = set()      # keys this store posted (pending or written)
+        self._fresh_events: set[int] = set()     # events inserted by this transaction: their rule keys are new
+        self._ids: list[int] = []                # reserved transaction ids, in reverse order (pop)
+        self._reserve = 64
+        self._pending: list[tuple[Posting, int, int]] = []   # (posting, id, predicted balance_after)
+        self._fire_rows: dict[tuple[int, int], tuple[datetime, int | None]] = {}
+        self._outbox_rows: dict[str, tuple[str, str]] = {}
+
+    # ------------------------------------------------------------ prefetch
+
+    def prefetch(self, events: Sequence[Event], users: Iterable[int], rules: RuleSet,
+                 milestones: Sequence[CompiledMilestone]) -> None:
+        """Read what the batch's rules can ask about ``users`` (call after the member locks are taken)."""
+        conn, g = self.conn, self.guild_id
+        uids = sorted(set(users))
+        self._users = frozenset(uids)
+        self._fresh_events = {e.id for e in events if e.id is not None}
+        self._reserve = max(64, len(events) + 16)
+        for row in conn.execute(text("""
+                SELECT user_id, currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = ANY(:u)"""),
+                {"g": g, "u": uids}):
+            self._balances[(row.user_id, row.currency_key)] = int(row.balance)
+        self._earned = {u: set() for u in uids}
+        for row in conn.execute(text("""
+                SELECT um.user_id, m.key FROM user_milestones um
+                  JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+                 WHERE um.guild_id = :g AND um.user_id = ANY(:u)"""), {"g": g, "u": uids}):
+            self._earned[row.user_id].add(row.key)
+        for u in uids:
+            self._members[u] = None
+        for row in conn.execute(text("""
+                SELECT user_id, roles, joined_at, account_created_at, is_bot FROM member_cache
+                 WHERE guild_id = :g AND user_id = ANY(:u)"""), {"g": g, "u": uids}):
+            self._members[row.user_id] = Member(roles=frozenset(row.roles or ()), joined_at=row.joined_at,
+                                                account_created_at=row.account_created_at, is_bot=row.is_bot)
+        self._prefetch_criteria(uids, milestones)
+        if events:
+            self._prefetch_rules(events, uids, rules)
+
+    def _prefetch_criteria(self, uids: list[int], milestones: Sequence[CompiledMilestone]) -> None:
+        counts: set[str] = set()
+        sums: set[tuple[str, str]] = set()
+        stack: list[Any] = [ms.record.spec.criteria for ms in milestones]
+        while stack:
+            c = stack.pop()
+            if isinstance(c, mm.AllCrit | mm.AnyCrit):
+                stack.extend(c.criteria)
+            elif isinstance(c, mm.EventCountCrit) and c.within_days is None:
+                counts.add(c.event)
+            elif isinstance(c, mm.EventSumCrit) and c.within_days is None:
+                sums.add((c.event, c.field))
+        if counts:
+            self._count_types = frozenset(counts)
+            for row in self.conn.execute(text("""
+                    SELECT user_id, event_type, count(*) AS n FROM event_lake
+                     WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = ANY(:t)
+                     GROUP BY user_id, event_type"""), {"g": self.guild_id, "u": uids, "t": sorted(counts)}):
+                self._counts[(row.user_id, row.event_type)] = int(row.n)
+        for event_type, name in sorted(sums):
+            default = 1 if name == "minutes" else 0
+            for row in self.conn.execute(text("""
+                    SELECT user_id, COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> :f) = 'number'
+                                                      THEN (payload ->> :f)::numeric ELSE :d END), 0)::bigint AS n
+                      FROM event_lake WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = :t
+                     GROUP BY user_id"""), {"g": self.guild_id, "u": uids, "t": event_type, "f": name, "d": default}):
+                self._sums[(row.user_id, event_type, name)] = int(row.n)
+        self._sum_keys = frozenset(sums)
+
+    def _prefetch_rules(self, events: Sequence[Event], uids: list[int], rules: RuleSet) -> None:
+        active = {c.rule_id for compiled in rules.by_event.values() for c in compiled}
+        cooldown_rules: set[int] = set()
+        longest = 0
+        caps: list[rm.CapCond] = []
+        once: dict[str, list[tuple[int, int]]] = {}   # trigger event -> (rule id, number of effects)
+        for record in rules.records:
+            if record.rule_id not in active:
+                continue
+            for c in walk_conditions(record.spec.conditions):
+                if isinstance(c, rm.CooldownCond):
+                    cooldown_rules.add(record.rule_id)
+                    longest = max(longest, c.seconds)
+                elif isinstance(c, rm.CapCond):
+                    caps.append(c)
+                elif isinstance(c, rm.OncePerReactorCond):
+                    once.setdefault(record.spec.trigger.event, []).append(
+                        (record.rule_id, len(record.spec.effects)))
+        first = min(e.occurred_at for e in events)
+        last = max(e.occurred_at for e in events)
+        params = {"g": self.guild_id, "u": uids}
+        if cooldown_rules:
+            span = timedelta(seconds=longest)
+            lo, hi = first - span, last + span
+            for row in self.conn.execute(text("""
+                    SELECT rule_id, user_id, occurred_at AS at FROM transactions
+                     WHERE guild_id = :g AND user_id = ANY(:u) AND rule_id = ANY(:r)
+                       AND occurred_at > :s AND occurred_at < :e
+                    UNION ALL
+                    SELECT rule_id, user_id, last_fired_at FROM rule_state
+                     WHERE guild_id = :g AND user_id = ANY(:u) AND rule_id = ANY(:r)
+                       AND last_fired_at > :s AND last_fired_at < :e"""),
+                    {**params, "r": sorted(cooldown_rules), "s": lo, "e": hi}):
+                self._fires.setdefault((row.rule_id, row.user_id), []).append(row.at)
+            self._fire_rules, self._fire_span = frozenset(cooldown_rules), (lo, hi)
+        if caps:
+            starts: list[datetime] = []
+            ends: list[datetime | None] = []
+            for c in caps:
+                tz = UTC if c.tz == "UTC" else ZoneInfo(c.tz)
+                season = self.season_start() if c.window == "season" else None
+                for at in (first, last):
+                    start, end = window_bounds(at, c.window, tz, season)
+                    starts.append(start)
+                    ends.append(end)
+            cap_lo = min(starts)
+            cap_hi = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+            capped = sorted({c.currency for c in caps})
+            for row in self.conn.execute(text("""
+                    SELECT user_id, currency_key, occurred_at, amount FROM transactions
+                     WHERE guild_id = :g AND user_id = ANY(:u) AND currency_key = ANY(:c)
+                       AND kind = 'rule' AND amount > 0
+                       AND occurred_at >= :s AND (CAST(:e AS timestamptz) IS NULL OR occurred_at < :e)"""),
+                    {**params, "c": capped, "s": cap_lo, "e": cap_hi}):
+                self._credits.setdefault((row.user_id, row.currency_key), []).append(
+                    (row.occurred_at, int(row.amount)))
+            self._capped, self._cap_span = frozenset(capped), (cap_lo, cap_hi)
+        if once:
+            keys: set[str] = set()
+            for e in events:
+                for rid, n in once.get(e.event_type, ()):
+                    keys.update(f"rule:{rid}:once:{e.payload.get('message_id')}:{e.user_id}:{i}" for i in range(n))
+            if keys:
+                self._keys_in_db.update(r.idempotency_key for r in self.conn.execute(text("""
+                    SELECT idempotency_key FROM transactions WHERE guild_id = :g AND idempotency_key = ANY(:k)"""),
+                    {"g": self.guild_id, "k": sorted(keys)}))
+                self._keys_checked.update(keys)
+
+    # ------------------------------------------------------------ Facts (from memory when prefetched)
+
+    def balance(self, user_id: int, currency: str) -> int:
+        key = (user_id, currency)
+        value = self._balances.get(key)
+        if value is None:
+            value = 0 if user_id in self._users else super().balance(user_id, currency)
+            self._balances[key] = value
+        return value
+
+    def earned_milestones(self, user_id: int) -> AbstractSet[str]:
+        have = self._earned.get(user_id)
+        if have is None:
+            have = self._earned[user_id] = set(super().earned_milestones(user_id))
+        return have
+
+    def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
+        if since is None and user_id in self._users and event_type in self._count_types:
+            return self._counts.get((user_id, event_type), 0)
+        return super().event_count(user_id, event_type, since)
+
+    def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
+        if (since is None and user_id in self._users and (event_type, field) in self._sum_keys
+                and (user_id, event_type) not in self._sum_stale):
+            return self._sums.get((user_id, event_type, field), 0)
+        return super().event_sum(user_id, event_type, field, since)
+
+    def fired_between(self, rule_id: int, user_id: int, start: datetime, end: datetime) -> bool:
+        for at in self._fires.get((rule_id, user_id), ()):
+            if start < at < end:
+                return True
+        span = self._fire_span
+        if span is not None and rule_id in self._fire_rules and user_id in self._users \
+                and span[0] <= start and end <= span[1]:
+            return False
+        return super().fired_between(rule_id, user_id, start, end)
+
+    def cap_used(self, user_id: int, currency: str, start: datetime, end: datetime | None) -> int:
+        span = self._cap_span
+        if (span is not None and currency in self._capped and user_id in self._users and span[0] <= start
+                and (span[1] is None or (end is not None and end <= span[1]))):
+            return sum(amount for at, amount in self._credits.get((user_id, currency), ())
+                       if at >= start and (end is None or at < end))
+        self.flush_postings()
+        return super().cap_used(user_id, currency, start, end)
+
+    def any_posted(self, keys: Sequence[str]) -> bool:
+        posted = self._posted_keys
+        if any(k in posted for k in keys):
+            return True
+        checked = self._keys_checked
+        if all(k in checked for k in keys):
+            return any(k in self._keys_in_db for k in keys)
+        found = super().any_posted(keys)   # pending postings are all in _posted_keys
+        if not found:
+            checked.update(keys)
+        return found
+
+    def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
+        self.flush_postings()
+        return super().prior_credits(source_system, source_event_id)
+
+    # ------------------------------------------------------------ Store writes (deferred when safe)
+
+    def _fresh(self, p: Posting) -> bool:
+        key = p.idempotency_key
+        if key in self._keys_checked:
+            return key not in self._keys_in_db
+        if p.event_id is None or p.event_id not in self._fresh_events:
+            return False
+        prefix = f"rule:{p.rule_id}:{p.event_id}:"
+        return key.startswith(prefix) and key[len(prefix):].isdigit()
+
+    def _note(self, p: Posting) -> None:
+        self._posted_keys.add(p.idempotency_key)
+        if p.rule_id is not None:
+            self._fires.setdefault((p.rule_id, p.user_id), []).append(p.occurred_at)
+        if p.amount > 0 and p.kind is Kind.rule and p.currency in self._capped:
+            self._credits.setdefault((p.user_id, p.currency), []).append((p.occurred_at, p.amount))
+
+    def _next_id(self) -> int:
+        if not self._ids:
+            rows = self.conn.execute(_RESERVE_IDS, {"n": self._reserve}).all()
+            self._ids = [int(r.id) for r in reversed(rows)]
+        return self._ids.pop()
+
+    def post(self, postings: Sequence[Posting]) -> list[Posted]:
+        out: list[Posted] = []
+        for p in postings:
+            if p.idempotency_key in self._posted_keys:
+                continue   # the database skips a key it already holds
+            currency = self._currencies.get(p.currency)
+            if currency is not None and self._fresh(p):
+                after = self.balance(p.user_id, p.currency) + p.amount
+                if after >= 0 or currency.allow_negative:
+                    tx = self._next_id()
+                    self._pending.append((p, tx, after))
+                    self._balances[(p.user_id, p.currency)] = after
+                    self._note(p)
+                    out.append(Posted(p, tx, after))
+                    continue
+            out.extend(self._post_now(p))
+        return out
+
+    def _post_now(self, p: Posting) -> list[Posted]:
+        """The statement-by-statement path (keys that may be in the ledger, refusals the database names)."""
+        self.flush_postings()
+        self._ids.clear()   # later postings take later ids: id order stays posting order
+        posted = ledger_store.post(self.conn, [p])
+        self._posted_keys.add(p.idempotency_key)
+        for x in posted:
+            self._balances[(p.user_id, p.currency)] = x.balance_after
+            self._note(p)
+        return posted
+
+    def flush_postings(self) -> None:
+        """Write the pending postings in one statement; check the database agrees with every balance."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        columns: dict[str, list[Any]] = {
+            "id": [], "guild_id": [], "user_id": [], "currency": [], "amount": [], "kind": [], "key": [],
+            "reason": [], "rule_id": [], "rule_version": [], "event_id": [], "event_type": [], "actor_id": [],
+            "season_id": [], "occurred_at": [], "meta": [],
+        }
+        for p, tx, _ in pending:
+            columns["id"].append(tx)
+            columns["guild_id"].append(p.guild_id)
+            columns["user_id"].append(p.user_id)
+            columns["currency"].append(p.currency)
+            columns["amount"].append(p.amount)
+            columns["kind"].append(str(p.kind))
+            columns["key"].append(p.idempotency_key)
+            columns["reason"].append(p.reason)
+            columns["rule_id"].append(p.rule_id)
+            columns["rule_version"].append(p.rule_version)
+            columns["event_id"].append(p.event_id)
+            columns["event_type"].append(p.meta.get("event_type"))
+            columns["actor_id"].append(p.actor_id)
+            columns["season_id"].append(p.season_id)
+            columns["occurred_at"].append(p.occurred_at)
+            columns["meta"].append(json.dumps(p.meta))
+        try:
+            rows = self.conn.execute(_INSERT_WITH_IDS, columns).all()
+        except IntegrityError as exc:
+            raise Mispredicted(f"the database refused a batch of postings: {exc.orig}") from exc
+        written = {int(r.id): int(r.balance_after) for r in rows}
+        for p, tx, after in pending:
+            if written.get(tx) != after:
+                raise Mispredicted(f"posting {p.idempotency_key}: predicted balance {after}, "
+                                   f"database {written.get(tx)}")
+
+    def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
+        rows = self._fire_rows
+        for rule_id, user_id in fires:
+            self._fires.setdefault((rule_id, user_id), []).append(at)
+            key = (rule_id, user_id)
+            had = rows.get(key)
+            if had is None or at >= had[0]:   # as the upsert: the latest fire wins, the later one on a tie
+                rows[key] = (at, event_id)
+
+    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+        granted = super().grant(milestone, user_id, at, event_id)
+        if granted:
+            self.earned_milestones(user_id)   # loaded (with this row) if it was not yet
+            self._earned[user_id].add(milestone.spec.key)
+        return granted
+
+    def append_derived(self, events: Sequence[Event]) -> list[Event]:
+        written = super().append_derived(events)
+        for e in written:
+            if e.id is not None:
+                self._fresh_events.add(e.id)
+            if e.user_id is not None:
+                key = (e.user_id, e.event_type)
+                if e.event_type in self._count_types:
+                    self._counts[key] = self._counts.get(key, 0) + 1
+                self._sum_stale.add(key)
+        return written
+
+    def emit(self, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
+        if dedupe_key not in self._outbox_rows:
+            self._outbox_rows[dedupe_key] = (kind, json.dumps(payload))
+
+    def finish(self) -> None:
+        """Write what the batch decided: postings, cooldown fires, outbox rows (``outbox_ids`` filled)."""
+        self.flush_postings()
+        if self._fire_rows:
+            items = list(self._fire_rows.items())
+            self.conn.execute(_FIRES_BULK, {"g": self.guild_id, "r": [k[0] for k, _ in items],
+                                            "u": [k[1] for k, _ in items], "t": [v[0] for _, v in items],
+                                            "ev": [v[1] for _, v in items]})
+            self._fire_rows = {}
+        if self._outbox_rows:
+            items2 = list(self._outbox_rows.items())
+            rows = self.conn.execute(_OUTBOX_BULK, {"g": self.guild_id, "k": [v[0] for _, v in items2],
+                                                    "d": [k for k, _ in items2], "p": [v[1] for _, v in items2]})
+            self.outbox_ids.extend(sorted(int(r.id) for r in rows))
+            self._outbox_rows = {}

@@ -8,6 +8,7 @@ dispatcher; deferred jobs are sent to the follow-up queue only after it commits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -41,6 +42,9 @@ class Context:
 
 
 _queues: dict[tuple[str, str, str], Any] = {}
+# Discord waits 3 s for the answer: with storage down, the SDK's default retries (15 s backoff, ~90 s in
+# all) would hold the request far past that. One try with short timeouts; the caller answers with an error.
+FAIL_FAST: dict[str, Any] = {"retry_total": 0, "connection_timeout": 0.5, "read_timeout": 1.5}
 _queues_lock = threading.Lock()
 
 
@@ -51,14 +55,17 @@ def queue_sender(settings: Settings) -> Enqueue:
         with _queues_lock:
             client = _queues.get(key)
             if client is None:
-                from synapse.queues import ensure_queue, queue_client
+                from synapse.queues import queue_client
 
                 client = queue_client(settings.followup_queue, connection=settings.storage_connection,
                                       service_uri=settings.storage_queue_service_uri,
                                       client_id=settings.managed_identity_client_id)
-                ensure_queue(client)
+                from azure.core.exceptions import ResourceExistsError
+
+                with contextlib.suppress(ResourceExistsError):  # bounded like the send (ensure_queue is not)
+                    client.create_queue(**FAIL_FAST)
                 _queues[key] = client
-        client.send_message(json.dumps(job, separators=(",", ":")))
+        client.send_message(json.dumps(job, separators=(",", ":")), **FAIL_FAST)
     return send
 
 

@@ -38,15 +38,13 @@ def evaluate(rules: RuleSet, event: Event, facts: Facts, *, depth: int = 0, expl
             # The hot loop of backtests: conditions inlined (no per-rule call, no path strings).
             if caps:
                 caps.clear()
+            held = True
             for check in rule.checks:
                 if check(scope) is not None:
+                    held = False
                     break
-            else:
-                for effect in rule.effects:
-                    effect(scope, ev)
-                if rule.has_cooldown and uid is not None:
-                    ev.fires.append((rule.rule_id, uid))
-            continue
+            if not held:
+                continue
         for effect in rule.effects:
             effect(scope, ev)
         if rule.has_cooldown and uid is not None:

@@ -8,6 +8,8 @@ The ingest pipeline calls ``process`` inside its open transaction, right after
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from synapse.clock import Clock
 from synapse.db import ledger_store, rules_store
-from synapse.db.facts import DbStore
+from synapse.db.facts import BatchStore, DbStore, Mispredicted
 from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.eventlake.events import Event
 from synapse.milestones.criteria import compile_milestones
@@ -27,6 +29,8 @@ from synapse.rules.decisions import LevelUpRoute
 from synapse.rules.runner import Context, Tally, run
 
 MAX_DEPTH = 3
+
+log = logging.getLogger(__name__)
 
 _FINGERPRINT = text("""
 SELECT g.rules_version,
@@ -92,9 +96,24 @@ def members_of(events: Iterable[Event]) -> set[int]:
     return out
 
 
+_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+def lock_members(conn: Connection, guild_id: int, user_ids: Iterable[int]) -> None:
+    """``ledger_store.lock_members`` in one round trip: the same keys, taken in the same sorted order."""
+    digests = sorted({hashlib.blake2b(f"{guild_id}:{u}".encode(), digest_size=8).digest() for u in user_ids})
+    if digests:
+        conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
+
+
 def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
-            max_depth: int = MAX_DEPTH) -> ProcessResult:
-    """Evaluate newly inserted events and write what they earn, inside the caller's transaction."""
+            max_depth: int = MAX_DEPTH, members_locked: bool = False) -> ProcessResult:
+    """Evaluate newly inserted events and write what they earn, inside the caller's transaction.
+
+    ``members_locked=True`` says the caller already holds ``ledger_store.lock_members``'s locks for
+    every member ``members_of(events)`` names (the ingest pipeline and the voice timer take them
+    before appending to the lake); otherwise they are taken here.
+    """
     missing = [ErrorDetail(f"events[{i}].id", "not set: pass the events lake_store.append returned")
                for i, e in enumerate(events) if e.id is None]
     if missing:
@@ -111,11 +130,44 @@ def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
         if not ctx.rules.triggers:
             tally.events += len(guild_events)
             continue
-        ledger_store.lock_members(conn, guild_id, members_of(guild_events))
-        store = DbStore(conn, guild_id)
-        run(ctx, store, guild_events, tally=tally)
-        outbox.extend(store.outbox_ids)
+        users = members_of(guild_events)
+        if not members_locked:
+            lock_members(conn, guild_id, users)
+        done = _run_batch(conn, ctx, guild_id, guild_events, users)
+        tally.events += done.events
+        tally.derived += done.derived
+        tally.postings += done.postings
+        tally.milestones.extend(done.milestones)
+        tally.level_ups.extend(done.level_ups)
+        outbox.extend(done.outbox_ids)
     elapsed = (time.perf_counter() - t0) * 1000
     return ProcessResult(events=tally.events, derived=tally.derived, postings=tally.postings,
                          milestones=len(tally.milestones), outbox_ids=outbox, level_ups=len(tally.level_ups),
                          elapsed_ms=elapsed)
+
+
+@dataclass
+class _Done(Tally):
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def _run_batch(conn: Connection, ctx: Context, guild_id: int, events: Sequence[Event], users: set[int]) -> _Done:
+    """One guild's events: prefetch, evaluate in memory, write in bulk (``BatchStore``); should the
+    database disagree with what the batch predicted, roll it back and go statement by statement."""
+    done = _Done()
+    try:
+        with conn.begin_nested():
+            batch = BatchStore(conn, guild_id, currencies=ctx.currencies)
+            batch.prefetch(events, users, ctx.rules, ctx.milestones if ctx.milestones_enabled else ())
+            run(ctx, batch, events, tally=done)
+            batch.finish()
+            done.outbox_ids = batch.outbox_ids
+            return done
+    except Mispredicted as exc:
+        log.warning("batch prediction failed, processing statement by statement: %s", exc,
+                    extra={"guild_id": guild_id, "events": len(events)})
+    done = _Done()
+    store = DbStore(conn, guild_id)
+    run(ctx, store, events, tally=done)
+    done.outbox_ids = store.outbox_ids
+    return done

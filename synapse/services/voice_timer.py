@@ -53,7 +53,7 @@ def credit_open_sessions(engine: Engine, *, clock: Clock, rules: Any = None,
                 lock(conn, {(s.guild_id, s.user_id) for s in chunk})  # and the transaction id: see rollups.py
                 derived = voice.tick_sessions(conn, chunk, now=now)
                 new = lake_store.insert_derived(conn, derived)
-                result = process(conn, new, rules=rules or rule_cache(), clock=clock)
+                result = process(conn, new, rules=rules or rule_cache(), clock=clock, members_locked=True)
             report.sessions += len(chunk)
             report.ticks += sum(1 for e in new if e.event_type == "voice_tick")
             report.closed += sum(1 for e in new if e.event_type == "voice_session_end")

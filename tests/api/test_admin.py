@@ -35,6 +35,7 @@ def test_settings_and_modules(api: Api) -> None:
     r = api.client.put(f"{A}/modules/seasons", json={"enabled": True}, headers=h)
     assert r.status_code == 200 and r.json()["modules"]["seasons"] is True
     assert last_audit(api).action == "module.set"
+    assert api.client.get(f"{A}/modules", headers=h).json()["modules"]["seasons"] is True
     assert api.client.put(f"{A}/modules/bogus", json={"enabled": True}, headers=h).status_code == 422
 
 
@@ -288,6 +289,8 @@ def test_rules_crud_versions_diff_validate_backtest(api: Api) -> None:
                                                                      "amount": 20}]}, headers=h)
     assert r.json()["version"] == 2
     assert api.client.post(f"{A}/rules/{rid}/disable", headers=h).json()["enabled"] is False
+    assert [r["rule_id"] for r in api.client.get(f"{A}/rules", headers=h).json()] == [rid]
+    assert api.client.post(f"{A}/rules/999/enable", headers=h).status_code == 404
     detail = api.client.get(f"{A}/rules/{rid}", headers=h).json()
     assert [v["version"] for v in detail["versions"]] == [3, 2, 1]
     d = api.client.get(f"{A}/rules/{rid}/diff", params={"from": 1, "to": 2}, headers=h).json()
@@ -309,6 +312,7 @@ def test_rules_crud_versions_diff_validate_backtest(api: Api) -> None:
     assert api.client.get(f"{A}/rules/{rid}", headers=h).status_code == 404
     actions = [a.action for a in api.admin_log()]
     assert actions == ["rule.create", "rule.update", "rule.disable", "rule.delete"]
+    assert api.client.get(f"{A}/rules/{rid}/diff", params={"from": 1, "to": 9}, headers=h).status_code == 404
 
 
 def test_milestones_admin_and_retroactive_grant(api: Api) -> None:
@@ -337,6 +341,8 @@ def test_milestones_admin_and_retroactive_grant(api: Api) -> None:
     assert api.sql("SELECT count(*) FROM user_milestones WHERE source = 'retro'")[0][0] == 3
     gallery = api.client.get(f"{G}/milestones").json()
     assert gallery[0]["earned_count"] == 4
+    listed = api.client.get(f"{A}/milestones", headers=h).json()
+    assert [(m["key"], m["earned_count"]) for m in listed] == [("rich", 4)]
     r = api.client.patch(f"{A}/milestones/rich", json={"hidden": True}, headers=h)
     assert r.status_code == 200 and r.json()["hidden"] is True
     assert api.client.patch(f"{A}/milestones/none", json={"hidden": True}, headers=h).status_code == 404

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from synapse.db import ledger_store
 from synapse.eventlake.envelope import decode_envelope
 
-# Tables a read-only request may not change (everything but caches and counters of reads).
+
 def public_tables(engine: sa.Engine) -> list[str]:
     with engine.connect() as conn:
         return sorted(r[0] for r in conn.execute(sa.text(
