@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from synapse.db import lake_store, ledger_store
-from synapse.eventlake.events import Event
+from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord
@@ -208,6 +209,26 @@ RETURNING id, balance_after
 """)
 _RESERVE_IDS = text("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id "
                     "FROM generate_series(1, :n) ORDER BY 1")
+_RESERVE_EVENT_IDS = text("SELECT nextval(pg_get_serial_sequence('event_lake', 'id')) AS id "
+                          "FROM generate_series(1, :n) ORDER BY 1")
+_APPEND_WITH_IDS = text("""
+INSERT INTO event_lake (id, guild_id, source_system, source_event_id, event_type, user_id, channel_id,
+                        occurred_at, payload)
+SELECT * FROM unnest(
+    CAST(:id AS bigint[]),
+    CAST(:guild_id AS bigint[]), CAST(:source_system AS text[]), CAST(:source_event_id AS text[]),
+    CAST(:event_type AS text[]), CAST(:user_id AS bigint[]), CAST(:channel_id AS bigint[]),
+    CAST(:occurred_at AS timestamptz[]), CAST(:payload AS jsonb[]))
+ON CONFLICT (guild_id, source_system, source_event_id) DO NOTHING
+RETURNING id
+""")
+_GRANTS_BULK = text("""
+INSERT INTO user_milestones (guild_id, user_id, milestone_id, earned_at, event_id, source)
+SELECT :g, u, m, t, ev, 'rule'
+  FROM unnest(CAST(:u AS bigint[]), CAST(:m AS bigint[]), CAST(:t AS timestamptz[]), CAST(:ev AS bigint[]))
+       AS x(u, m, t, ev)
+ON CONFLICT DO NOTHING RETURNING milestone_id
+""")
 _FIRES_BULK = text("""
 INSERT INTO rule_state (guild_id, rule_id, user_id, last_fired_at, last_event_id)
 SELECT :g, r, u, t, ev
@@ -275,6 +296,11 @@ class BatchStore(DbStore):
         self._pending: list[tuple[Posting, int, int]] = []   # (posting, id, predicted balance_after)
         self._fire_rows: dict[tuple[int, int], tuple[datetime, int | None]] = {}
         self._outbox_rows: dict[str, tuple[str, str]] = {}
+        self._tx_ids: set[int] = set()           # transactions this store wrote or will write
+        self._pending_events: list[Event] = []   # derived events with a reserved id, not written yet
+        self._derived_keys: set[str] = set()     # derived events this store wrote (or will)
+        self._earned_in_lake: set[str] = set()   # milestone_earned events of the members already in the lake
+        self._pending_grants: list[tuple[int, int, datetime, int | None]] = []
 
     # ------------------------------------------------------------ prefetch
 
@@ -291,6 +317,10 @@ class BatchStore(DbStore):
                 {"g": g, "u": uids}):
             self._balances[(row.user_id, row.currency_key)] = int(row.balance)
         self._earned = {u: set() for u in uids}
+        self._earned_in_lake = {r.source_event_id for r in conn.execute(text("""
+                SELECT source_event_id FROM event_lake
+                 WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = 'milestone_earned'
+                   AND source_system = :s"""), {"g": g, "u": uids, "s": SYNAPSE})}
         for row in conn.execute(text("""
                 SELECT um.user_id, m.key FROM user_milestones um
                   JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
@@ -423,13 +453,24 @@ class BatchStore(DbStore):
     def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
         if since is None and user_id in self._users and event_type in self._count_types:
             return self._counts.get((user_id, event_type), 0)
+        self.flush_events()
         return super().event_count(user_id, event_type, since)
 
     def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
         if (since is None and user_id in self._users and (event_type, field) in self._sum_keys
                 and (user_id, event_type) not in self._sum_stale):
             return self._sums.get((user_id, event_type, field), 0)
+        self.flush_events()
         return super().event_sum(user_id, event_type, field, since)
+
+    def active_days(self, user_id: int, since: date, until: date) -> frozenset[date]:
+        self.flush_events()
+        return super().active_days(user_id, since, until)
+
+    def fingerprint_repeats(self, user_id: int, fingerprint: str, start: datetime, end: datetime,
+                            exclude: str) -> int:
+        self.flush_events()
+        return super().fingerprint_repeats(user_id, fingerprint, start, end, exclude)
 
     def fired_between(self, rule_id: int, user_id: int, start: datetime, end: datetime) -> bool:
         for at in self._fires.get((rule_id, user_id), ()):
@@ -463,6 +504,7 @@ class BatchStore(DbStore):
         return found
 
     def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
+        self.flush_events()
         self.flush_postings()
         return super().prior_credits(source_system, source_event_id)
 
@@ -500,6 +542,7 @@ class BatchStore(DbStore):
                 after = self.balance(p.user_id, p.currency) + p.amount
                 if after >= 0 or currency.allow_negative:
                     tx = self._next_id()
+                    self._tx_ids.add(tx)
                     self._pending.append((p, tx, after))
                     self._balances[(p.user_id, p.currency)] = after
                     self._note(p)
@@ -515,6 +558,7 @@ class BatchStore(DbStore):
         posted = ledger_store.post(self.conn, [p])
         self._posted_keys.add(p.idempotency_key)
         for x in posted:
+            self._tx_ids.add(x.transaction_id)
             self._balances[(p.user_id, p.currency)] = x.balance_after
             self._note(p)
         return posted
@@ -566,14 +610,55 @@ class BatchStore(DbStore):
                 rows[key] = (at, event_id)
 
     def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+        if user_id in self._users:   # earned milestones prefetched under the member's lock
+            have = self._earned[user_id]
+            if milestone.spec.key in have:
+                return False
+            have.add(milestone.spec.key)
+            self._pending_grants.append((milestone.milestone_id, user_id, at, event_id))
+            return True
         granted = super().grant(milestone, user_id, at, event_id)
         if granted:
             self.earned_milestones(user_id)   # loaded (with this row) if it was not yet
             self._earned[user_id].add(milestone.spec.key)
         return granted
 
+    def _derived_fresh(self, e: Event) -> bool:
+        """Is this derived event surely not in the lake yet (so it may take a reserved id)?"""
+        if e.guild_id != self.guild_id or e.source_system != SYNAPSE:
+            return False
+        key = e.source_event_id
+        if e.event_type == "level_up" and key.startswith("level_up:"):
+            # level_up:{currency}:{member}:{level}:{transaction}: a transaction of this store is new
+            tail = key.rsplit(":", 1)[-1]
+            return tail.isdigit() and int(tail) in self._tx_ids
+        if e.event_type == "milestone_earned" and e.user_id in self._users:
+            return key not in self._earned_in_lake
+        return False
+
     def append_derived(self, events: Sequence[Event]) -> list[Event]:
-        written = super().append_derived(events)
+        wanted: list[tuple[Event, bool]] = []
+        for e in events:
+            if e.source_event_id in self._derived_keys:
+                continue   # the lake keeps the first one
+            self._derived_keys.add(e.source_event_id)
+            wanted.append((e, self._derived_fresh(e)))
+        others = [e for e, fresh in wanted if not fresh]
+        inserted: dict[str, Event] = {}
+        if others:   # may be in the lake already: the lake decides
+            self.flush_events()
+            inserted = {e.source_event_id: e for e in super().append_derived(others)}
+        n_fresh = len(wanted) - len(others)
+        # Exactly as many ids as events: a reserved id left unused would be a gap in the lake's ids.
+        ids = iter([int(r.id) for r in self.conn.execute(_RESERVE_EVENT_IDS, {"n": n_fresh})] if n_fresh else [])
+        written: list[Event] = []
+        for e, fresh in wanted:   # in the order given, as the lake returns them
+            if fresh:
+                e = replace(e, id=next(ids))
+                self._pending_events.append(e)
+                written.append(e)
+            elif e.source_event_id in inserted:
+                written.append(inserted[e.source_event_id])
         for e in written:
             if e.id is not None:
                 self._fresh_events.add(e.id)
@@ -584,13 +669,44 @@ class BatchStore(DbStore):
                 self._sum_stale.add(key)
         return written
 
+    def flush_events(self) -> None:
+        """Write the pending derived events (reserved ids) in one statement."""
+        pending, self._pending_events = self._pending_events, []
+        if not pending:
+            return
+        columns: dict[str, list[Any]] = {k: [] for k in (
+            "id", "guild_id", "source_system", "source_event_id", "event_type", "user_id", "channel_id",
+            "occurred_at", "payload")}
+        for e in pending:
+            columns["id"].append(e.id)
+            columns["guild_id"].append(e.guild_id)
+            columns["source_system"].append(e.source_system)
+            columns["source_event_id"].append(e.source_event_id)
+            columns["event_type"].append(e.event_type)
+            columns["user_id"].append(e.user_id)
+            columns["channel_id"].append(e.channel_id)
+            columns["occurred_at"].append(e.occurred_at)
+            columns["payload"].append(json.dumps(dict(e.payload), separators=(",", ":")))
+        rows = self.conn.execute(_APPEND_WITH_IDS, columns).all()
+        if len(rows) != len(pending):
+            raise Mispredicted(f"{len(pending) - len(rows)} derived event(s) were already in the lake")
+
     def emit(self, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
         if dedupe_key not in self._outbox_rows:
             self._outbox_rows[dedupe_key] = (kind, json.dumps(payload))
 
     def finish(self) -> None:
-        """Write what the batch decided: postings, cooldown fires, outbox rows (``outbox_ids`` filled)."""
+        """Write what the batch decided: derived events, postings, milestones, cooldown fires, outbox rows
+        (``outbox_ids`` filled)."""
+        self.flush_events()
         self.flush_postings()
+        if self._pending_grants:
+            grants, self._pending_grants = self._pending_grants, []
+            granted = self.conn.execute(_GRANTS_BULK, {
+                "g": self.guild_id, "u": [x[1] for x in grants], "m": [x[0] for x in grants],
+                "t": [x[2] for x in grants], "ev": [x[3] for x in grants]}).all()
+            if len(granted) != len(grants):
+                raise Mispredicted(f"{len(grants) - len(granted)} milestone(s) were already granted")
         if self._fire_rows:
             items = list(self._fire_rows.items())
             self.conn.execute(_FIRES_BULK, {"g": self.guild_id, "r": [k[0] for k, _ in items],

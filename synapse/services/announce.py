@@ -205,10 +205,10 @@ class Announcer:
                 return report
             try:
                 self._perform(conn, row)
-            except RateLimited as exc:
+            except RateLimited as exc:  # waiting for a bucket is not failing: no attempt is spent
                 self._retry(conn, row, now + timedelta(seconds=exc.retry_after + 0.05),
                             f"429 rate limited ({'global' if exc.is_global else exc.bucket}), "
-                            f"retry after {exc.retry_after:.2f}s", report)
+                            f"retry after {exc.retry_after:.2f}s", report, counts=False)
             except DiscordError as exc:
                 if _permanent(exc.status):
                     self._fail(conn, row, _describe(exc), report)
@@ -229,13 +229,17 @@ class Announcer:
                 report.sent += 1
         return report
 
-    def _retry(self, conn: Connection, row: _Row, at: datetime, error: str, report: SendReport) -> None:
-        if row.attempts + 1 >= self.max_attempts:
+    def _retry(self, conn: Connection, row: _Row, at: datetime, error: str, report: SendReport, *,
+               counts: bool = True) -> None:
+        """Leave the row pending until ``at``; ``counts=False`` (rate limits) spends no attempt, so a
+        burst queued behind a long bucket reset is delayed, never given up on."""
+        if counts and row.attempts + 1 >= self.max_attempts:
             self._fail(conn, row, f"gave up after {row.attempts + 1} attempts: {error}", report)
             return
         conn.execute(text("""
-            UPDATE outbox SET attempts = attempts + 1, last_error = :err, next_attempt_at = :at
-            WHERE guild_id = :g AND id = :id"""), {"err": error[:1000], "at": at, "g": row.guild_id, "id": row.id})
+            UPDATE outbox SET attempts = attempts + :spent, last_error = :err, next_attempt_at = :at
+            WHERE guild_id = :g AND id = :id"""), {"spent": int(counts), "err": error[:1000], "at": at,
+                                                   "g": row.guild_id, "id": row.id})
         log.warning("announce will retry", extra={"outbox_id": row.id, "guild_id": row.guild_id,
                                                   "kind": row.kind, "error": error, "next_attempt_at": at.isoformat()})
         report.retry += 1

@@ -3,6 +3,18 @@
 The ingest pipeline calls ``process`` inside its open transaction, right after
 ``lake_store.append`` returned the newly inserted events, and sends
 ``ProcessResult.outbox_ids`` after commit. See ``synapse/rules/README.md`` for the contract.
+
+Member locks: a caller that already holds ``ledger_store.lock_members``'s locks for every member
+``members_of(events)`` names passes ``members_locked=True`` (ingest and the voice timer do);
+otherwise ``process`` takes them itself, in one round trip, before reading anything.
+
+How a batch runs (``synapse.db.facts.BatchStore``): after the locks, a handful of set-based
+queries prefetch what the rules can ask about the batch's members; every event is evaluated in
+memory (the state updated as decisions are made, as the backtest's ``MemoryState`` does); derived
+events, postings, milestones, cooldown fires and outbox rows are written in bulk at the end.
+The locks make the prefetched state authoritative; the bulk posting still checks each
+``balance_after`` it predicted, and on any disagreement (a writer that takes no member lock) the
+batch is rolled back to a savepoint and processed statement by statement (``DbStore``).
 """
 
 from __future__ import annotations

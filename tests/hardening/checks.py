@@ -118,3 +118,12 @@ def assert_outbox_drained(engine: sa.Engine, fake: Any | None = None) -> Counter
                                     f"missing {list((expected - posted).items())[:3]}, "
                                     f"extra {list((posted - expected).items())[:3]}")
     return status
+
+
+def end_checks(engine: sa.Engine, fake: Any, sent_ids: Iterable[str]) -> dict[str, int]:
+    """The four promises after a fault, asserted; returns the figures."""
+    events = assert_lake_exactly_once(engine, sent_ids)
+    wallets = assert_ledger_verified(engine)
+    posted = assert_posted_once(fake)
+    status = assert_outbox_drained(engine, fake)
+    return {"events": events, "wallets": wallets, "posted": posted, "outbox_sent": status["sent"]}

@@ -21,7 +21,7 @@ from synapse.admin.audit import SYSTEM
 from synapse.bootstrap import Container, set_container
 from synapse.clock import FixedClock
 from synapse.config import load_settings
-from synapse.eventlake.envelope import encode_envelope
+from synapse.eventlake.envelope import MAX_MESSAGE_BYTES, encode_envelope
 from synapse.queues import ensure_queue, queue_client
 from synapse.runner.discovery import discover, host_settings, load_app
 from synapse.runner.queue_worker import QueueWorker, raw_client
@@ -47,7 +47,16 @@ def traffic(*, seed: int = 11, members: int = 20, days: float = 1.0, end: dateti
     groups = [*by_member.values(), voice]
     if per_message:
         groups = [g[i:i + per_message] for g in groups for i in range(0, len(g), per_message)]
-    return [encode_envelope(g) for g in groups if g]
+    return [text for g in groups if g for text in _fitting(g)]
+
+
+def _fitting(group: list[dict[str, Any]]) -> list[str]:
+    """One envelope, or halves of it until each fits the queue's 64 KiB (base64 included)."""
+    text = encode_envelope(group)
+    if len(text) <= MAX_MESSAGE_BYTES * 3 // 4 - 64 or len(group) == 1:
+        return [text]
+    half = len(group) // 2
+    return [*_fitting(group[:half]), *_fitting(group[half:])]
 
 
 @dataclass
@@ -78,7 +87,7 @@ class E2E:
         queues, _ = discover(load_app())
         fn = next(q for q in queues if q.name == function)
         name = self.events_queue if function == "ingest" else self.announce_queue
-        settings = dataclasses.replace(host_settings(), visibility_timeout=timedelta(0), **host)
+        settings = dataclasses.replace(host_settings(), **{"visibility_timeout": timedelta(0), **host})
         w = QueueWorker(dataclasses.replace(fn, queue=name), connection=self.connection, settings=settings,
                         workers=workers)
         w.ensure_queues()
@@ -92,8 +101,11 @@ class E2E:
         client = raw_client(self.connection, f"{queue}-poison")
         return [m.content for m in client.peek_messages(max_messages=32)]
 
-    def sweep_until_sent(self, *, rounds: int = 30) -> None:
-        """The announce timer's sweep, the clock moving on a few minutes each round, until nothing is due."""
+    def sweep_until_sent(self, *, rounds: int = 40, pause: float = 1.0) -> None:
+        """The announce timer's sweep, the clock moving on a few minutes each round, until nothing is due.
+
+        The REST client keeps its rate-limit buckets on the real monotonic clock, so between rounds
+        real time passes too (``pause``), as it would between two timer runs."""
         from synapse.services.announce import announcer_for
 
         announcer = announcer_for(self.container)
@@ -104,6 +116,7 @@ class E2E:
                 return
             self.clock.advance(minutes=5)
             announcer.sweep(min_age_seconds=0)
+            time.sleep(pause)
 
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as conn:
@@ -114,10 +127,11 @@ class E2E:
             w.stop(timeout=10)
 
 
-def make_e2e(db_url: str, engine: sa.Engine, connection: str, prefix: str, fake: FakeDiscord) -> E2E:
+def make_e2e(db_url: str, engine: sa.Engine, connection: str, prefix: str, fake: FakeDiscord,
+             **extra: Any) -> E2E:
     settings = load_settings(SYNAPSE_ENV="test", AzureWebJobsStorage=connection,
                              SYNAPSE_EVENTS_QUEUE=f"{prefix}-ev", SYNAPSE_ANNOUNCE_QUEUE=f"{prefix}-an",
-                             **{k: v for k, v in fake.env().items()})
+                             **fake.env(), **extra)
     clock = FixedClock(T0 + timedelta(days=2))
     container = Container(settings, clock=clock, database_url=db_url)
     container.__dict__["engine"] = engine

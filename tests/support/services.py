@@ -18,6 +18,7 @@ from synapse.config import PROJECT_ROOT
 from synapse.db.engine import sqlalchemy_url
 from synapse.queues import azurite_connection_string
 
+
 def _schema_digest() -> str:
     """A digest of the migrations: test runs with the same schema share one template database."""
     import hashlib
