@@ -22,7 +22,8 @@ Figures printed:
 - end-to-end lag from the relay's enqueue (``Pipeline.put``) to the committed ledger (the moment the
   event's lake row — written in the same transaction as its ledger postings — becomes visible to a
   probe polling every 0.2 s): p50, p99, max;
-- RSS of each process over time (sampled every 5 s), and growth between the first and the last
+- RSS of each process over time (sampled every 5 s; PostgreSQL: unique set size of the postmaster
+  and this run's backends, since backends share the buffer pool), and growth between the first and the last
   third of the run (after a warm-up);
 - the end checks of the fault suite: lake exactly once, ``synapse ledger verify``, no announcement
   posted twice (nonces in the fake), nothing pending in the outbox.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -41,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +113,13 @@ class Sampler:
         now = time.monotonic() - self.started
         groups = dict(self.procs)
         if self.postgres is not None:
-            groups["postgres (postmaster + this run's backends)"] = self.postgres()
+            groups["postgres (postmaster + this run's backends, USS)"] = self.postgres()
         for name, procs in groups.items():
             total = 0
             for p in procs:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
+                with contextlib.suppress(psutil.Error):
+                    # Backends share PostgreSQL's buffers: count each one's own pages (USS), not RSS.
+                    total += p.memory_full_info().uss if name.startswith("postgres") else p.memory_info().rss
             if total:
                 self.samples[name].append((now, total))
 
@@ -149,17 +150,15 @@ def postgres_processes(engine: sa.Engine, database: str) -> Any:
             except psutil.Error:
                 pass
         if procs:
-            try:
+            with contextlib.suppress(psutil.Error):
                 procs.insert(0, procs[0].parent())
-            except psutil.Error:
-                pass
         return procs
     return find
 
 
 # -- the run -----------------------------------------------------------------------------------
 
-def main() -> int:  # noqa: PLR0915 - one linear script
+def main() -> int:
     args = parse()
     os.environ.setdefault("SYNAPSE_ENV", "development")
     from synapse.admin import settings as guild_settings

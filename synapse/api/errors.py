@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synapse import errors as e
@@ -48,6 +49,12 @@ def install(app: FastAPI) -> None:
             log.error("request failed", extra={"path": request.url.path, "code": exc.code, "error": exc.message})
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         return JSONResponse(body(exc.code, message, exc.details()), status_code=status)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value the models let through (e.g. a NUL byte in text): bad input, not a crash.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(body("validation_failed", f"invalid value: {reason}"), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,6 +35,21 @@ Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$"), AfterValidator(_in_r
 _snowflake = int
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL characters: refuse them here, with a path, not at insert."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
 class ActorModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -42,6 +57,11 @@ class ActorModel(BaseModel):
     avatar: str | None = Field(None, max_length=200)
     bot: bool = False
     roles: list[Snowflake] = Field(default_factory=list, max_length=250)
+
+    @field_validator("name", "avatar")
+    @classmethod
+    def _no_nul_text(cls, value: str | None) -> str | None:
+        return _no_nul(value)
 
 
 class EventModel(BaseModel):
@@ -64,9 +84,15 @@ class EventModel(BaseModel):
             raise ValueError("must carry a time zone (e.g. 2025-01-15T14:30:00Z)")
         return value.astimezone(UTC)
 
+    @field_validator("source_event_id")
+    @classmethod
+    def _no_nul_id(cls, value: str) -> str:
+        return _no_nul(value)
+
     @field_validator("payload")
     @classmethod
     def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _no_nul(value)
         if len(json.dumps(value, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"larger than {MAX_PAYLOAD_BYTES} bytes")
         if "content" in value or "text" in value:

@@ -53,3 +53,11 @@ def test_snowflake_range_checked() -> None:
     with pytest.raises(EnvelopeError) as info:
         decode_envelope(json.dumps({"v": 1, "events": [dict(GOOD, user_id=str(2**64))]}))
     assert "events[0]" in str(info.value) or "64-bit" in str(info.value)
+
+
+def test_nul_characters_refused_up_front() -> None:
+    """NUL characters (which PostgreSQL cannot store) are refused at decode time with their path."""
+    bad = dict(GOOD, payload={"emoji": "a\u0000b"}, actor={"name": "x\u0000"})
+    with pytest.raises(EnvelopeError) as info:
+        decode_envelope(json.dumps({"v": 1, "events": [bad]}))
+    assert {"events[0].payload", "events[0].actor.name"} <= {d["path"] for d in info.value.details()}
