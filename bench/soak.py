@@ -58,6 +58,7 @@ GUILD = 1_300_000_000_000_000_001
 ANNOUNCEMENTS = "1300000000000000777"
 SAMPLE_EVERY = 5.0
 PROBE_EVERY = 0.2
+RESCAN = 15.0
 
 
 def parse() -> argparse.Namespace:
@@ -221,17 +222,23 @@ def main() -> int:
         probe_stop = threading.Event()
 
         def probe() -> None:
-            last = 0
+            # Lake ids are taken at insert but become visible at commit, out of order across workers:
+            # rescan from the highest id seen RESCAN seconds ago, so a late commit is never skipped.
+            highest, marks = 0, [(time.monotonic(), 0)]
             while not probe_stop.is_set():
+                now = time.monotonic()
+                while len(marks) > 1 and marks[1][0] <= now - RESCAN:
+                    marks.pop(0)
                 with engine.connect() as conn:
                     rows = conn.execute(sa.text("""
                         SELECT id, source_event_id FROM event_lake
-                         WHERE guild_id = :g AND source_system = 'discord' AND id > :last ORDER BY id"""),
-                        {"g": GUILD, "last": last}).all()
+                         WHERE guild_id = :g AND source_system = 'discord' AND id > :low"""),
+                        {"g": GUILD, "low": marks[0][1]}).all()
                 now = time.monotonic()
                 for r in rows:
                     seen_at.setdefault(r.source_event_id, now)
-                    last = max(last, int(r.id))
+                    highest = max(highest, int(r.id))
+                marks.append((now, highest))
                 probe_stop.wait(PROBE_EVERY)
 
         prober = threading.Thread(target=probe, daemon=True, name="lag-probe")

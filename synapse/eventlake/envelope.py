@@ -35,7 +35,7 @@ Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$"), AfterValidator(_in_r
 _snowflake = int
 
 
-def _no_nul(value: Any) -> Any:
+def _no_nul(value: object) -> None:
     """PostgreSQL text and jsonb cannot hold NUL characters: refuse them here, with a path, not at insert."""
     if isinstance(value, str):
         if "\x00" in value:
@@ -47,7 +47,6 @@ def _no_nul(value: Any) -> Any:
     elif isinstance(value, list):
         for item in value:
             _no_nul(item)
-    return value
 
 
 class ActorModel(BaseModel):
@@ -61,7 +60,8 @@ class ActorModel(BaseModel):
     @field_validator("name", "avatar")
     @classmethod
     def _no_nul_text(cls, value: str | None) -> str | None:
-        return _no_nul(value)
+        _no_nul(value)
+        return value
 
 
 class EventModel(BaseModel):
@@ -87,7 +87,8 @@ class EventModel(BaseModel):
     @field_validator("source_event_id")
     @classmethod
     def _no_nul_id(cls, value: str) -> str:
-        return _no_nul(value)
+        _no_nul(value)
+        return value
 
     @field_validator("payload")
     @classmethod
