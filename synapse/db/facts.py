@@ -568,28 +568,8 @@ class BatchStore(DbStore):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        columns: dict[str, list[Any]] = {
-            "id": [], "guild_id": [], "user_id": [], "currency": [], "amount": [], "kind": [], "key": [],
-            "reason": [], "rule_id": [], "rule_version": [], "event_id": [], "event_type": [], "actor_id": [],
-            "season_id": [], "occurred_at": [], "meta": [],
-        }
-        for p, tx, _ in pending:
-            columns["id"].append(tx)
-            columns["guild_id"].append(p.guild_id)
-            columns["user_id"].append(p.user_id)
-            columns["currency"].append(p.currency)
-            columns["amount"].append(p.amount)
-            columns["kind"].append(str(p.kind))
-            columns["key"].append(p.idempotency_key)
-            columns["reason"].append(p.reason)
-            columns["rule_id"].append(p.rule_id)
-            columns["rule_version"].append(p.rule_version)
-            columns["event_id"].append(p.event_id)
-            columns["event_type"].append(p.meta.get("event_type"))
-            columns["actor_id"].append(p.actor_id)
-            columns["season_id"].append(p.season_id)
-            columns["occurred_at"].append(p.occurred_at)
-            columns["meta"].append(json.dumps(p.meta))
+        columns = ledger_store.posting_columns([p for p, _, _ in pending])
+        columns["id"] = [tx for _, tx, _ in pending]
         try:
             rows = self.conn.execute(_INSERT_WITH_IDS, columns).all()
         except IntegrityError as exc:
@@ -674,19 +654,8 @@ class BatchStore(DbStore):
         pending, self._pending_events = self._pending_events, []
         if not pending:
             return
-        columns: dict[str, list[Any]] = {k: [] for k in (
-            "id", "guild_id", "source_system", "source_event_id", "event_type", "user_id", "channel_id",
-            "occurred_at", "payload")}
-        for e in pending:
-            columns["id"].append(e.id)
-            columns["guild_id"].append(e.guild_id)
-            columns["source_system"].append(e.source_system)
-            columns["source_event_id"].append(e.source_event_id)
-            columns["event_type"].append(e.event_type)
-            columns["user_id"].append(e.user_id)
-            columns["channel_id"].append(e.channel_id)
-            columns["occurred_at"].append(e.occurred_at)
-            columns["payload"].append(json.dumps(dict(e.payload), separators=(",", ":")))
+        columns = lake_store.event_columns(pending)
+        columns["id"] = [e.id for e in pending]
         rows = self.conn.execute(_APPEND_WITH_IDS, columns).all()
         if len(rows) != len(pending):
             raise Mispredicted(f"{len(pending) - len(rows)} derived event(s) were already in the lake")

@@ -23,6 +23,20 @@ RETURNING id, guild_id, source_system, source_event_id
 """)
 
 
+def event_columns(events: Sequence[Event]) -> dict[str, list[Any]]:
+    """The events as the column arrays the ``unnest`` inserts take."""
+    return {
+        "guild_id": [e.guild_id for e in events],
+        "source_system": [e.source_system for e in events],
+        "source_event_id": [e.source_event_id for e in events],
+        "event_type": [e.event_type for e in events],
+        "user_id": [e.user_id for e in events],
+        "channel_id": [e.channel_id for e in events],
+        "occurred_at": [e.occurred_at for e in events],
+        "payload": [json.dumps(dict(e.payload), separators=(",", ":")) for e in events],
+    }
+
+
 def append(conn: Connection, events: Sequence[Event]) -> list[Event]:
     """Insert events; return only those newly inserted (with ``id`` set), in input order.
 
@@ -30,18 +44,7 @@ def append(conn: Connection, events: Sequence[Event]) -> list[Event]:
     """
     if not events:
         return []
-    columns: dict[str, list[Any]] = {k: [] for k in (
-        "guild_id", "source_system", "source_event_id", "event_type", "user_id", "channel_id",
-        "occurred_at", "payload")}
-    for e in events:
-        columns["guild_id"].append(e.guild_id)
-        columns["source_system"].append(e.source_system)
-        columns["source_event_id"].append(e.source_event_id)
-        columns["event_type"].append(e.event_type)
-        columns["user_id"].append(e.user_id)
-        columns["channel_id"].append(e.channel_id)
-        columns["occurred_at"].append(e.occurred_at)
-        columns["payload"].append(json.dumps(dict(e.payload), separators=(",", ":")))
+    columns = event_columns(events)
     ids = {(r.guild_id, r.source_system, r.source_event_id): r.id for r in conn.execute(_APPEND, columns)}
     fresh: list[Event] = []
     for e in events:

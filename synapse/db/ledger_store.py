@@ -75,33 +75,34 @@ RETURNING id, idempotency_key, balance_after
 """)
 
 
+def posting_columns(postings: Sequence[Posting]) -> dict[str, list[Any]]:
+    """The postings as the column arrays the ``unnest`` inserts take."""
+    import json
+
+    return {
+        "guild_id": [p.guild_id for p in postings],
+        "user_id": [p.user_id for p in postings],
+        "currency": [p.currency for p in postings],
+        "amount": [p.amount for p in postings],
+        "kind": [str(p.kind) for p in postings],
+        "key": [p.idempotency_key for p in postings],
+        "reason": [p.reason for p in postings],
+        "rule_id": [p.rule_id for p in postings],
+        "rule_version": [p.rule_version for p in postings],
+        "event_id": [p.event_id for p in postings],
+        "event_type": [p.meta.get("event_type") for p in postings],
+        "actor_id": [p.actor_id for p in postings],
+        "season_id": [p.season_id for p in postings],
+        "occurred_at": [p.occurred_at for p in postings],
+        "meta": [json.dumps(p.meta) for p in postings],
+    }
+
+
 def post(conn: Connection, postings: Sequence[Posting]) -> list[Posted]:
     """Write postings in order; return those really posted (a key seen before is skipped)."""
     if not postings:
         return []
-    import json
-
-    columns: dict[str, list[Any]] = {
-        "guild_id": [], "user_id": [], "currency": [], "amount": [], "kind": [], "key": [], "reason": [],
-        "rule_id": [], "rule_version": [], "event_id": [], "event_type": [], "actor_id": [],
-        "season_id": [], "occurred_at": [], "meta": [],
-    }
-    for p in postings:
-        columns["guild_id"].append(p.guild_id)
-        columns["user_id"].append(p.user_id)
-        columns["currency"].append(p.currency)
-        columns["amount"].append(p.amount)
-        columns["kind"].append(str(p.kind))
-        columns["key"].append(p.idempotency_key)
-        columns["reason"].append(p.reason)
-        columns["rule_id"].append(p.rule_id)
-        columns["rule_version"].append(p.rule_version)
-        columns["event_id"].append(p.event_id)
-        columns["event_type"].append(p.meta.get("event_type"))
-        columns["actor_id"].append(p.actor_id)
-        columns["season_id"].append(p.season_id)
-        columns["occurred_at"].append(p.occurred_at)
-        columns["meta"].append(json.dumps(p.meta))
+    columns = posting_columns(postings)
     try:
         with conn.begin_nested():
             rows = conn.execute(_INSERT, columns).all()
