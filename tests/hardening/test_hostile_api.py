@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from tests.api.conftest import GUILD, OTHER, Api, api, make_api  # noqa: F401  (fixtures)
 from tests.hardening import checks
 
-pytestmark = [pytest.mark.integration, pytest.mark.fault]
+pytestmark = [pytest.mark.integration, pytest.mark.hostile]
 
 EXAMPLES_PER_OPERATION = 6
 # Writes that are not admin mutations of the guild: logging in issues a token (no row), reading does not write.

@@ -21,7 +21,7 @@ from tests.hardening import checks
 from tests.interactions import payloads as p
 from tests.interactions.conftest import TIMESTAMP, World, sign
 
-pytestmark = [pytest.mark.integration, pytest.mark.fault]
+pytestmark = [pytest.mark.integration, pytest.mark.hostile]
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))

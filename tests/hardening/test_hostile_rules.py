@@ -20,7 +20,7 @@ from synapse.errors import ValidationFailed
 from synapse.rules.defaults import default_rules
 from synapse.rules.model import ValidationContext, dump_rule, validate_rule, validate_rules
 
-pytestmark = [pytest.mark.fault]
+pytestmark = [pytest.mark.hostile]
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))

@@ -31,7 +31,7 @@ from tests.hardening import checks
 from tests.hardening.stack import E2E, GUILD, T0, make_e2e
 from tests.support.fake_discord import FakeDiscord, _mentions
 
-pytestmark = [pytest.mark.integration, pytest.mark.fault]
+pytestmark = [pytest.mark.integration, pytest.mark.hostile]
 
 SQL = "'); DROP TABLE transactions; --"
 MASS = "@everyone @here <@&1234567890> ||@everyone||"
