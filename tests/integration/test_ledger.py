@@ -127,3 +127,33 @@ def test_concurrent_writers_lose_nothing(engine: sa.Engine, guild: int) -> None:
     assert total[0] == sum(sum(a) for a in accepted)
     assert total[1] >= 0
     assert sum(refused) > 0, "the workload should exercise refusals"
+
+
+_BATCH = """INSERT INTO transactions (guild_id, user_id, currency_key, amount, balance_after, kind, idempotency_key,
+                                      occurred_at) VALUES {rows}"""
+
+
+def _batch_rows(*rows: tuple[int, int, int, str]) -> str:
+    return ", ".join(f"({GUILD}, {u}, 'gold', {a}, {after}, 'rule', '{k}', now())" for u, a, after, k in rows)
+
+
+def test_batch_mode_checks_the_predicted_chain(engine: sa.Engine, guild: int) -> None:
+    """In batch mode PostgreSQL accepts predicted balances only if they chain from the wallet, and moves it once."""
+    with engine.begin() as conn:
+        ledger_store.post(conn, [_posting(1, 10, "seed")])
+    bad_chains = [
+        _batch_rows((1, 5, 16, "x1")),                         # does not follow the wallet (10)
+        _batch_rows((1, 5, 15, "x1"), (1, 5, 21, "x2")),       # second row breaks the chain
+        _batch_rows((1, -15, -5, "x1"), (1, 10, 5, "x2")),     # dips below zero on the way
+    ]
+    for rows in bad_chains:
+        with pytest.raises(sa.exc.IntegrityError, match="does not follow"), engine.begin() as conn:
+            conn.execute(sa.text("SELECT set_config('synapse.batch_posting', 'on', true)"))
+            conn.execute(sa.text(_BATCH.format(rows=rows)))
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('synapse.batch_posting', 'on', true)"))
+        conn.execute(sa.text(_BATCH.format(rows=_batch_rows((1, 5, 15, "y1"), (1, -3, 12, "y2"), (2, 7, 7, "y3")))))
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, guild, 1)["gold"] == 12
+        assert ledger_store.balances(conn, guild, 2)["gold"] == 7
+        assert ledger_store.verify(conn) == []
