@@ -73,5 +73,7 @@ def commands() -> list[Json]:
         _command("privacy", "Your data in this server", [
             _opt(OptionType.SUB_COMMAND, "export", "Get everything Synapse stores about you, as a JSON file"),
             _opt(OptionType.SUB_COMMAND, "erase", "Erase your data in this server (asks to confirm)"),
+            _opt(OptionType.SUB_COMMAND, "hide", "Keep your name off this server's public boards"),
+            _opt(OptionType.SUB_COMMAND, "show", "Appear by name on this server's public boards again"),
         ]),
     ]

@@ -97,6 +97,7 @@ class Entry:
     balance: int
     level: int | None
     rank_exact: bool = True
+    hidden: bool = False   # the member opted out of public boards
 
 
 @dataclass(frozen=True)
@@ -346,17 +347,19 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
     params = {"g": guild_id, "c": chosen.key, "s": sid, "n": page_size + 1, "o": page * page_size}
     if closed:
         rows = conn.execute(text("""
-            SELECT s.rank, s.user_id, s.balance, mc.display_name FROM season_snapshots s
+            SELECT s.rank, s.user_id, s.balance, mc.display_name,
+                   COALESCE(mc.public_opt_out, false) AS hidden FROM season_snapshots s
               LEFT JOIN member_cache mc ON mc.guild_id = s.guild_id AND mc.user_id = s.user_id
              WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c
              ORDER BY s.rank, s.user_id LIMIT :n OFFSET :o"""), params).all()
-        entries = [Entry(int(r.rank), r.user_id, r.display_name, int(r.balance), _level(chosen, r.balance))
-                   for r in rows]
+        entries = [Entry(int(r.rank), r.user_id, r.display_name, int(r.balance), _level(chosen, r.balance),
+                         hidden=r.hidden) for r in rows]
     else:
         # Page and the viewer's standing in one round trip.
         row = conn.execute(_LIVE_PAGE, {**params, "u": viewer_id or 0, "lim": RANKS.exact_limit}).one()
         entries = [Entry(page * page_size + i + 1, int(r["user_id"]), r["display_name"], int(r["balance"]),
-                         _level(chosen, r["balance"])) for i, r in enumerate(row.entries or [])]
+                         _level(chosen, r["balance"]), hidden=bool(r["hidden"]))
+                   for i, r in enumerate(row.entries or [])]
     has_next = len(entries) > page_size
     entries = entries[:page_size]
     viewer = None
@@ -373,7 +376,7 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
 
 _LIVE_PAGE = text("""
 SELECT (SELECT json_agg(p) FROM (
-            SELECT w.user_id, w.balance, mc.display_name FROM (
+            SELECT w.user_id, w.balance, mc.display_name, COALESCE(mc.public_opt_out, false) AS hidden FROM (
                 SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c
                  ORDER BY balance DESC, user_id LIMIT :n OFFSET :o) w
               LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
@@ -399,3 +402,15 @@ def _snapshot_entry(conn: Connection, guild_id: int, currency: Currency, user_id
         {"g": guild_id, "s": season_id, "c": currency.key, "u": user_id}).first()
     return None if row is None else Entry(int(row.rank), user_id, None, int(row.balance),
                                           _level(currency, row.balance))
+
+
+def set_public(conn: Connection, guild_id: int, user_id: int, *, public: bool) -> bool:
+    """A member shows or hides themself on public boards; return the previous choice (True = public)."""
+    previous = conn.execute(text("""
+        SELECT NOT public_opt_out FROM member_cache WHERE guild_id = :g AND user_id = :u"""),
+        {"g": guild_id, "u": user_id}).scalar()
+    conn.execute(text("""
+        INSERT INTO member_cache (guild_id, user_id, public_opt_out) VALUES (:g, :u, :hidden)
+        ON CONFLICT (guild_id, user_id) DO UPDATE SET public_opt_out = EXCLUDED.public_opt_out"""),
+        {"g": guild_id, "u": user_id, "hidden": not public})
+    return True if previous is None else bool(previous)

@@ -382,3 +382,22 @@ def test_create_milestone_refreshes_rule_caches_and_checks_the_currency(world: W
         p.opt("key", "rich"), p.opt("name", "Rich"), p.opt("criterion", "balance"), p.opt("at_least", 9, 4),
         p.opt("currency", "rubies")]))
     assert is_ephemeral(response) and "rubies" in response["data"]["content"]
+
+
+# -- /privacy hide | show ----------------------------------------------------------------------------
+
+def test_privacy_hide_keeps_the_name_off_the_leaderboard_until_show(world: World) -> None:
+    """/privacy hide: /leaderboard shows the rank and balance without the member; /privacy show undoes it."""
+    ids = _seed_board(world, n=3)
+    world.seed_member(int(EVE["id"]), "eve", xp=2000)
+    hidden = world.ok(p.command("privacy", PLAIN, [p.sub("hide")]))
+    assert is_ephemeral(hidden) and "no longer appears" in hidden["data"]["content"]
+    assert world.scalar("SELECT public_opt_out FROM member_cache WHERE guild_id = :g AND user_id = :u",
+                        g=GUILD, u=int(EVE["id"])) is True
+    board = world.ok(p.command("leaderboard", p.member(BOB)))["data"]["embeds"][0]["description"].splitlines()
+    assert board[0] == "**#1** *a member who keeps their name private* — 2,000 · lvl 6"
+    assert board[1].startswith(f"**#2** <@{ids[0]}>")
+    assert EVE["id"] not in "\n".join(board)
+    world.ok(p.command("privacy", PLAIN, [p.sub("show")]))
+    board = world.ok(p.command("leaderboard", p.member(BOB)))["data"]["embeds"][0]["description"]
+    assert board.splitlines()[0].startswith(f"**#1** <@{EVE['id']}>")

@@ -59,7 +59,8 @@ def render(page: LeaderboardPage) -> r.Json:
     lines = []
     for e in page.entries:
         level = f" · lvl {e.level}" if e.level is not None else ""
-        lines.append(f"**#{e.rank}** {mention(e.user_id)} — {amount(e.balance)}{level}")
+        who = "*a member who keeps their name private*" if e.hidden else mention(e.user_id)
+        lines.append(f"**#{e.rank}** {who} — {amount(e.balance)}{level}")
     title = f"Leaderboard · {unit}" + (f" · {page.season_name}" if page.season_name else "")
     footer = f"Page {page.page + 1}"
     if page.viewer is not None:

@@ -1,4 +1,7 @@
-"""``/privacy export`` and ``/privacy erase``: a member's own data, in this server.
+"""``/privacy export|erase|hide|show``: a member's own data and visibility, in this server.
+
+``hide`` keeps the member's name off public boards (the dashboard, /leaderboard): their
+balances still count, shown without a name; ``show`` undoes it. Both answer at once.
 
 Both can take longer than Discord's 3 seconds for a very active member, so both
 are deferred: the export answers "thinking…" (ephemeral) and the follow-up
@@ -20,6 +23,7 @@ from synapse.interactions.commands.common import guild_of
 from synapse.interactions.context import Context, Reply
 from synapse.interactions.followups import job_for
 from synapse.interactions.models import Interaction
+from synapse.services import profile
 
 PREFIX = "privacy"
 
@@ -36,7 +40,14 @@ def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
         return Reply(r.message(embeds=[warning], ephemeral=True, components=[r.row(
             r.button("Erase my data", f"{PREFIX}:erase:{me}", style=r.DANGER),
             r.button("Cancel", f"{PREFIX}:cancel:{me}"))]))
-    raise ValidationFailed("choose `export` or `erase`")
+    if interaction.subcommand in ("hide", "show"):
+        public = interaction.subcommand == "show"
+        profile.set_public(conn, guild_of(interaction), interaction.invoker.user_id, public=public)
+        text = ("You appear by name on this server's public boards again." if public else
+                "Done: your name no longer appears on this server's public boards "
+                "(the dashboard and /leaderboard). `/privacy show` undoes it.")
+        return Reply(r.message(text, ephemeral=True))
+    raise ValidationFailed("choose `export`, `erase`, `hide` or `show`")
 
 
 def on_component(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
