@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from synapse.config import PROJECT_ROOT, get_settings, load_settings
-from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url
+from synapse.config import get_settings, load_settings
+from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url, with_database
+from synapse.db.migrate import upgrade
 
 GUILD = 1_300_000_000_000_000_001
 CHANNELS = 50
@@ -47,21 +48,12 @@ AIM_MS = 50.0
 
 
 def database(base_url: str, name: str) -> str:
-    prefix, _, rest = base_url.partition("://")
-    hostpart, _, query = rest.partition("?")
-    return f"{prefix}://{hostpart.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    return with_database(base_url, name)
 
 
 def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    upgrade(engine)
     engine.dispose()
 
 

@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from synapse.clock import FixedClock
-from synapse.config import PROJECT_ROOT, get_settings
+from synapse.config import get_settings
 from synapse.db import lake_store
-from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url
+from synapse.db.engine import make_engine, resolve_database_url, sqlalchemy_url, with_database
+from synapse.db.migrate import upgrade
 from synapse.eventlake.envelope import decode_envelope, encode_envelope
 from synapse.services.guild_init import init_guild
 from synapse.services.ingest import ingest_message
@@ -49,21 +50,12 @@ FLOOR_GUILD_2 = 1_200_000_000_000_000_004
 
 
 def database(base_url: str, name: str) -> str:
-    prefix, _, rest = base_url.partition("://")
-    hostpart, _, query = rest.partition("?")
-    return f"{prefix}://{hostpart.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    return with_database(base_url, name)
 
 
 def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    upgrade(engine)
     engine.dispose()
 
 

@@ -62,10 +62,9 @@ def server_url(database: str) -> str:
         from synapse.db import embedded
 
         base, _ = embedded.start(PROJECT_ROOT / ".synapse")
-    prefix, _, rest = base.partition("://")
-    hostpart, _, query = rest.partition("?")
-    hostpart = hostpart.rsplit("/", 1)[0]
-    return f"{prefix}://{hostpart}/{database}" + (f"?{query}" if query else "")
+    from synapse.db.engine import with_database
+
+    return with_database(base, database)
 
 
 def admin() -> sa.Engine:
@@ -89,8 +88,8 @@ def drop_database(name: str) -> None:
 
 def load(engine: sa.Engine, *, members: int, transactions: int) -> dict[str, float]:
     from synapse.admin.audit import SYSTEM
-    from synapse.cli.core import upgrade
     from synapse.db.ledger_store import verify
+    from synapse.db.migrate import upgrade
     from synapse.services.guild_init import init_guild
 
     timings: dict[str, float] = {}

@@ -21,6 +21,6 @@ def configure(level: str = "INFO", *, json_output: bool = True) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("azure.core.pipeline.policies.http_logging_policy", "httpx", "alembic.runtime.migration"):
+    for noisy in ("azure.core.pipeline.policies.http_logging_policy", "httpx", "alembic.runtime"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._synapse_configured = True  # type: ignore[attr-defined]

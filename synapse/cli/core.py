@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import typer
-from sqlalchemy import Engine
 
 from synapse.cli.common import console, engine, out, snowflake
 
@@ -14,25 +13,13 @@ guild_app = typer.Typer(help="Guilds: install defaults.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger: verify balances.", no_args_is_help=True)
 
 
-def upgrade(url_engine: Engine | None = None, revision: str = "head") -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from synapse.config import PROJECT_ROOT
-
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
-    eng = url_engine or engine()
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to migrate to")) -> None:
     """Migrate the configured database (or the embedded one) to the latest schema."""
+    from synapse.db.migrate import upgrade
+
     began = time.perf_counter()
-    upgrade(revision=revision)
+    upgrade(engine(), revision)
     out.print(f"database migrated to {revision} in {time.perf_counter() - began:.2f}s")
 
 

@@ -26,6 +26,13 @@ def sqlalchemy_url(libpq_url: str) -> str:
     raise StorageError(f"not a PostgreSQL URL: {libpq_url.split('@')[-1]!r}")
 
 
+def with_database(libpq_url: str, database: str) -> str:
+    """The same server (host, socket, credentials, options), another database."""
+    prefix, _, rest = libpq_url.partition("://")
+    hostpart, _, query = rest.partition("?")
+    return f"{prefix}://{hostpart.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or the embedded server's (started on demand)."""
     if settings.database_url:

@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from synapse.config import PROJECT_ROOT
 from synapse.db.engine import sqlalchemy_url
 
 
@@ -44,15 +43,10 @@ class PrivatePostgres:
         return str(self.server.get_uri("synapse"))
 
     def _migrate(self) -> None:
-        from alembic import command
-        from alembic.config import Config
+        from synapse.db.migrate import upgrade
 
         engine = sa.create_engine(sqlalchemy_url(self.url), poolclass=sa.NullPool)
-        cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-        cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        upgrade(engine)
         engine.dispose()
 
     def _ctl(self, args: list[str]) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from synapse.config import PROJECT_ROOT
-from synapse.db.engine import sqlalchemy_url
+from synapse.db.engine import sqlalchemy_url, with_database
+from synapse.db.migrate import upgrade
 from synapse.queues import azurite_connection_string
 
 
@@ -46,10 +47,7 @@ def server_url(database: str) -> str:
         from synapse.db import embedded
 
         base, _ = embedded.start(PROJECT_ROOT / ".synapse")
-    prefix, _, rest = base.partition("://")
-    hostpart, _, query = rest.partition("?")
-    hostpart = hostpart.rsplit("/", 1)[0]
-    return f"{prefix}://{hostpart}/{database}" + (f"?{query}" if query else "")
+    return with_database(base, database)
 
 
 def admin_engine() -> sa.Engine:
@@ -81,15 +79,8 @@ def build_template() -> None:
 
 
 def _migrate_template() -> None:
-    from alembic import command
-    from alembic.config import Config
-
     engine = sa.create_engine(sqlalchemy_url(server_url(TEMPLATE_DB)), poolclass=sa.NullPool)
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "synapse/db/migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    upgrade(engine)
     engine.dispose()
 
 
