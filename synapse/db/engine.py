@@ -54,12 +54,21 @@ def make_engine(url: str, *, pool_size: int = 5, password_provider: PasswordProv
         pool_recycle=1800,
         **kwargs,
     )
+    event.listen(engine, "connect", _binary_lists)
     if password_provider is not None:
         @event.listens_for(engine, "do_connect")
         def _token_password(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
             # A fresh Entra ID token for every new physical connection (tokens expire in ~1 h).
             cparams["password"] = password_provider()
     return engine
+
+
+def _binary_lists(dbapi_conn: Any, _record: Any) -> None:
+    """Send Python lists as binary arrays: psycopg's binary array dumper is ~3x cheaper than its text one,
+    and the ingest path sends a dozen column arrays per statement (``unnest`` inserts, ``= ANY(:ids)``)."""
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_conn.adapters.register_dumper(list, ListBinaryDumper)
 
 
 @contextmanager

@@ -250,6 +250,103 @@ ON CONFLICT (guild_id, dedupe_key) DO NOTHING RETURNING id
 """)
 
 
+# Everything a batch's rules and milestones can ask about its members, in one round trip: one JSON
+# array per kind of fact. Each part reads member by member (``unnest`` of the keys, an index probe each,
+# behind OFFSET 0 or in a scalar subquery so the planner cannot turn it into a scan of the whole guild):
+# plans that hold whatever the statistics say, for a new guild in a big database or a fresh one nobody
+# analysed yet. The same statement reserves the batch's ids and switches batch posting on (0007).
+_PREFETCH = text("""
+SELECT
+  -- [[member, currency, balance]]
+  (SELECT json_agg(json_build_array(w.user_id, w.currency_key, w.balance)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT user_id, currency_key, balance FROM wallets
+                          WHERE guild_id = :g AND user_id = x.u OFFSET 0) w) AS wallets,
+  -- [[member, milestone key]]
+  (SELECT json_agg(json_build_array(um.user_id, m.key)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT user_id, milestone_id FROM user_milestones
+                          WHERE guild_id = :g AND user_id = x.u OFFSET 0) um
+     JOIN milestones m ON m.guild_id = :g AND m.milestone_id = um.milestone_id) AS earned,
+  -- [source_event_id] of the members' milestone_earned events in the lake
+  (SELECT json_agg(e.source_event_id) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT source_event_id FROM event_lake
+                          WHERE guild_id = :g AND user_id = x.u AND event_type = 'milestone_earned'
+                            AND source_system = 'synapse' OFFSET 0) e) AS earned_in_lake,
+  -- [[member, roles, joined_at, account_created_at, is_bot]]
+  (SELECT json_agg(json_build_array(m.user_id, m.roles, m.joined_at, m.account_created_at, m.is_bot))
+     FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
+  -- [[member, event type, lifetime count]] for the pairs whose milestones (ids, comma separated) are not all earned
+  (SELECT json_agg(json_build_array(x.u, x.t,
+                   (SELECT count(*) FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
+     FROM unnest(CAST(:count_u AS bigint[]), CAST(:count_t AS text[]), CAST(:count_m AS text[])) AS x(u, t, m)
+    WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
+                   WHERE NOT EXISTS (SELECT 1 FROM user_milestones
+                                      WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS counts,
+  -- [[member, event type, field, lifetime sum]] likewise (a non-number field counts as the default)
+  (SELECT json_agg(json_build_array(x.u, x.t, x.f,
+                   (SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
+                                             THEN (payload ->> x.f)::numeric ELSE x.d END), 0)::bigint
+                      FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
+     FROM unnest(CAST(:sum_u AS bigint[]), CAST(:sum_t AS text[]), CAST(:sum_f AS text[]), CAST(:sum_d AS int[]),
+                 CAST(:sum_m AS text[])) AS x(u, t, f, d, m)
+    WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
+                   WHERE NOT EXISTS (SELECT 1 FROM user_milestones
+                                      WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS sums,
+  -- [[rule, member, fired at]] within the cooldown span around the batch (ledger rows and rule_state)
+  (SELECT json_agg(json_build_array(x.r, x.u, f.at))
+     FROM unnest(CAST(:fire_u AS bigint[]), CAST(:fire_r AS bigint[])) AS x(u, r)
+     CROSS JOIN LATERAL (SELECT * FROM (
+         SELECT occurred_at AS at FROM transactions
+          WHERE guild_id = :g AND user_id = x.u AND rule_id = x.r AND occurred_at > :fire_s AND occurred_at < :fire_e
+         UNION ALL
+         SELECT last_fired_at FROM rule_state
+          WHERE guild_id = :g AND rule_id = x.r AND user_id = x.u
+            AND last_fired_at > :fire_s AND last_fired_at < :fire_e) AS fired OFFSET 0) f) AS fires,
+  -- [[position in the cap_* arrays, rule credits of that member and currency in that window]]
+  (SELECT json_agg(json_build_array(x.n, (
+            SELECT COALESCE(SUM(amount), 0) FROM transactions
+             WHERE guild_id = :g AND user_id = x.u AND currency_key = x.c AND kind = 'rule' AND amount > 0
+               AND occurred_at >= x.s AND (x.e IS NULL OR occurred_at < x.e))))
+     FROM unnest(CAST(:cap_u AS bigint[]), CAST(:cap_c AS text[]), CAST(:cap_s AS timestamptz[]),
+                 CAST(:cap_e AS timestamptz[])) WITH ORDINALITY AS x(u, c, s, e, n)) AS caps,
+  -- [idempotency key] of the given keys already in the ledger
+  (SELECT json_agg(x.k) FROM unnest(CAST(:keys AS text[])) AS x(k)
+    WHERE (SELECT true FROM transactions WHERE guild_id = :g AND idempotency_key = x.k)) AS keys,
+  -- [[source, source id, member, currency, amount, key, occurred_at, clawed back already]] in ledger order:
+  -- the rule credits the original events of the batch's clawbacks caused
+  (SELECT json_agg(json_build_array(x.ss, x.se, t.user_id, t.currency_key, t.amount, t.idempotency_key,
+                                    t.occurred_at, (SELECT true FROM transactions
+                                                     WHERE guild_id = :g
+                                                       AND idempotency_key = 'clawback:' || t.idempotency_key))
+                   ORDER BY t.id)
+     FROM unnest(CAST(:prior_ss AS text[]), CAST(:prior_se AS text[])) AS x(ss, se)
+     CROSS JOIN LATERAL (SELECT id FROM event_lake
+                          WHERE guild_id = :g AND source_system = x.ss AND source_event_id = x.se OFFSET 0) e
+     CROSS JOIN LATERAL (SELECT * FROM transactions
+                          WHERE guild_id = :g AND event_id = e.id AND kind = 'rule' AND amount > 0
+                            AND rule_id IS NOT NULL OFFSET 0) t) AS priors,
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id
+                                             FROM generate_series(1, :n_tx)) AS ids) AS tx_ids,
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('event_lake', 'id')) AS id
+                                             FROM generate_series(1, :n_events)) AS ids) AS event_ids,
+  set_config('synapse.batch_posting', 'on', true) AS batch_posting
+""")
+# What a clawback's event stands for: ``reaction_remove:{rest}`` takes back ``reaction_add:{rest}``
+# (as ``synapse.rules.compile``'s clawback effect reads it; a key not prefetched is read from the database).
+_CLAWBACK_ORIGINALS = {"reaction_remove": "reaction_add", "message_delete": "message_create"}
+
+
+def _ts(value: str | None) -> datetime | None:
+    """A timestamp PostgreSQL wrote into JSON (ISO 8601 with its offset)."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _clawback_original(source_event_id: str) -> str | None:
+    kind, _, rest = source_event_id.partition(":")
+    original = _CLAWBACK_ORIGINALS.get(kind)
+    return None if original is None else f"{original}:{rest}"
+
+
 class Mispredicted(Exception):
     """The batch's in-memory ledger disagreed with the database (a writer that does not lock members,
     a key already posted, a constraint): the runner rolls the batch back and processes it statement
@@ -280,14 +377,14 @@ class BatchStore(DbStore):
         self._earned: dict[int, set[str]] = {}
         self._count_types: frozenset[str] = frozenset()
         self._counts: dict[tuple[int, str], int] = {}
-        self._sum_keys: frozenset[tuple[str, str]] = frozenset()
         self._sums: dict[tuple[int, str, str], int] = {}
         self._sum_stale: set[tuple[int, str]] = set()
         self._fire_rules: frozenset[int] = frozenset()
         self._fire_span: tuple[datetime, datetime] | None = None
         self._fires: dict[tuple[int, int], list[datetime]] = {}
         self._capped: frozenset[str] = frozenset()
-        self._cap_span: tuple[datetime, datetime | None] | None = None
+        # Cap usage per (member, currency, window start, window end) before the batch, and the batch's own credits.
+        self._cap_sums: dict[tuple[int, str, datetime, datetime | None], int] = {}
         self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
         self._keys_checked: set[str] = set()     # keys known to be absent from the ledger (or listed below)
         self._keys_in_db: set[str] = set()
@@ -303,77 +400,71 @@ class BatchStore(DbStore):
         self._derived_keys: set[str] = set()     # derived events this store wrote (or will)
         self._earned_in_lake: set[str] = set()   # milestone_earned events of the members already in the lake
         self._pending_grants: list[tuple[int, int, datetime, int | None]] = []
+        self._event_keys: dict[int, tuple[str, str]] = {}    # the batch's events: id -> (source, source id)
+        self._priors: dict[tuple[str, str], list[PriorCredit]] = {}   # prefetched (and since posted) credits
+        self._counted: set[tuple[int, str]] = set()          # (member, event type) whose count is prefetched
+        self._summed: set[tuple[int, str, str]] = set()      # (member, event type, field) whose sum is prefetched
+        self._event_ids: list[int] = []          # reserved lake ids for derived events, in reverse order (pop)
+        self._cap_rows: list[tuple[int, str, datetime, datetime | None]] = []   # the cap windows prefetched
 
     # ------------------------------------------------------------ prefetch
 
     def prefetch(self, events: Sequence[Event], users: Iterable[int], rules: RuleSet,
                  milestones: Sequence[CompiledMilestone]) -> None:
-        """Read what the batch's rules can ask about ``users`` (call after the member locks are taken)."""
-        conn, g = self.conn, self.guild_id
+        """Read what the batch's rules can ask about ``users`` (call after the member locks are taken).
+
+        One statement (``_PREFETCH``); it also reserves the batch's ids and switches batch posting on
+        (the savepoint the batch runs in undoes the setting with everything else; ``_post_now`` and
+        ``finish`` switch it off).
+        """
         uids = sorted(set(users))
         self._users = frozenset(uids)
         self._fresh_events = {e.id for e in events if e.id is not None}
+        self._event_keys = {e.id: (e.source_system, e.source_event_id) for e in events if e.id is not None}
         self._reserve = max(64, len(events) + 16)
-        for row in conn.execute(text("""
-                SELECT user_id, currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = ANY(:u)"""),
-                {"g": g, "u": uids}):
-            self._balances[(row.user_id, row.currency_key)] = int(row.balance)
-        self._earned = {u: set() for u in uids}
-        self._earned_in_lake = {r.source_event_id for r in conn.execute(text("""
-                SELECT source_event_id FROM event_lake
-                 WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = 'milestone_earned'
-                   AND source_system = :s"""), {"g": g, "u": uids, "s": SYNAPSE})}
-        for row in conn.execute(text("""
-                SELECT um.user_id, m.key FROM user_milestones um
-                  JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
-                 WHERE um.guild_id = :g AND um.user_id = ANY(:u)"""), {"g": g, "u": uids}):
-            self._earned[row.user_id].add(row.key)
-        for u in uids:
-            self._members[u] = None
-        for row in conn.execute(text("""
-                SELECT user_id, roles, joined_at, account_created_at, is_bot FROM member_cache
-                 WHERE guild_id = :g AND user_id = ANY(:u)"""), {"g": g, "u": uids}):
-            self._members[row.user_id] = Member(roles=frozenset(row.roles or ()), joined_at=row.joined_at,
-                                                account_created_at=row.account_created_at, is_bot=row.is_bot)
-        self._prefetch_criteria(uids, milestones)
-        if events:
-            self._prefetch_rules(events, uids, rules)
+        params: dict[str, Any] = {"g": self.guild_id, "u": uids, "n_tx": self._reserve,
+                                  "n_events": max(16, len(events) // 4)}
+        params.update(self._criteria_params(uids, milestones))
+        params.update(self._rule_params(events, uids, rules, milestones))
+        row = self.conn.execute(_PREFETCH, params).one()
+        self._load(row, uids)
 
-    def _prefetch_criteria(self, uids: list[int], milestones: Sequence[CompiledMilestone]) -> None:
-        counts: set[str] = set()
-        sums: set[tuple[str, str]] = set()
-        stack: list[Any] = [ms.record.spec.criteria for ms in milestones]
-        while stack:
-            c = stack.pop()
-            if isinstance(c, mm.AllCrit | mm.AnyCrit):
-                stack.extend(c.criteria)
-            elif isinstance(c, mm.EventCountCrit) and c.within_days is None:
-                counts.add(c.event)
-            elif isinstance(c, mm.EventSumCrit) and c.within_days is None:
-                sums.add((c.event, c.field))
-        if counts:
-            self._count_types = frozenset(counts)
-            for row in self.conn.execute(text("""
-                    SELECT user_id, event_type, count(*) AS n FROM event_lake
-                     WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = ANY(:t)
-                     GROUP BY user_id, event_type"""), {"g": self.guild_id, "u": uids, "t": sorted(counts)}):
-                self._counts[(row.user_id, row.event_type)] = int(row.n)
-        for event_type, name in sorted(sums):
-            default = 1 if name == "minutes" else 0
-            for row in self.conn.execute(text("""
-                    SELECT user_id, COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> :f) = 'number'
-                                                      THEN (payload ->> :f)::numeric ELSE :d END), 0)::bigint AS n
-                      FROM event_lake WHERE guild_id = :g AND user_id = ANY(:u) AND event_type = :t
-                     GROUP BY user_id"""), {"g": self.guild_id, "u": uids, "t": event_type, "f": name, "d": default}):
-                self._sums[(row.user_id, event_type, name)] = int(row.n)
-        self._sum_keys = frozenset(sums)
+    def _criteria_params(self, uids: list[int], milestones: Sequence[CompiledMilestone]) -> dict[str, Any]:
+        """Lifetime event counts and sums the milestones read, for the members who can still earn one.
 
-    def _prefetch_rules(self, events: Sequence[Event], uids: list[int], rules: RuleSet) -> None:
+        A member who has earned every milestone that reads a count is never asked for it again
+        (``due`` skips earned milestones), so the database counts nothing for long-time members.
+        """
+        counts: dict[str, set[int]] = {}              # event type -> ids of the milestones reading its count
+        sums: dict[tuple[str, str], set[int]] = {}    # (event type, field) -> milestone ids
+        for ms in milestones:
+            stack: list[Any] = [ms.record.spec.criteria]
+            while stack:
+                c = stack.pop()
+                if isinstance(c, mm.AllCrit | mm.AnyCrit):
+                    stack.extend(c.criteria)
+                elif isinstance(c, mm.EventCountCrit) and c.within_days is None:
+                    counts.setdefault(c.event, set()).add(ms.record.milestone_id)
+                elif isinstance(c, mm.EventSumCrit) and c.within_days is None:
+                    sums.setdefault((c.event, c.field), set()).add(ms.record.milestone_id)
+        self._count_types = frozenset(counts)
+        count_rows = [(u, t, ",".join(map(str, sorted(ids)))) for t, ids in sorted(counts.items()) for u in uids]
+        sum_rows = [(u, t, f, 1 if f == "minutes" else 0, ",".join(map(str, sorted(ids))))
+                    for (t, f), ids in sorted(sums.items()) for u in uids]
+        return {"count_u": [r[0] for r in count_rows], "count_t": [r[1] for r in count_rows],
+                "count_m": [r[2] for r in count_rows],
+                "sum_u": [r[0] for r in sum_rows], "sum_t": [r[1] for r in sum_rows], "sum_f": [r[2] for r in sum_rows],
+                "sum_d": [r[3] for r in sum_rows], "sum_m": [r[4] for r in sum_rows]}
+
+    def _rule_params(self, events: Sequence[Event], uids: list[int], rules: RuleSet,
+                     milestones: Sequence[CompiledMilestone]) -> dict[str, Any]:
+        """Cooldown fires, cap usage, keys that may be posted already, and what clawbacks may take back."""
         active = {c.rule_id for compiled in rules.by_event.values() for c in compiled}
         cooldown_rules: set[int] = set()
         longest = 0
         caps: list[rm.CapCond] = []
         once: dict[str, list[tuple[int, int]]] = {}   # trigger event -> (rule id, number of effects)
+        clawback_triggers: set[str] = set()
         for record in rules.records:
             if record.rule_id not in active:
                 continue
@@ -386,55 +477,84 @@ class BatchStore(DbStore):
                 elif isinstance(c, rm.OncePerReactorCond):
                     once.setdefault(record.spec.trigger.event, []).append(
                         (record.rule_id, len(record.spec.effects)))
+            if any(isinstance(e, rm.ClawbackEffect) for e in record.spec.effects):
+                clawback_triggers.add(record.spec.trigger.event)
+        params: dict[str, Any] = {"fire_u": [], "fire_r": [], "fire_s": None, "fire_e": None,
+                                  "cap_u": [], "cap_c": [], "cap_s": [], "cap_e": [], "prior_ss": [], "prior_se": []}
+        if not events:
+            params["keys"] = []
+            return params
         first = min(e.occurred_at for e in events)
         last = max(e.occurred_at for e in events)
-        params = {"g": self.guild_id, "u": uids}
         if cooldown_rules:
             span = timedelta(seconds=longest)
-            lo, hi = first - span, last + span
-            for row in self.conn.execute(text("""
-                    SELECT rule_id, user_id, occurred_at AS at FROM transactions
-                     WHERE guild_id = :g AND user_id = ANY(:u) AND rule_id = ANY(:r)
-                       AND occurred_at > :s AND occurred_at < :e
-                    UNION ALL
-                    SELECT rule_id, user_id, last_fired_at FROM rule_state
-                     WHERE guild_id = :g AND user_id = ANY(:u) AND rule_id = ANY(:r)
-                       AND last_fired_at > :s AND last_fired_at < :e"""),
-                    {**params, "r": sorted(cooldown_rules), "s": lo, "e": hi}):
-                self._fires.setdefault((row.rule_id, row.user_id), []).append(row.at)
-            self._fire_rules, self._fire_span = frozenset(cooldown_rules), (lo, hi)
+            self._fire_rules, self._fire_span = frozenset(cooldown_rules), (first - span, last + span)
+            rule_ids = sorted(cooldown_rules)
+            params.update(fire_u=[u for u in uids for _ in rule_ids], fire_r=rule_ids * len(uids),
+                          fire_s=first - span, fire_e=last + span)
         if caps:
-            starts: list[datetime] = []
-            ends: list[datetime | None] = []
+            # The calendar windows (hour, day, week, season) the batch's events fall in: one or two per cap.
+            windows: set[tuple[str, datetime, datetime | None]] = set()
+            times = {e.occurred_at for e in events}
             for c in caps:
                 tz = UTC if c.tz == "UTC" else ZoneInfo(c.tz)
                 season = self.season_start() if c.window == "season" else None
-                for at in (first, last):
-                    start, end = window_bounds(at, c.window, tz, season)
-                    starts.append(start)
-                    ends.append(end)
-            cap_lo = min(starts)
-            cap_hi = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
-            capped = sorted({c.currency for c in caps})
-            for row in self.conn.execute(text("""
-                    SELECT user_id, currency_key, occurred_at, amount FROM transactions
-                     WHERE guild_id = :g AND user_id = ANY(:u) AND currency_key = ANY(:c)
-                       AND kind = 'rule' AND amount > 0
-                       AND occurred_at >= :s AND (CAST(:e AS timestamptz) IS NULL OR occurred_at < :e)"""),
-                    {**params, "c": capped, "s": cap_lo, "e": cap_hi}):
-                self._credits.setdefault((row.user_id, row.currency_key), []).append(
-                    (row.occurred_at, int(row.amount)))
-            self._capped, self._cap_span = frozenset(capped), (cap_lo, cap_hi)
-        if once:
-            keys: set[str] = set()
-            for e in events:
-                for rid, n in once.get(e.event_type, ()):
-                    keys.update(f"rule:{rid}:once:{e.payload.get('message_id')}:{e.user_id}:{i}" for i in range(n))
-            if keys:
-                self._keys_in_db.update(r.idempotency_key for r in self.conn.execute(text("""
-                    SELECT idempotency_key FROM transactions WHERE guild_id = :g AND idempotency_key = ANY(:k)"""),
-                    {"g": self.guild_id, "k": sorted(keys)}))
-                self._keys_checked.update(keys)
+                windows.update((c.currency, *window_bounds(at, c.window, tz, season)) for at in times)
+            self._cap_rows = [(u, *w) for w in sorted(windows, key=str) for u in uids]
+            params.update(cap_u=[r[0] for r in self._cap_rows], cap_c=[r[1] for r in self._cap_rows],
+                          cap_s=[r[2] for r in self._cap_rows], cap_e=[r[3] for r in self._cap_rows])
+            self._capped = frozenset(c.currency for c in caps)
+        keys: set[str] = set()
+        for e in events:
+            for rid, n in once.get(e.event_type, ()):
+                keys.update(f"rule:{rid}:once:{e.payload.get('message_id')}:{e.user_id}:{i}" for i in range(n))
+        for ms in milestones:   # a reward is keyed per member: granted, revoked and earned again, it is not paid twice
+            for i, reward in enumerate(ms.record.spec.rewards):
+                if isinstance(reward, mm.CurrencyReward):
+                    keys.update(f"milestone:{ms.record.milestone_id}:{u}:{i}" for u in uids)
+        params["keys"] = sorted(keys)
+        self._keys_checked.update(keys)
+        originals = sorted({(e.source_system, original) for e in events if e.event_type in clawback_triggers
+                            if (original := _clawback_original(e.source_event_id)) is not None})
+        # What a clawback can take back: the credits the original events caused (those this batch posts
+        # are added as they are made, ``_note``).
+        self._priors = {o: [] for o in originals}
+        params.update(prior_ss=[o[0] for o in originals], prior_se=[o[1] for o in originals])
+        return params
+
+    def _load(self, row: Any, uids: list[int]) -> None:
+        """Keep what ``_PREFETCH`` returned."""
+        for user_id, currency, balance in row.wallets or ():
+            self._balances[(user_id, currency)] = int(balance)
+        self._earned = {u: set() for u in uids}
+        for user_id, key in row.earned or ():
+            self._earned[user_id].add(key)
+        self._earned_in_lake = set(row.earned_in_lake or ())
+        for u in uids:
+            self._members[u] = None
+        for user_id, roles, joined_at, created_at, is_bot in row.members or ():
+            self._members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
+                                            account_created_at=_ts(created_at), is_bot=is_bot)
+        for user_id, event_type, n in row.counts or ():
+            self._counts[(user_id, event_type)] = int(n)
+            self._counted.add((user_id, event_type))
+        for user_id, event_type, name, n in row.sums or ():
+            self._sums[(user_id, event_type, name)] = int(n)
+            self._summed.add((user_id, event_type, name))
+        for rule_id, user_id, at in row.fires or ():
+            self._fires.setdefault((rule_id, user_id), []).append(datetime.fromisoformat(at))
+        for position, used in row.caps or ():
+            user_id, currency, start, end = self._cap_rows[position - 1]
+            self._cap_sums[(user_id, currency, start, end)] = int(used)
+        self._keys_in_db.update(row.keys or ())
+        for ss, se, user_id, currency, amount, key, at, clawed_back in row.priors or ():
+            self._priors[(ss, se)].append(PriorCredit(user_id, currency, int(amount), key,
+                                                      datetime.fromisoformat(at)))
+            self._keys_checked.add(f"clawback:{key}")
+            if clawed_back:
+                self._keys_in_db.add(f"clawback:{key}")
+        self._ids = [int(i) for i in reversed(row.tx_ids or ())]
+        self._event_ids = [int(i) for i in reversed(row.event_ids or ())]
 
     # ------------------------------------------------------------ Facts (from memory when prefetched)
 
@@ -453,13 +573,13 @@ class BatchStore(DbStore):
         return have
 
     def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
-        if since is None and user_id in self._users and event_type in self._count_types:
+        if since is None and (user_id, event_type) in self._counted:
             return self._counts.get((user_id, event_type), 0)
         self.flush_events()
         return super().event_count(user_id, event_type, since)
 
     def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
-        if (since is None and user_id in self._users and (event_type, field) in self._sum_keys
+        if (since is None and (user_id, event_type, field) in self._summed
                 and (user_id, event_type) not in self._sum_stale):
             return self._sums.get((user_id, event_type, field), 0)
         self.flush_events()
@@ -485,11 +605,10 @@ class BatchStore(DbStore):
         return super().fired_between(rule_id, user_id, start, end)
 
     def cap_used(self, user_id: int, currency: str, start: datetime, end: datetime | None) -> int:
-        span = self._cap_span
-        if (span is not None and currency in self._capped and user_id in self._users and span[0] <= start
-                and (span[1] is None or (end is not None and end <= span[1]))):
-            return sum(amount for at, amount in self._credits.get((user_id, currency), ())
-                       if at >= start and (end is None or at < end))
+        before = self._cap_sums.get((user_id, currency, start, end))
+        if before is not None:
+            return before + sum(amount for at, amount in self._credits.get((user_id, currency), ())
+                                if at >= start and (end is None or at < end))
         self.flush_postings()
         return super().cap_used(user_id, currency, start, end)
 
@@ -506,6 +625,9 @@ class BatchStore(DbStore):
         return found
 
     def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
+        priors = self._priors.get((source_system, source_event_id))
+        if priors is not None:
+            return list(priors)
         self.flush_events()
         self.flush_postings()
         return super().prior_credits(source_system, source_event_id)
@@ -525,6 +647,13 @@ class BatchStore(DbStore):
         self._posted_keys.add(p.idempotency_key)
         if p.rule_id is not None:
             self._fires.setdefault((p.rule_id, p.user_id), []).append(p.occurred_at)
+            if p.kind is Kind.rule and p.amount > 0 and p.event_id is not None:
+                priors = self._priors.get(self._event_keys.get(p.event_id, ("", "")))
+                if priors is not None:   # a credit a clawback later in this batch may take back
+                    priors.append(PriorCredit(p.user_id, p.currency, p.amount, p.idempotency_key, p.occurred_at))
+                    # Its key is new to the ledger, so is the clawback's (were it not, the unique index
+                    # would refuse the batch and it would go statement by statement).
+                    self._keys_checked.add(f"clawback:{p.idempotency_key}")
         if p.amount > 0 and p.kind is Kind.rule and p.currency in self._capped:
             self._credits.setdefault((p.user_id, p.currency), []).append((p.occurred_at, p.amount))
 
@@ -557,7 +686,9 @@ class BatchStore(DbStore):
         """The statement-by-statement path (keys that may be in the ledger, refusals the database names)."""
         self.flush_postings()
         self._ids.clear()   # later postings take later ids: id order stays posting order
+        self.conn.execute(_BATCH_POSTING_OFF)   # the row trigger computes this one's balance itself
         posted = ledger_store.post(self.conn, [p])
+        self.conn.execute(_BATCH_POSTING_ON)
         self._posted_keys.add(p.idempotency_key)
         for x in posted:
             self._tx_ids.add(x.transaction_id)
@@ -574,11 +705,9 @@ class BatchStore(DbStore):
         columns["id"] = [tx for _, tx, _ in pending]
         columns["balance_after"] = [after for _, _, after in pending]
         try:
-            # Batch mode (migration 0007): PostgreSQL checks the predicted chain of balances and
-            # moves each wallet once per statement instead of once per row.
-            self.conn.execute(_BATCH_POSTING_ON)
+            # Batch mode (migration 0007, switched on by ``prefetch``): PostgreSQL checks the predicted
+            # chain of balances and moves each wallet once per statement instead of once per row.
             rows = self.conn.execute(_INSERT_WITH_IDS, columns).all()
-            self.conn.execute(_BATCH_POSTING_OFF)
         except IntegrityError as exc:
             raise Mispredicted(f"the database refused a batch of postings: {exc.orig}") from exc
         written = {int(r.id): int(r.balance_after) for r in rows}
@@ -635,13 +764,10 @@ class BatchStore(DbStore):
         if others:   # may be in the lake already: the lake decides
             self.flush_events()
             inserted = {e.source_event_id: e for e in super().append_derived(others)}
-        n_fresh = len(wanted) - len(others)
-        # Exactly as many ids as events: a reserved id left unused would be a gap in the lake's ids.
-        ids = iter([int(r.id) for r in self.conn.execute(_RESERVE_EVENT_IDS, {"n": n_fresh})] if n_fresh else [])
         written: list[Event] = []
         for e, fresh in wanted:   # in the order given, as the lake returns them
             if fresh:
-                e = replace(e, id=next(ids))
+                e = replace(e, id=self._next_event_id())
                 self._pending_events.append(e)
                 written.append(e)
             elif e.source_event_id in inserted:
@@ -655,6 +781,14 @@ class BatchStore(DbStore):
                     self._counts[key] = self._counts.get(key, 0) + 1
                 self._sum_stale.add(key)
         return written
+
+    def _next_event_id(self) -> int:
+        """A lake id from a block reserved per batch (ids left unused at commit are a gap in the sequence,
+        as a rolled-back insert leaves one: nothing reads the lake's ids as contiguous)."""
+        if not self._event_ids:
+            rows = self.conn.execute(_RESERVE_EVENT_IDS, {"n": max(16, self._reserve // 4)}).all()
+            self._event_ids = [int(r.id) for r in reversed(rows)]
+        return self._event_ids.pop()
 
     def flush_events(self) -> None:
         """Write the pending derived events (reserved ids) in one statement."""
@@ -676,6 +810,7 @@ class BatchStore(DbStore):
         (``outbox_ids`` filled)."""
         self.flush_events()
         self.flush_postings()
+        self.conn.execute(_BATCH_POSTING_OFF)
         if self._pending_grants:
             grants, self._pending_grants = self._pending_grants, []
             granted = self.conn.execute(_GRANTS_BULK, {

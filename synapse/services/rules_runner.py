@@ -108,7 +108,10 @@ def members_of(events: Iterable[Event]) -> set[int]:
     return out
 
 
-_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+# The same round trip takes the transaction id: the batch reserves lake ids, and the rollup watermark
+# relies on every writer holding one having an id (see services/rollups.py).
+_LOCK = text("SELECT pg_current_xact_id(), "
+             "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k)")
 
 
 def lock_members(conn: Connection, guild_id: int, user_ids: Iterable[int]) -> None:
