@@ -47,6 +47,7 @@ GUILD = 1_200_000_000_000_000_001
 FLOOR_GUILD = 1_200_000_000_000_000_002
 BARE_GUILD = 1_200_000_000_000_000_003
 FLOOR_GUILD_2 = 1_200_000_000_000_000_004
+GUILD_2 = 1_200_000_000_000_000_005
 
 
 def database(base_url: str, name: str) -> str:
@@ -90,6 +91,7 @@ def main() -> int:
         engine = make_engine(url, pool_size=2)
         with engine.begin() as conn:
             init_guild(conn, GUILD, name="bench")
+            init_guild(conn, GUILD_2, name="bench again")
         events = traffic(args.events, args.members, args.seed)
         texts = list(envelopes(events, max_events=args.batch))
         floor_texts = [encode_envelope([{**e, "guild_id": str(FLOOR_GUILD)} for e in decode_wire(t)])
@@ -111,13 +113,17 @@ def main() -> int:
         floor_before = floor_pass(FLOOR_GUILD)
 
         clock = FixedClock(datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=1))
-        began = time.perf_counter()
-        derived = postings = 0
-        for text in texts:
-            result = ingest_message(engine, text, clock=clock)
-            derived += result.derived
-            postings += result.postings
-        ingest_seconds = time.perf_counter() - began
+
+        def ingest_pass(envelope_texts: list[str]) -> tuple[float, int, int]:
+            began = time.perf_counter()
+            derived = postings = 0
+            for text in envelope_texts:
+                result = ingest_message(engine, text, clock=clock)
+                derived += result.derived
+                postings += result.postings
+            return time.perf_counter() - began, derived, postings
+
+        ingest_first, derived, postings = ingest_pass(texts)
 
         # The pipeline without the rules (decode, lake append, locks, member cache, voice), in a
         # third guild: how much of the cost is the pipeline's own.
@@ -135,15 +141,19 @@ def main() -> int:
         finally:
             rules_runner.process = real
 
-        # The floor again after the ingest runs, in another guild: on a shared machine load drifts,
-        # and the faster of the two (the stricter comparison) is reported.
+        # Ingest and floor again, each in a guild of its own: on a shared machine load drifts, and each
+        # figure is the better of its two runs (the second ingest works on a bigger database).
+        again = [encode_envelope([{**e, "guild_id": str(GUILD_2)} for e in decode_wire(t)]) for t in texts]
+        # (The same work give or take a few level-ups: random amounts are seeded from lake ids.)
+        ingest_second, _, _ = ingest_pass(again)
+        ingest_seconds = min(ingest_first, ingest_second)
         floor_seconds = min(floor_before, floor_pass(FLOOR_GUILD_2))
         floor_rate = len(events) / floor_seconds
         ingest_rate = len(events) / ingest_seconds
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         print(f"floor  (lake insert only): {floor_rate:8.0f} events/s  ({floor_seconds:.2f} s; best of before/after)")
-        print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; "
-              f"{derived} derived events, {postings} postings)")
+        print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; best of "
+              f"{ingest_first:.2f}/{ingest_second:.2f} s; {derived} derived events, {postings} postings)")
         print(f"pipeline without rules:     {len(events) / bare_seconds:8.0f} events/s  ({bare_seconds:.2f} s)")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores, "

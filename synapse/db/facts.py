@@ -275,10 +275,13 @@ SELECT
   (SELECT json_agg(json_build_array(m.user_id, m.roles, m.joined_at, m.account_created_at, m.is_bot))
      FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
-  -- [[member, event type, lifetime count]] for the pairs whose milestones (ids, comma separated) are not all earned
+  -- [[member, event type, lifetime count]] for each member and event type unless the member earned every
+  -- milestone that reads the count (their ids, comma separated)
   (SELECT json_agg(json_build_array(x.u, x.t,
                    (SELECT count(*) FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
-     FROM unnest(CAST(:count_u AS bigint[]), CAST(:count_t AS text[]), CAST(:count_m AS text[])) AS x(u, t, m)
+     FROM unnest(CAST(:u AS bigint[])) AS members(u)
+     CROSS JOIN LATERAL (SELECT members.u, t, m FROM unnest(CAST(:count_t AS text[]), CAST(:count_m AS text[]))
+                                                   AS c(t, m)) AS x
     WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
                    WHERE NOT EXISTS (SELECT 1 FROM user_milestones
                                       WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS counts,
@@ -287,14 +290,16 @@ SELECT
                    (SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
                                              THEN (payload ->> x.f)::numeric ELSE x.d END), 0)::bigint
                       FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
-     FROM unnest(CAST(:sum_u AS bigint[]), CAST(:sum_t AS text[]), CAST(:sum_f AS text[]), CAST(:sum_d AS int[]),
-                 CAST(:sum_m AS text[])) AS x(u, t, f, d, m)
+     FROM unnest(CAST(:u AS bigint[])) AS members(u)
+     CROSS JOIN LATERAL (SELECT members.u, t, f, d, m
+                           FROM unnest(CAST(:sum_t AS text[]), CAST(:sum_f AS text[]), CAST(:sum_d AS int[]),
+                                       CAST(:sum_m AS text[])) AS c(t, f, d, m)) AS x
     WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
                    WHERE NOT EXISTS (SELECT 1 FROM user_milestones
                                       WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS sums,
   -- [[rule, member, fired at]] within the cooldown span around the batch (ledger rows and rule_state)
   (SELECT json_agg(json_build_array(x.r, x.u, f.at))
-     FROM unnest(CAST(:fire_u AS bigint[]), CAST(:fire_r AS bigint[])) AS x(u, r)
+     FROM (SELECT u, r FROM unnest(CAST(:u AS bigint[])) AS members(u), unnest(CAST(:fire_r AS bigint[])) AS r(r)) x
      CROSS JOIN LATERAL (SELECT * FROM (
          SELECT occurred_at AS at FROM transactions
           WHERE guild_id = :g AND user_id = x.u AND rule_id = x.r AND occurred_at > :fire_s AND occurred_at < :fire_e
@@ -302,13 +307,14 @@ SELECT
          SELECT last_fired_at FROM rule_state
           WHERE guild_id = :g AND rule_id = x.r AND user_id = x.u
             AND last_fired_at > :fire_s AND last_fired_at < :fire_e) AS fired OFFSET 0) f) AS fires,
-  -- [[position in the cap_* arrays, rule credits of that member and currency in that window]]
-  (SELECT json_agg(json_build_array(x.n, (
+  -- [[member, position in the cap_* arrays, the member's rule credits of that currency in that window]]
+  (SELECT json_agg(json_build_array(x.u, x.n, (
             SELECT COALESCE(SUM(amount), 0) FROM transactions
              WHERE guild_id = :g AND user_id = x.u AND currency_key = x.c AND kind = 'rule' AND amount > 0
                AND occurred_at >= x.s AND (x.e IS NULL OR occurred_at < x.e))))
-     FROM unnest(CAST(:cap_u AS bigint[]), CAST(:cap_c AS text[]), CAST(:cap_s AS timestamptz[]),
-                 CAST(:cap_e AS timestamptz[])) WITH ORDINALITY AS x(u, c, s, e, n)) AS caps,
+     FROM (SELECT members.u, w.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
+                  unnest(CAST(:cap_c AS text[]), CAST(:cap_s AS timestamptz[]), CAST(:cap_e AS timestamptz[]))
+                    WITH ORDINALITY AS w(c, s, e, n)) x) AS caps,
   -- [idempotency key] of the given keys already in the ledger
   (SELECT json_agg(x.k) FROM unnest(CAST(:keys AS text[])) AS x(k)
     WHERE (SELECT true FROM transactions WHERE guild_id = :g AND idempotency_key = x.k)) AS keys,
@@ -405,7 +411,7 @@ class BatchStore(DbStore):
         self._counted: set[tuple[int, str]] = set()          # (member, event type) whose count is prefetched
         self._summed: set[tuple[int, str, str]] = set()      # (member, event type, field) whose sum is prefetched
         self._event_ids: list[int] = []          # reserved lake ids for derived events, in reverse order (pop)
-        self._cap_rows: list[tuple[int, str, datetime, datetime | None]] = []   # the cap windows prefetched
+        self._cap_windows: list[tuple[str, datetime, datetime | None]] = []   # (currency, start, end) prefetched
 
     # ------------------------------------------------------------ prefetch
 
@@ -448,13 +454,12 @@ class BatchStore(DbStore):
                 elif isinstance(c, mm.EventSumCrit) and c.within_days is None:
                     sums.setdefault((c.event, c.field), set()).add(ms.record.milestone_id)
         self._count_types = frozenset(counts)
-        count_rows = [(u, t, ",".join(map(str, sorted(ids)))) for t, ids in sorted(counts.items()) for u in uids]
-        sum_rows = [(u, t, f, 1 if f == "minutes" else 0, ",".join(map(str, sorted(ids))))
-                    for (t, f), ids in sorted(sums.items()) for u in uids]
-        return {"count_u": [r[0] for r in count_rows], "count_t": [r[1] for r in count_rows],
-                "count_m": [r[2] for r in count_rows],
-                "sum_u": [r[0] for r in sum_rows], "sum_t": [r[1] for r in sum_rows], "sum_f": [r[2] for r in sum_rows],
-                "sum_d": [r[3] for r in sum_rows], "sum_m": [r[4] for r in sum_rows]}
+        count_rows = [(t, ",".join(map(str, sorted(ids)))) for t, ids in sorted(counts.items())]
+        sum_rows = [(t, f, 1 if f == "minutes" else 0, ",".join(map(str, sorted(ids))))
+                    for (t, f), ids in sorted(sums.items())]
+        return {"count_t": [r[0] for r in count_rows], "count_m": [r[1] for r in count_rows],
+                "sum_t": [r[0] for r in sum_rows], "sum_f": [r[1] for r in sum_rows],
+                "sum_d": [r[2] for r in sum_rows], "sum_m": [r[3] for r in sum_rows]}
 
     def _rule_params(self, events: Sequence[Event], uids: list[int], rules: RuleSet,
                      milestones: Sequence[CompiledMilestone]) -> dict[str, Any]:
@@ -479,8 +484,8 @@ class BatchStore(DbStore):
                         (record.rule_id, len(record.spec.effects)))
             if any(isinstance(e, rm.ClawbackEffect) for e in record.spec.effects):
                 clawback_triggers.add(record.spec.trigger.event)
-        params: dict[str, Any] = {"fire_u": [], "fire_r": [], "fire_s": None, "fire_e": None,
-                                  "cap_u": [], "cap_c": [], "cap_s": [], "cap_e": [], "prior_ss": [], "prior_se": []}
+        params: dict[str, Any] = {"fire_r": [], "fire_s": None, "fire_e": None,
+                                  "cap_c": [], "cap_s": [], "cap_e": [], "prior_ss": [], "prior_se": []}
         if not events:
             params["keys"] = []
             return params
@@ -489,9 +494,7 @@ class BatchStore(DbStore):
         if cooldown_rules:
             span = timedelta(seconds=longest)
             self._fire_rules, self._fire_span = frozenset(cooldown_rules), (first - span, last + span)
-            rule_ids = sorted(cooldown_rules)
-            params.update(fire_u=[u for u in uids for _ in rule_ids], fire_r=rule_ids * len(uids),
-                          fire_s=first - span, fire_e=last + span)
+            params.update(fire_r=sorted(cooldown_rules), fire_s=first - span, fire_e=last + span)
         if caps:
             # The calendar windows (hour, day, week, season) the batch's events fall in: one or two per cap.
             windows: set[tuple[str, datetime, datetime | None]] = set()
@@ -500,9 +503,9 @@ class BatchStore(DbStore):
                 tz = UTC if c.tz == "UTC" else ZoneInfo(c.tz)
                 season = self.season_start() if c.window == "season" else None
                 windows.update((c.currency, *window_bounds(at, c.window, tz, season)) for at in times)
-            self._cap_rows = [(u, *w) for w in sorted(windows, key=str) for u in uids]
-            params.update(cap_u=[r[0] for r in self._cap_rows], cap_c=[r[1] for r in self._cap_rows],
-                          cap_s=[r[2] for r in self._cap_rows], cap_e=[r[3] for r in self._cap_rows])
+            self._cap_windows = sorted(windows, key=str)
+            params.update(cap_c=[w[0] for w in self._cap_windows], cap_s=[w[1] for w in self._cap_windows],
+                          cap_e=[w[2] for w in self._cap_windows])
             self._capped = frozenset(c.currency for c in caps)
         keys: set[str] = set()
         for e in events:
@@ -543,8 +546,8 @@ class BatchStore(DbStore):
             self._summed.add((user_id, event_type, name))
         for rule_id, user_id, at in row.fires or ():
             self._fires.setdefault((rule_id, user_id), []).append(datetime.fromisoformat(at))
-        for position, used in row.caps or ():
-            user_id, currency, start, end = self._cap_rows[position - 1]
+        for user_id, position, used in row.caps or ():
+            currency, start, end = self._cap_windows[position - 1]
             self._cap_sums[(user_id, currency, start, end)] = int(used)
         self._keys_in_db.update(row.keys or ())
         for ss, se, user_id, currency, amount, key, at, clawed_back in row.priors or ():

@@ -103,6 +103,8 @@ class VoiceBook:
         self.batch = list(batch)
         # Open session per member, read once (locked) and kept up to date by open/close.
         self._open: dict[tuple[int, int], Session | None] = {}
+        # Per member: (since, times of their voice events in the lake after ``since``, the batch's excluded).
+        self._later: dict[tuple[int, int], tuple[datetime, list[datetime]]] = {}
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -127,8 +129,36 @@ class VoiceBook:
             self._open[(guild_id, user_id)] = _session(row) if row else None
         return self._open[(guild_id, user_id)]
 
+    def prefetch_later(self, events: Sequence[Event]) -> None:
+        """Read, in one round trip, the lake's voice events of these events' members after their first one here
+        (nothing, unless events arrive out of order): what ``open`` asks about a late join."""
+        since: dict[tuple[int, int], datetime] = {}
+        for e in events:
+            if e.user_id is not None:
+                key = (e.guild_id, e.user_id)
+                since[key] = min(since.get(key, e.occurred_at), e.occurred_at)
+        if not since:
+            return
+        keys = sorted(since)
+        later: dict[tuple[int, int], list[datetime]] = {k: [] for k in keys}
+        for row in self.conn.execute(text("""
+                SELECT x.g AS guild_id, x.u AS user_id, e.occurred_at
+                  FROM unnest(CAST(:g AS bigint[]), CAST(:u AS bigint[]), CAST(:t AS timestamptz[])) AS x(g, u, t)
+                  CROSS JOIN LATERAL (
+                      SELECT occurred_at FROM event_lake
+                       WHERE guild_id = x.g AND user_id = x.u
+                         AND event_type IN ('voice_join', 'voice_leave', 'voice_move') AND occurred_at > x.t
+                         AND source_event_id <> ALL(CAST(:batch AS text[])) OFFSET 0) e"""),
+                {"g": [g for g, _ in keys], "u": [u for _, u in keys], "t": [since[k] for k in keys],
+                 "batch": self.batch}):
+            later[(row.guild_id, row.user_id)].append(row.occurred_at)
+        self._later.update({k: (since[k], later[k]) for k in keys})
+
     def _next_voice_event_after(self, guild_id: int, user_id: int, at: datetime) -> datetime | None:
         """When the member's next voice event after ``at`` happened (a late join meets its leave)."""
+        known = self._later.get((guild_id, user_id))
+        if known is not None and at >= known[0]:
+            return min((t for t in known[1] if t > at), default=None)
         return self.conn.execute(text("""
             SELECT min(occurred_at) FROM event_lake
              WHERE guild_id = :g AND user_id = :u AND event_type IN ('voice_join', 'voice_leave', 'voice_move')
@@ -248,6 +278,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     voice = sorted((e for e in events if e.event_type in VOICE_TYPES), key=lambda e: (e.occurred_at, e.id or 0))
     book = VoiceBook(conn, now=now, batch=[e.source_event_id for e in voice])
     book.prefetch({(e.guild_id, e.user_id) for e in voice if e.user_id is not None})
+    book.prefetch_later(voice)
     for e in voice:
         p = e.payload
         channel = _int(p.get("channel_id")) or e.channel_id
