@@ -340,6 +340,7 @@ class VoiceSession(Base):
               postgresql_where=text("ended_at IS NULL")),
         Index("ix_voice_sessions_open_channel", "guild_id", "channel_id",
               postgresql_where=text("ended_at IS NULL")),
+        Index("ix_voice_sessions_channel_end", "guild_id", "channel_id", "ended_at"),
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -93,7 +93,14 @@ def members_touched(conn: Connection, events: Sequence[Event]) -> set[tuple[int,
 
 
 class VoiceBook:
-    """Session changes within one transaction; collects the derived events they cause."""
+    """Session changes within one transaction; collects the derived events they cause.
+
+    Changes are kept in memory and written by :meth:`flush` in two statements (the sessions closed or
+    ticked, then the sessions opened); a session the book opens has a provisional negative id until
+    then. Every read of ``voice_sessions`` flushes first, so the database always answers with this
+    book's changes in it. The company a tick counts comes from the sessions of the channels the batch
+    touches, read once (:meth:`prefetch_channels`) and kept up to date as sessions open and close.
+    """
 
     def __init__(self, conn: Connection, *, now: datetime, batch: Sequence[str] = ()) -> None:
         self.conn = conn
@@ -105,6 +112,14 @@ class VoiceBook:
         self._open: dict[tuple[int, int], Session | None] = {}
         # Per member: (since, times of their voice events in the lake after ``since``, the batch's excluded).
         self._later: dict[tuple[int, int], tuple[datetime, list[datetime]]] = {}
+        # Not written yet: sessions opened (provisional id -> latest state, start event, end reason) and
+        # stored sessions closed or ticked (id -> guild, ended_at or None, end reason, last_tick_at).
+        self._new: dict[int, tuple[Session, int | None, str | None]] = {}
+        self._changed: dict[int, tuple[int, datetime | None, str | None, datetime]] = {}
+        self._provisional = 0
+        # Sessions of a channel (guild, channel) -> id -> session, from ``_channels_since`` on.
+        self._channels: dict[tuple[int, int], dict[int, Session]] = {}
+        self._channels_since: datetime | None = None
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -123,6 +138,7 @@ class VoiceBook:
 
     def _open_session(self, guild_id: int, user_id: int) -> Session | None:
         if (guild_id, user_id) not in self._open:
+            self.flush()
             row = self.conn.execute(text(
                 "SELECT * FROM voice_sessions WHERE guild_id = :g AND user_id = :u AND ended_at IS NULL FOR UPDATE"),
                 {"g": guild_id, "u": user_id}).first()
@@ -154,6 +170,27 @@ class VoiceBook:
             later[(row.guild_id, row.user_id)].append(row.occurred_at)
         self._later.update({k: (since[k], later[k]) for k in keys})
 
+    def open_sessions(self) -> list[Session]:
+        """The open sessions the book knows of."""
+        return [s for s in self._open.values() if s is not None]
+
+    def prefetch_channels(self, channels: set[tuple[int, int]], since: datetime) -> None:
+        """Read the sessions of these channels still open at ``since`` or later (what ticks count as company)."""
+        if not channels:
+            return
+        self.flush()
+        keys = sorted(channels)
+        rows = self.conn.execute(text("""
+            SELECT s.* FROM unnest(CAST(:g AS bigint[]), CAST(:c AS bigint[])) AS x(g, c)
+              CROSS JOIN LATERAL (SELECT * FROM voice_sessions
+                                   WHERE guild_id = x.g AND channel_id = x.c AND (ended_at IS NULL OR ended_at > :s)
+                                  OFFSET 0) s"""),
+            {"g": [g for g, _ in keys], "c": [c for _, c in keys], "s": since}).all()
+        self._channels = {k: {} for k in keys}
+        for r in rows:
+            self._channels[(r.guild_id, r.channel_id)][r.id] = _session(r)
+        self._channels_since = since
+
     def _next_voice_event_after(self, guild_id: int, user_id: int, at: datetime) -> datetime | None:
         """When the member's next voice event after ``at`` happened (a late join meets its leave)."""
         known = self._later.get((guild_id, user_id))
@@ -176,28 +213,31 @@ class VoiceBook:
                 self.close(current, at=at, reason="rejoined")
             elif end is None or current.started_at < end:
                 end = current.started_at  # a late join: its stay ended when the open session began
-        # A stay already known to have ended is inserted closed: the open-session index stays satisfied.
-        row = self.conn.execute(text("""
-            INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, ended_at, self_mute, self_deaf,
-                                        start_event_id)
-            VALUES (:g, :u, :c, :t, :end, :m, :d, :e) RETURNING *"""),
-            {"g": guild_id, "u": user_id, "c": channel_id, "t": at, "end": end, "m": self_mute, "d": self_deaf,
-             "e": event_id}).one()
+        # A stay already known to have ended is closed at once (written closed: the open-session index
+        # stays satisfied).
+        self._provisional -= 1
+        session = Session(guild_id, self._provisional, user_id, channel_id, at, None, None, self_mute, self_deaf)
+        self._new[session.id] = (session, event_id, None)
+        self._remember(session)
         if end is not None:
-            self.close(_session(row), at=end, reason="late_join")
+            self.close(session, at=end, reason="late_join")
         else:
-            self._open[(guild_id, user_id)] = _session(row)
+            self._open[(guild_id, user_id)] = session
 
     def close(self, session: Session, *, at: datetime, reason: str) -> None:
         end = min(at, session.started_at + MAX_SESSION)
         end = max(end, session.started_at)
-        current = self._open.get((session.guild_id, session.user_id))
-        if current is not None and current.id == session.id:
-            self._open[(session.guild_id, session.user_id)] = None
-        self.conn.execute(text("""
-            UPDATE voice_sessions SET ended_at = :t, end_reason = :r, last_tick_at = :t
-             WHERE guild_id = :g AND id = :id"""),
-            {"t": end, "r": reason, "g": session.guild_id, "id": session.id})
+        key = (session.guild_id, session.user_id)
+        current = self._open.get(key)
+        if current is None or current.id == session.id:   # (a member has one open session at most)
+            self._open[key] = None
+        closed = replace(session, ended_at=end, last_tick_at=end)
+        if session.id < 0:
+            _, event_id, _ = self._new[session.id]
+            self._new[session.id] = (closed, event_id, reason)
+        else:
+            self._changed[session.id] = (session.guild_id, end, reason, end)
+        self._remember(closed)
         self.derived.extend(self._ticks(session, until=end, final=True))
         duration = int((end - session.started_at).total_seconds())
         self.derived.append(Event(
@@ -223,9 +263,12 @@ class VoiceBook:
         if ticks:
             self.derived.extend(ticks)
             blocks = _minutes(session, self.now) // TICK_MINUTES
-            self.conn.execute(text("UPDATE voice_sessions SET last_tick_at = :lt WHERE guild_id = :g AND id = :id"),
-                              {"lt": _minute_at(session, blocks * TICK_MINUTES), "g": session.guild_id,
-                               "id": session.id})
+            ticked = _minute_at(session, blocks * TICK_MINUTES)
+            if session.id < 0:
+                _, event_id, reason = self._new[session.id]
+                self._new[session.id] = (replace(session, last_tick_at=ticked), event_id, reason)
+            else:
+                self._changed[session.id] = (session.guild_id, None, None, ticked)
 
     def _ticks(self, session: Session, *, until: datetime, final: bool) -> list[Event]:
         """Blocks of ``TICK_MINUTES`` not paid yet; when ``final``, the last partial block too."""
@@ -254,12 +297,73 @@ class VoiceBook:
 
     def _company(self, session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
         """Other members' sessions in the same channel overlapping [start, end]."""
+        known = self._channels.get((session.guild_id, session.channel_id))
+        if known is not None and self._channels_since is not None and start >= self._channels_since:
+            return [(s.started_at, s.ended_at) for s in known.values() if s.user_id != session.user_id
+                    and s.started_at <= end and (s.ended_at is None or s.ended_at > start)]
+        self.flush()
         rows = self.conn.execute(text("""
             SELECT started_at, ended_at FROM voice_sessions
              WHERE guild_id = :g AND channel_id = :c AND user_id <> :u AND started_at <= :e
                AND (ended_at IS NULL OR ended_at > :s)"""),
             {"g": session.guild_id, "c": session.channel_id, "u": session.user_id, "s": start, "e": end})
         return [(r.started_at, r.ended_at) for r in rows]
+
+
+    def _remember(self, session: Session) -> None:
+        """Keep the channel's view up to date (when that channel is being followed)."""
+        sessions = self._channels.get((session.guild_id, session.channel_id))
+        if sessions is not None:
+            sessions[session.id] = session
+
+    def flush(self) -> None:
+        """Write the changes: stored sessions closed or ticked (one UPDATE), then sessions opened (one INSERT)."""
+        if self._changed:
+            items = sorted(self._changed.items())
+            self.conn.execute(text("""
+                UPDATE voice_sessions AS s
+                   SET ended_at = COALESCE(x.ended_at, s.ended_at), end_reason = COALESCE(x.reason, s.end_reason),
+                       last_tick_at = x.last_tick_at
+                  FROM unnest(CAST(:g AS bigint[]), CAST(:id AS bigint[]), CAST(:t AS timestamptz[]),
+                              CAST(:r AS text[]), CAST(:lt AS timestamptz[]))
+                       AS x(g, id, ended_at, reason, last_tick_at)
+                 WHERE s.guild_id = x.g AND s.id = x.id"""),
+                {"g": [v[0] for _, v in items], "id": [k for k, _ in items], "t": [v[1] for _, v in items],
+                 "r": [v[2] for _, v in items], "lt": [v[3] for _, v in items]})
+            self._changed = {}
+        if not self._new:
+            return
+        new = sorted(self._new.items(), reverse=True)   # in the order they were opened (-1, -2, …)
+        rows = self.conn.execute(text("""
+            INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, ended_at, self_mute, self_deaf,
+                                        start_event_id, end_reason, last_tick_at)
+            SELECT g, u, c, t, e, m, d, ev, r, lt
+              FROM unnest(CAST(:g AS bigint[]), CAST(:u AS bigint[]), CAST(:c AS bigint[]),
+                          CAST(:t AS timestamptz[]), CAST(:e AS timestamptz[]), CAST(:m AS boolean[]),
+                          CAST(:d AS boolean[]), CAST(:ev AS bigint[]), CAST(:r AS text[]), CAST(:lt AS timestamptz[]),
+                          CAST(:n AS int[])) AS x(g, u, c, t, e, m, d, ev, r, lt, n)
+             ORDER BY n
+            RETURNING id, guild_id, user_id, started_at, channel_id"""),
+            {"g": [v[0].guild_id for _, v in new], "u": [v[0].user_id for _, v in new],
+             "c": [v[0].channel_id for _, v in new], "t": [v[0].started_at for _, v in new],
+             "e": [v[0].ended_at for _, v in new], "m": [v[0].self_mute for _, v in new],
+             "d": [v[0].self_deaf for _, v in new], "ev": [v[1] for _, v in new], "r": [v[2] for _, v in new],
+             "lt": [v[0].last_tick_at for _, v in new], "n": list(range(len(new)))}).all()
+        # Provisional ids become the stored ones wherever the book still holds the session (rows come back
+        # in the order inserted; checked, as nothing else would notice a mix-up).
+        real: dict[int, int] = {}
+        for (provisional, (session, _, _)), r in zip(new, rows, strict=True):
+            if (r.guild_id, r.user_id, r.started_at, r.channel_id) != (
+                    session.guild_id, session.user_id, session.started_at, session.channel_id):
+                raise RuntimeError("voice_sessions: the insert returned its rows out of order")
+            real[provisional] = int(r.id)
+        self._new = {}
+        for key, current in self._open.items():
+            if current is not None and current.id in real:
+                self._open[key] = replace(current, id=real[current.id])
+        for sessions in self._channels.values():
+            for provisional in [i for i in sessions if i in real]:
+                sessions[real[provisional]] = replace(sessions.pop(provisional), id=real[provisional])
 
 
 def _minutes(session: Session, until: datetime | None) -> int:
@@ -279,6 +383,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     book = VoiceBook(conn, now=now, batch=[e.source_event_id for e in voice])
     book.prefetch({(e.guild_id, e.user_id) for e in voice if e.user_id is not None})
     book.prefetch_later(voice)
+    book.prefetch_channels(*_channels(book, voice))
     for e in voice:
         p = e.payload
         channel = _int(p.get("channel_id")) or e.channel_id
@@ -295,7 +400,23 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
                       self_mute=bool(p.get("self_mute")), self_deaf=bool(p.get("self_deaf")), event_id=e.id)
         elif e.event_type == "voice_leave":
             book.close_open(e.guild_id, e.user_id, at=e.occurred_at, reason="left")
+    book.flush()
     return book.derived
+
+
+def _channels(book: VoiceBook, voice: Sequence[Event]) -> tuple[set[tuple[int, int]], datetime]:
+    """The channels whose sessions the batch's ticks count as company, and from when: the channels the
+    events name and those of their members' open sessions, from the earliest of those sessions' starts."""
+    channels: set[tuple[int, int]] = set()
+    since = min((e.occurred_at for e in voice), default=book.now)
+    for e in voice:
+        channel = _int(e.payload.get("channel_id")) or e.channel_id
+        if channel is not None:
+            channels.add((e.guild_id, channel))
+    for session in book.open_sessions():
+        channels.add((session.guild_id, session.channel_id))
+        since = min(since, session.started_at)
+    return channels, since
 
 
 def _snapshot_members(payloads: Iterable[Any]) -> dict[int, dict[str, Any]]:
@@ -324,6 +445,7 @@ def _all_parts(book: VoiceBook, e: Event) -> list[Any] | None:
 def _snapshot(book: VoiceBook, e: Event) -> None:
     payloads = _all_parts(book, e)
     present = _snapshot_members(payloads if payloads is not None else [e.payload])
+    book.flush()
     rows = book.conn.execute(text(
         "SELECT * FROM voice_sessions WHERE guild_id = :g AND ended_at IS NULL AND started_at <= :t FOR UPDATE"),
         {"g": e.guild_id, "t": e.occurred_at}).all()
@@ -359,4 +481,5 @@ def tick_sessions(conn: Connection, sessions: Sequence[Session], *, now: datetim
         fresh = book._open_session(s.guild_id, s.user_id)
         if fresh is not None and fresh.id == s.id:
             book.tick(fresh)
+    book.flush()
     return book.derived

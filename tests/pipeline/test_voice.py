@@ -128,3 +128,35 @@ def test_stale_session_is_closed_and_paid_up_to_the_limit(stack: Stack) -> None:
     assert (a.ended_at, a.end_reason) == (T0 + voice.MAX_SESSION, "stale")
     ticks = rows(stack, "SELECT payload FROM event_lake WHERE event_type = 'voice_tick' AND user_id = :u", u=A)
     assert sum(r.payload["minutes"] for r in ticks) == 12 * 60
+
+
+def test_a_busy_envelope_writes_what_one_event_per_envelope_writes(stack: Stack) -> None:
+    """Sessions opened, moved and closed within one envelope (written once, at its end) count each other as
+    company exactly as when every event comes alone: the same sessions, the same ticks."""
+    other = GUILD + 1
+    story = [ev("voice_join", A, T0, channel_id=LOUNGE),
+             ev("voice_join", B, T0 + timedelta(minutes=2), channel_id=LOUNGE),
+             ev("voice_join", C, T0 + timedelta(minutes=4), channel_id=GAMING),
+             ev("voice_move", B, T0 + timedelta(minutes=9), channel_id=GAMING, from_channel_id=LOUNGE),
+             ev("voice_join", B, T0 + timedelta(minutes=9), channel_id=GAMING),   # a duplicate report: rejoined
+             ev("voice_leave", A, T0 + timedelta(minutes=17), channel_id=LOUNGE),
+             ev("voice_move", A, T0 + timedelta(minutes=21), channel_id=GAMING),    # a move with no open session
+             ev("voice_leave", C, T0 + timedelta(minutes=26), channel_id=GAMING),
+             ev("voice_leave", B, T0 + timedelta(minutes=31), channel_id=GAMING)]
+    ingest(stack, *story)
+    for e in story:
+        ingest(stack, {**e, "guild_id": str(other)})
+
+    def written(guild: int) -> dict[str, Any]:
+        return {
+            "sessions": sorted((r.user_id, r.channel_id, r.started_at, r.ended_at, r.end_reason, r.last_tick_at)
+                               for r in rows(stack, "SELECT * FROM voice_sessions WHERE guild_id = :g", g=guild)),
+            "derived": sorted((r.source_event_id, r.payload.get("minutes"), r.payload.get("members_in_channel"))
+                              for r in rows(stack, "SELECT source_event_id, payload FROM event_lake WHERE guild_id = :g"
+                                                   " AND source_system = 'synapse' AND event_type LIKE 'voice%'",
+                                            g=guild))}
+
+    together, alone = written(GUILD), written(other)
+    assert together == alone
+    assert len(together["sessions"]) == 6
+    assert {company for _, _, company in together["derived"] if company is not None} == {1, 2, 3}
