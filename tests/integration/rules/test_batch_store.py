@@ -87,6 +87,8 @@ def test_batch_path_writes_exactly_what_the_statement_path_writes(
         plain_outbox = _run(other_engine, day)
     batch, plain = _state(engine), _state(other_engine)
     assert batch["transactions"], "the day credits something"
+    kinds = {t[3] for t in batch["transactions"]}
+    assert {"rule", "clawback"} <= kinds, f"the day has credits and clawbacks on the batch path: {kinds}"
     assert batch["milestones"] and batch["derived"] and batch["outbox"]
     for key in batch:
         assert batch[key] == plain[key], key
