@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final
 
@@ -50,3 +50,28 @@ class Event:
     def key(self) -> tuple[int, str, str]:
         """The natural key the lake deduplicates on."""
         return (self.guild_id, self.source_system, self.source_event_id)
+
+
+# The generated ``__init__`` of a frozen dataclass calls ``object.__setattr__`` once per field,
+# more than half the cost of decoding an event; writing through the slot descriptors is the
+# same assignment without the generic attribute lookup. The event stays frozen afterwards.
+(_set_source_system, _set_source_event_id, _set_event_type, _set_guild_id, _set_user_id, _set_channel_id,
+ _set_occurred_at, _set_payload, _set_actor, _set_id) = (getattr(Event, f.name).__set__ for f in fields(Event))
+
+
+def make_event(source_system: str, source_event_id: str, event_type: str, guild_id: int, user_id: int | None,
+               channel_id: int | None, occurred_at: datetime, payload: Mapping[str, Any], actor: Actor | None,
+               id: int | None) -> Event:
+    """``Event(...)`` with every field given, for decoders on hot paths; equal to one built the usual way."""
+    e: Event = object.__new__(Event)
+    _set_source_system(e, source_system)
+    _set_source_event_id(e, source_event_id)
+    _set_event_type(e, event_type)
+    _set_guild_id(e, guild_id)
+    _set_user_id(e, user_id)
+    _set_channel_id(e, channel_id)
+    _set_occurred_at(e, occurred_at)
+    _set_payload(e, payload)
+    _set_actor(e, actor)
+    _set_id(e, id)
+    return e
