@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Protocol
 
 from synapse.eventlake.events import SYNAPSE, Event
+from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
 from synapse.ledger.posting import level_up
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
@@ -71,6 +73,11 @@ class Context:
     milestones: tuple[CompiledMilestone, ...] = ()
     milestones_enabled: bool = True
     levelup: LevelUpRoute = LEVELUP_DEFAULT   # where ``levelup`` announcements go (the guild's setting)
+
+    @cached_property
+    def level_curves(self) -> dict[str, LevelCurve]:
+        """The curves of the levelled currencies (the only postings that can level a member up)."""
+        return {key: c.curve for key, c in self.currencies.items() if c.levelled}
 
 
 def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
@@ -134,7 +141,7 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
           t: Tally) -> None:
     posted = store.post(postings)
     t.postings += len(posted)
-    deltas, earned, currencies = t.deltas, t.earned, ctx.currencies
+    deltas, earned, curves = t.deltas, t.earned, ctx.level_curves
     for p in posted:
         posting = p.posting
         amount = posting.amount
@@ -142,15 +149,11 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
         deltas[key] = deltas.get(key, 0) + amount
         if amount > 0:
             earned[key] = earned.get(key, 0) + amount
-        currency = currencies.get(posting.currency)
-        if currency is None or not currency.levelled:
-            continue
+        curve = curves.get(posting.currency)
         # Most postings cross no level boundary: compare levels before building a LevelUp.
-        after = p.balance_after
-        level_for = currency.curve.level_for
-        if level_for(after) == level_for(after - amount):
+        if curve is None or not curve.crosses(p.balance_after - amount, p.balance_after):
             continue
-        up = level_up(p, currency)
+        up = level_up(p, ctx.currencies[posting.currency])
         if up is not None:
             t.level_ups.append(up)
             derived.append(level_up_event(up, cause))
