@@ -132,7 +132,13 @@ def _recipient(to: str) -> Callable[[Scope], int | None]:
     if to == "actor":
         return lambda s: s.event.user_id
     field_name = "message_author_id" if to == "message_author" else "reply_to_user_id"
-    return lambda s: _int(s.payload.get(field_name))
+
+    def from_payload(s: Scope) -> int | None:
+        try:   # ``_int`` inlined: a reaction asks for its message's author up to three times
+            return int(s.payload.get(field_name))
+        except (TypeError, ValueError):
+            return None
+    return from_payload
 
 
 def draw(event: Event, rule_id: int, index: int, low: int, high: int) -> int:
@@ -166,6 +172,22 @@ def window_bounds(at: datetime, window: str, tz: Any,
             _utc_windows[(window, index)] = bounds
         return bounds
     return _local_bounds(at, window, tz)
+
+
+def _utc_window(window: str) -> Callable[[datetime], tuple[datetime, datetime | None]]:
+    """``window_bounds`` of one UTC calendar window (hour, day, week), remembering the last one: events
+    come in time order, so most fall in the window of the one before. (UTC windows tile time exactly;
+    local ones may not around a DST change, so they are always computed.)"""
+    last: tuple[datetime, datetime | None] = (EPOCH, EPOCH)
+
+    def bounds(at: datetime) -> tuple[datetime, datetime | None]:
+        nonlocal last
+        start, end = cached = last   # one read: another thread may replace it (with a valid window)
+        if end is not None and start <= at < end:
+            return cached
+        last = window_bounds(at, window, UTC, None)
+        return last
+    return bounds
 
 
 def _utc_bounds(at: datetime, window: str) -> tuple[datetime, datetime]:
@@ -252,6 +274,17 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
                     return None if fast(a, value) else why
                 return None if op(a, value) else why
             return numeric
+        # The registry's equality operators, inlined (flags such as ``self_deaf`` and ``is_bot``).
+        if c.op == "==":
+            def equals(s: Scope) -> str | None:
+                a = s.payload.get(name, MISSING)
+                return None if a is not MISSING and a == value else why
+            return equals
+        if c.op == "!=":
+            def differs(s: Scope) -> str | None:
+                a = s.payload.get(name, MISSING)
+                return None if a is MISSING or a != value else why
+            return differs
         return lambda s: None if op(s.payload.get(name, MISSING), value) else why
     if isinstance(c, m.CooldownCond):
         span = timedelta(seconds=c.seconds)
@@ -265,18 +298,23 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     if isinstance(c, m.CapCond):
         cur, amount, window, tz = c.currency, c.amount, c.window, _zone(c.tz)
         who = effect_recipients.get(cur, _recipient("actor"))
+        utc_bounds = _utc_window(window) if tz is UTC and window != "season" else None
+        reached = f"{window} cap of {amount} {cur} reached"
 
         def cap(s: Scope) -> str | None:
             uid = who(s)
             if uid is None:
                 return "no member"
             at = s.event.occurred_at
-            season = s.facts.season_start() if window == "season" else None
-            start, end = window_bounds(at, window, tz, season)
+            if utc_bounds is not None:
+                start, end = utc_bounds(at)
+            else:
+                season = s.facts.season_start() if window == "season" else None
+                start, end = window_bounds(at, window, tz, season)
             used = s.facts.cap_used(uid, cur, start, end) + s.pending_credit.get((uid, cur), 0)
             left = amount - used
             if left <= 0:
-                return f"{window} cap of {amount} {cur} reached"
+                return reached
             key = (uid, cur)
             s.caps[key] = min(left, s.caps.get(key, left))
             return None
@@ -315,7 +353,8 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
             return None if s.event.occurred_at - since >= need else f"{c.of} younger than {c.min_days} days"
         return age
     if isinstance(c, m.NotSelfReactionCond):
-        return lambda s: "self-reaction" if _int(s.payload.get("message_author_id")) == s.event.user_id else None
+        author = _recipient("message_author")
+        return lambda s: "self-reaction" if author(s) == s.event.user_id else None
     if isinstance(c, m.OncePerReactorCond):
         n = len(rule.spec.effects)
 
