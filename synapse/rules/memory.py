@@ -64,6 +64,7 @@ class MemoryState:
         self._base_counts: dict[tuple[int, str], int] = {}
         self._counts: dict[tuple[int, str], int] = {}
         self._counted: frozenset[str] | None = None    # None: count events of every type
+        self._kept: frozenset[str] | None = None       # types with per-member history to keep (None: all)
         self._capped: frozenset[str] | None = None     # None: keep credits of every currency
         self._keep_fingerprints = self._track_prior = self._keep_days = self._keep_times = True
         self._sum_fields: frozenset[tuple[str, str]] | None = None   # None: sum every integer field
@@ -71,6 +72,7 @@ class MemoryState:
         self._keep_sum_items = True                                  # per-event items, for windowed sums
         self._totals: dict[tuple[int, str, str], int] = {}
         self._current: tuple[str, str] | None = None   # the key of the observed event, if a clawback source
+        self._current_id: int | None = None
         self._days: dict[int, set[date]] = {}
         self._fires: dict[tuple[int, int], list[datetime]] = {}
         # Rule credits by (member, currency), for caps: their times (sorted) and running sums.
@@ -111,6 +113,11 @@ class MemoryState:
         self._summed = {}
         for et, name in sorted(self._sum_fields):
             self._summed[et] = (*self._summed.get(et, ()), name)
+        if self._keep_times or self._keep_days:
+            self._kept = None
+        else:
+            self._kept = self._counted | self._summed.keys() | (
+                {"message_create"} if self._keep_fingerprints else set())
         self._keep_sum_items = any(c.within_days for c in sums)
 
     # ------------------------------------------------------------ Store writes
@@ -120,11 +127,12 @@ class MemoryState:
         et = event.event_type
         if self._track_prior and et in _CLAWBACK_SOURCES:
             self._current = (event.source_system, event.source_event_id)
+            self._current_id = event.id
             if event.id is not None:
                 self._event_keys[event.id] = self._current
         else:
             self._current = None
-        if uid is None:
+        if uid is None or (self._kept is not None and et not in self._kept):
             return
         at = event.occurred_at
         key = (uid, et)
@@ -232,13 +240,25 @@ class MemoryState:
                 if capped is None or currency in capped:
                     self.seed_credit(uid, currency, p.occurred_at, amount)
                 if track_prior and p.rule_id is not None:
-                    ek = self._current if p.event_id is None else self._event_keys.get(p.event_id)
-                    if ek is not None:
-                        self._prior.setdefault(ek, []).append((uid, currency, amount, key, p.occurred_at))
+                    self._note_prior(p, amount)
             if self.keep_transactions:
                 self.transactions.append(posted)
             out.append(posted)
         return out
+
+    def _note_prior(self, p: Posting, amount: int) -> None:
+        """Remember a rule credit of a clawback source event (what a later clawback takes back)."""
+        ek = self._current
+        if p.event_id is not None and (ek is None or p.event_id != self._current_id):
+            ek = self._event_keys.get(p.event_id)   # not the event just observed (rare)
+        if ek is None:
+            return
+        credit = (p.user_id, p.currency, amount, p.idempotency_key, p.occurred_at)
+        credits = self._prior.get(ek)
+        if credits is None:
+            self._prior[ek] = [credit]
+        else:
+            credits.append(credit)
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
         for rule_id, uid in fires:
