@@ -316,7 +316,8 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
             if left <= 0:
                 return reached
             key = (uid, cur)
-            s.caps[key] = min(left, s.caps.get(key, left))
+            earlier = s.caps.get(key)
+            s.caps[key] = left if earlier is None or left < earlier else earlier
             return None
         return cap
     if isinstance(c, m.RolesCond):
@@ -506,11 +507,18 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
         who, cur = _recipient(e.to), e.currency
         amount = _amount(e.amount, rid, index)
         mults = [(_multiplier(mu), mu.times) for mu in e.multipliers] if isinstance(e, m.CreditEffect) else []
-        debit = isinstance(e, m.DebitEffect)
         partial = e.partial if isinstance(e, m.DebitEffect) else True
         reason = e.reason or name
 
-        def money(s: Scope, ev: Evaluation) -> None:
+        def post(s: Scope, ev: Evaluation, uid: int, key: tuple[int, str], amt: int) -> None:
+            pending = s.pending_balance
+            pending[key] = pending.get(key, 0) + amt
+            event = s.event
+            ev.postings.append(make_posting(
+                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once), event.occurred_at,
+                reason, rid, version, event.id, {"event_type": event.event_type}))
+
+        def credit(s: Scope, ev: Evaluation) -> None:
             uid = who(s)
             if uid is None:
                 return
@@ -518,28 +526,32 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             if mults:
                 amt = int(amt * _stack(mode, [t for when, t in mults if when(s)]))
             key = (uid, cur)
-            if debit:
-                have = s.facts.balance(uid, cur) + s.pending_balance.get(key, 0)
-                if amt > have:
-                    if not partial:
-                        return
-                    amt = have
-                amt = -amt
-            else:
-                left = s.caps.get(key)
-                if left is not None:
-                    amt = min(amt, left)
-                    s.caps[key] = left - amt
-                if amt > 0:
-                    s.pending_credit[key] = s.pending_credit.get(key, 0) + amt
-            if amt == 0:
+            left = s.caps.get(key)
+            if left is not None:
+                if amt > left:
+                    amt = left
+                s.caps[key] = left - amt
+            if amt > 0:
+                pending = s.pending_credit
+                pending[key] = pending.get(key, 0) + amt
+            elif amt == 0:
                 return
-            s.pending_balance[key] = s.pending_balance.get(key, 0) + amt
-            event = s.event
-            ev.postings.append(make_posting(
-                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once), event.occurred_at,
-                reason, rid, version, event.id, {"event_type": event.event_type}))
-        return money
+            post(s, ev, uid, key, amt)
+
+        def debit(s: Scope, ev: Evaluation) -> None:
+            uid = who(s)
+            if uid is None:
+                return
+            amt = amount(s)
+            key = (uid, cur)
+            have = s.facts.balance(uid, cur) + s.pending_balance.get(key, 0)
+            if amt > have:
+                if not partial:
+                    return
+                amt = have
+            if amt != 0:
+                post(s, ev, uid, key, -amt)
+        return debit if isinstance(e, m.DebitEffect) else credit
     if isinstance(e, m.CheckMilestonesEffect):
         who = _recipient(e.to)
 
