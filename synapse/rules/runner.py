@@ -117,7 +117,9 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
         _post(ctx, store, postings, event, derived, t)
     if checks and ctx.milestones_enabled and ctx.milestones:
         for uid in checks:
-            _milestones(ctx, store, uid, event, derived, t)
+            earned = due(ctx.milestones, store, uid, event.occurred_at)
+            if earned:
+                _grant(ctx, store, uid, earned, event, derived, t)
     for a in announcements:
         if a.target == "levelup":
             routed = route(a, ctx.levelup)
@@ -169,9 +171,11 @@ def level_up_event(up: LevelUp, cause: Event) -> Event:
                           "balance": up.balance, "cause": cause.source_event_id})
 
 
-def _milestones(ctx: Context, store: Store, uid: int, cause: Event, derived: list[Event], t: Tally) -> None:
+def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[CompiledMilestone], cause: Event,
+           derived: list[Event], t: Tally) -> None:
+    """Grant the milestones the member has just met, with their rewards (those already granted are skipped)."""
     at = cause.occurred_at
-    for ms in due(ctx.milestones, store, uid, at):
+    for ms in milestones:
         record = ms.record
         if not store.grant(record, uid, at, cause.id):
             continue
