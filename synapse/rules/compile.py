@@ -41,7 +41,8 @@ class RuleRecord:
 class Scope:
     """Per-event scratch: lazily fetched member/channel facts and what earlier rules already decided."""
 
-    __slots__ = ("_channel", "_member", "caps", "event", "facts", "payload", "pending_balance", "pending_credit")
+    __slots__ = ("_channel", "_member", "author", "caps", "event", "facts", "once_keys", "payload", "pending_balance",
+                 "pending_credit")
 
     def __init__(self, event: Event, facts: Facts) -> None:
         self.event = event
@@ -52,6 +53,8 @@ class Scope:
         self.caps: dict[tuple[int, str], int] = {}
         self.pending_credit: dict[tuple[int, str], int] = {}
         self.pending_balance: dict[tuple[int, str], int] = {}
+        self.author: int | bool | None = False       # the message author of a reaction, once parsed
+        self.once_keys: tuple[int, list[str]] | None = None  # (rule, its effects' once-per-reactor keys)
 
     def member(self) -> Member | None:
         if self._member is False:
@@ -131,13 +134,17 @@ def _int(v: Any) -> int | None:
 def _recipient(to: str) -> Callable[[Scope], int | None]:
     if to == "actor":
         return lambda s: s.event.user_id
-    field_name = "message_author_id" if to == "message_author" else "reply_to_user_id"
+    if to == "message_author":
+        def author(s: Scope) -> int | None:
+            # A reaction asks for its message's author up to three times (self-reaction, cap, credit): parsed once.
+            a = s.author
+            if a is False:
+                a = s.author = _int(s.payload.get("message_author_id"))
+            return a  # type: ignore[return-value]
+        return author
 
     def from_payload(s: Scope) -> int | None:
-        try:   # ``_int`` inlined: a reaction asks for its message's author up to three times
-            return int(s.payload.get(field_name))
-        except (TypeError, ValueError):
-            return None
+        return _int(s.payload.get("reply_to_user_id"))
     return from_payload
 
 
@@ -360,8 +367,12 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
         n = len(rule.spec.effects)
 
         def once(s: Scope) -> str | None:
-            keys = [_once_key(rid, s.event, i) for i in range(n)]
-            return "reactor already credited for this message" if s.facts.any_posted(keys) else None
+            event = s.event
+            keys = [_once_key(rid, event, i) for i in range(n)]
+            if s.facts.any_posted(keys):
+                return "reactor already credited for this message"
+            s.once_keys = (rid, keys)   # the rule's postings reuse them
+            return None
         return once
     if isinstance(c, m.RepeatGuardCond):
         within, most = timedelta(seconds=c.within_seconds), c.max_repeats
@@ -426,9 +437,10 @@ def _once_key(rule_id: int, event: Event, index: int) -> str:
     return f"rule:{rule_id}:once:{event.payload.get('message_id')}:{event.user_id}:{index}"
 
 
-def _posting_key(rule_id: int, event: Event, index: int, once: bool) -> str:
+def _posting_key(rule_id: int, event: Event, index: int, once: bool,
+                 known: tuple[int, list[str]] | None = None) -> str:
     if once:
-        return _once_key(rule_id, event, index)
+        return known[1][index] if known is not None and known[0] == rule_id else _once_key(rule_id, event, index)
     if event.id is not None:
         return f"rule:{rule_id}:{event.id}:{index}"   # ledger.posting.rule_key, inlined (hot path)
     return f"rule:{rule_id}:k:{event.source_system}:{event.source_event_id}:{index}"
@@ -515,7 +527,8 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             pending[key] = pending.get(key, 0) + amt
             event = s.event
             ev.postings.append(make_posting(
-                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once), event.occurred_at,
+                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once, s.once_keys),
+                event.occurred_at,
                 reason, rid, version, event.id, {"event_type": event.event_type}))
 
         def credit(s: Scope, ev: Evaluation) -> None:

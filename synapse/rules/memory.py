@@ -308,9 +308,9 @@ class MemoryState:
         times = self._credit_times.get(key)
         if not times:
             return 0
-        # Credits are positive, so the first credit at or after ``start`` is where (start, -1) would go.
-        lo = bisect.bisect_left(times, start)
-        hi = len(times) if end is None else bisect.bisect_left(times, end)
+        # Events come in time order, so the window usually holds the latest credits: no search for its end.
+        hi = len(times) if end is None or times[-1] < end else bisect.bisect_left(times, end)
+        lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
         cum = self._cumulative[key]
         return cum[hi] - cum[lo]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from synapse.eventlake.events import SYNAPSE, Event
@@ -95,17 +95,14 @@ def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
 
     def step(event: Event) -> None:
         observe(event)
+        t.events += 1
         if event.event_type in triggers:
             _process(ctx, store, event, 0, t)
-        else:
-            t.events += 1
     return step
 
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
-    t.events += 1
-    if event.event_type not in ctx.rules.triggers:
-        return
+    """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
     ev = evaluate(ctx.rules, event, store, depth=depth, explain=False)
     if ev.fires:
         store.record_fires(ev.fires, event.occurred_at, event.id)
@@ -135,8 +132,11 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
         written = store.append_derived(derived)
         t.derived += len(written)
         if depth < ctx.rules.max_depth:
+            t.events += len(written)
+            triggers = ctx.rules.triggers
             for d in written:
-                _process(ctx, store, d, depth + 1, t)
+                if d.event_type in triggers:
+                    _process(ctx, store, d, depth + 1, t)
 
 
 def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
