@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 # Captured by the relay (DESIGN.md §2).
 CAPTURED_TYPES: Final = frozenset({
@@ -50,3 +50,41 @@ class Event:
     def key(self) -> tuple[int, str, str]:
         """The natural key the lake deduplicates on."""
         return (self.guild_id, self.source_system, self.source_event_id)
+
+
+class _Draft:
+    """``Event``'s slots, writable. The generated ``__init__`` of a frozen dataclass calls
+    ``object.__setattr__`` once per field (half the cost of decoding an event); ``make_event``
+    fills a draft with plain assignments instead and relabels it an ``Event``, which Python
+    allows between classes with the same ``__slots__`` (Data model, "__class__ assignment")."""
+
+    __slots__ = Event.__slots__
+
+    def __init__(self, source_system: str, source_event_id: str, event_type: str, guild_id: int,
+                 user_id: int | None, channel_id: int | None, occurred_at: datetime, payload: Mapping[str, Any],
+                 actor: Actor | None, id: int | None) -> None:
+        self.source_system = source_system
+        self.source_event_id = source_event_id
+        self.event_type = event_type
+        self.guild_id = guild_id
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self.occurred_at = occurred_at
+        self.payload = payload
+        self.actor = actor
+        self.id = id
+
+
+def make_event(source_system: str, source_event_id: str, event_type: str, guild_id: int, user_id: int | None,
+               channel_id: int | None, occurred_at: datetime, payload: Mapping[str, Any], actor: Actor | None,
+               id: int | None) -> Event:
+    """``Event(...)`` with every field given, for decoders on hot paths; equal to one built the usual way
+    (and as frozen: once relabelled, ``Event.__setattr__`` refuses writes)."""
+    draft = _Draft(source_system, source_event_id, event_type, guild_id, user_id, channel_id, occurred_at, payload,
+                   actor, id)
+    draft.__class__ = Event  # type: ignore[assignment]
+    return cast(Event, draft)
+
+
+if _Draft.__slots__ != tuple(f.name for f in fields(Event)):  # pragma: no cover - caught at import
+    raise RuntimeError("_Draft must have exactly Event's slots, in order")

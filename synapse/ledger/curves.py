@@ -95,6 +95,12 @@ class LevelCurve:
             return 0
         return bisect.bisect_right(self._totals, balance) - 1
 
+    def crosses(self, before: int, after: int) -> bool:
+        """Are ``before`` and ``after`` on different levels? (``levels_crossed`` without the range.)"""
+        totals = self._totals
+        return bisect.bisect_right(totals, before if before > 0 else 0) != \
+            bisect.bisect_right(totals, after if after > 0 else 0)
+
     def progress(self, balance: int) -> Progress:
         level = self.level_for(balance)
         if level >= MAX_LEVEL:

@@ -137,7 +137,25 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
 
     ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted).
     """
-    off = frozenset(disabled_modules)
+    # The loop allocates millions of short-lived, acyclic objects (events, postings) while the
+    # state grows: the cyclic collector would rescan that growing heap again and again for nothing.
+    # It stays off until ``_run`` has returned, so the state is freed by reference counting first
+    # instead of being traversed once more by the first collection after the run.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(events, rules=rules, currencies=currencies, milestones=milestones,
+                    off=frozenset(disabled_modules), state=state, max_depth=max_depth, progress=progress,
+                    every=every, levelup=levelup)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Mapping[str, Currency],
+         milestones: Sequence[CompiledMilestone], off: frozenset[str], state: Callable[[], MemoryState] | None,
+         max_depth: int, progress: Callable[[int], None] | None, every: int,
+         levelup: LevelUpRoute) -> BacktestReport:
     guild_id = next(iter(currencies.values())).guild_id if currencies else 0
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
@@ -147,21 +165,13 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     tally = Tally()
     seen = 0
     step = ctx_step(ctx, mem, tally)
-    # The loop allocates millions of short-lived, acyclic objects (events, postings) while the
-    # state grows: the cyclic collector would rescan that growing heap again and again for nothing.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for event in events:
-            if event.event_type in ENGINE_DERIVED and event.source_system == "synapse":
-                continue
-            step(event)
-            seen += 1
-            if progress is not None and seen % every == 0:
-                progress(seen)
-    finally:
-        if was_enabled:
-            gc.enable()
+    for event in events:
+        if event.event_type in ENGINE_DERIVED and event.source_system == "synapse":
+            continue
+        step(event)
+        seen += 1
+        if progress is not None and seen % every == 0:
+            progress(seen)
     if progress is not None and seen % every:
         progress(seen)
     return report(tally, events=seen)

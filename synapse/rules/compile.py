@@ -41,7 +41,8 @@ class RuleRecord:
 class Scope:
     """Per-event scratch: lazily fetched member/channel facts and what earlier rules already decided."""
 
-    __slots__ = ("_channel", "_member", "caps", "event", "facts", "payload", "pending_balance", "pending_credit")
+    __slots__ = ("_channel", "_member", "author", "caps", "event", "facts", "once_keys", "payload", "pending_balance",
+                 "pending_credit")
 
     def __init__(self, event: Event, facts: Facts) -> None:
         self.event = event
@@ -52,6 +53,8 @@ class Scope:
         self.caps: dict[tuple[int, str], int] = {}
         self.pending_credit: dict[tuple[int, str], int] = {}
         self.pending_balance: dict[tuple[int, str], int] = {}
+        self.author: int | bool | None = False       # the message author of a reaction, once parsed
+        self.once_keys: tuple[int, list[str]] | None = None  # (rule, its effects' once-per-reactor keys)
 
     def member(self) -> Member | None:
         if self._member is False:
@@ -131,8 +134,18 @@ def _int(v: Any) -> int | None:
 def _recipient(to: str) -> Callable[[Scope], int | None]:
     if to == "actor":
         return lambda s: s.event.user_id
-    field_name = "message_author_id" if to == "message_author" else "reply_to_user_id"
-    return lambda s: _int(s.payload.get(field_name))
+    if to == "message_author":
+        def author(s: Scope) -> int | None:
+            # A reaction asks for its message's author up to three times (self-reaction, cap, credit): parsed once.
+            a = s.author
+            if a is False:
+                a = s.author = _int(s.payload.get("message_author_id"))
+            return a  # type: ignore[return-value]
+        return author
+
+    def from_payload(s: Scope) -> int | None:
+        return _int(s.payload.get("reply_to_user_id"))
+    return from_payload
 
 
 def draw(event: Event, rule_id: int, index: int, low: int, high: int) -> int:
@@ -166,6 +179,22 @@ def window_bounds(at: datetime, window: str, tz: Any,
             _utc_windows[(window, index)] = bounds
         return bounds
     return _local_bounds(at, window, tz)
+
+
+def _utc_window(window: str) -> Callable[[datetime], tuple[datetime, datetime | None]]:
+    """``window_bounds`` of one UTC calendar window (hour, day, week), remembering the last one: events
+    come in time order, so most fall in the window of the one before. (UTC windows tile time exactly;
+    local ones may not around a DST change, so they are always computed.)"""
+    last: tuple[datetime, datetime | None] = (EPOCH, EPOCH)
+
+    def bounds(at: datetime) -> tuple[datetime, datetime | None]:
+        nonlocal last
+        start, end = cached = last   # one read: another thread may replace it (with a valid window)
+        if end is not None and start <= at < end:
+            return cached
+        last = window_bounds(at, window, UTC, None)
+        return last
+    return bounds
 
 
 def _utc_bounds(at: datetime, window: str) -> tuple[datetime, datetime]:
@@ -252,6 +281,17 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
                     return None if fast(a, value) else why
                 return None if op(a, value) else why
             return numeric
+        # The registry's equality operators, inlined (flags such as ``self_deaf`` and ``is_bot``).
+        if c.op == "==":
+            def equals(s: Scope) -> str | None:
+                a = s.payload.get(name, MISSING)
+                return None if a is not MISSING and a == value else why
+            return equals
+        if c.op == "!=":
+            def differs(s: Scope) -> str | None:
+                a = s.payload.get(name, MISSING)
+                return None if a is MISSING or a != value else why
+            return differs
         return lambda s: None if op(s.payload.get(name, MISSING), value) else why
     if isinstance(c, m.CooldownCond):
         span = timedelta(seconds=c.seconds)
@@ -265,20 +305,26 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     if isinstance(c, m.CapCond):
         cur, amount, window, tz = c.currency, c.amount, c.window, _zone(c.tz)
         who = effect_recipients.get(cur, _recipient("actor"))
+        utc_bounds = _utc_window(window) if tz is UTC and window != "season" else None
+        reached = f"{window} cap of {amount} {cur} reached"
 
         def cap(s: Scope) -> str | None:
             uid = who(s)
             if uid is None:
                 return "no member"
             at = s.event.occurred_at
-            season = s.facts.season_start() if window == "season" else None
-            start, end = window_bounds(at, window, tz, season)
+            if utc_bounds is not None:
+                start, end = utc_bounds(at)
+            else:
+                season = s.facts.season_start() if window == "season" else None
+                start, end = window_bounds(at, window, tz, season)
             used = s.facts.cap_used(uid, cur, start, end) + s.pending_credit.get((uid, cur), 0)
             left = amount - used
             if left <= 0:
-                return f"{window} cap of {amount} {cur} reached"
+                return reached
             key = (uid, cur)
-            s.caps[key] = min(left, s.caps.get(key, left))
+            earlier = s.caps.get(key)
+            s.caps[key] = left if earlier is None or left < earlier else earlier
             return None
         return cap
     if isinstance(c, m.RolesCond):
@@ -315,13 +361,18 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
             return None if s.event.occurred_at - since >= need else f"{c.of} younger than {c.min_days} days"
         return age
     if isinstance(c, m.NotSelfReactionCond):
-        return lambda s: "self-reaction" if _int(s.payload.get("message_author_id")) == s.event.user_id else None
+        author = _recipient("message_author")
+        return lambda s: "self-reaction" if author(s) == s.event.user_id else None
     if isinstance(c, m.OncePerReactorCond):
         n = len(rule.spec.effects)
 
         def once(s: Scope) -> str | None:
-            keys = [_once_key(rid, s.event, i) for i in range(n)]
-            return "reactor already credited for this message" if s.facts.any_posted(keys) else None
+            event = s.event
+            keys = [_once_key(rid, event, i) for i in range(n)]
+            if s.facts.any_posted(keys):
+                return "reactor already credited for this message"
+            s.once_keys = (rid, keys)   # the rule's postings reuse them
+            return None
         return once
     if isinstance(c, m.RepeatGuardCond):
         within, most = timedelta(seconds=c.within_seconds), c.max_repeats
@@ -386,9 +437,10 @@ def _once_key(rule_id: int, event: Event, index: int) -> str:
     return f"rule:{rule_id}:once:{event.payload.get('message_id')}:{event.user_id}:{index}"
 
 
-def _posting_key(rule_id: int, event: Event, index: int, once: bool) -> str:
+def _posting_key(rule_id: int, event: Event, index: int, once: bool,
+                 known: tuple[int, list[str]] | None = None) -> str:
     if once:
-        return _once_key(rule_id, event, index)
+        return known[1][index] if known is not None and known[0] == rule_id else _once_key(rule_id, event, index)
     if event.id is not None:
         return f"rule:{rule_id}:{event.id}:{index}"   # ledger.posting.rule_key, inlined (hot path)
     return f"rule:{rule_id}:k:{event.source_system}:{event.source_event_id}:{index}"
@@ -467,11 +519,19 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
         who, cur = _recipient(e.to), e.currency
         amount = _amount(e.amount, rid, index)
         mults = [(_multiplier(mu), mu.times) for mu in e.multipliers] if isinstance(e, m.CreditEffect) else []
-        debit = isinstance(e, m.DebitEffect)
         partial = e.partial if isinstance(e, m.DebitEffect) else True
         reason = e.reason or name
 
-        def money(s: Scope, ev: Evaluation) -> None:
+        def post(s: Scope, ev: Evaluation, uid: int, key: tuple[int, str], amt: int) -> None:
+            pending = s.pending_balance
+            pending[key] = pending.get(key, 0) + amt
+            event = s.event
+            ev.postings.append(make_posting(
+                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once, s.once_keys),
+                event.occurred_at,
+                reason, rid, version, event.id, {"event_type": event.event_type}))
+
+        def credit(s: Scope, ev: Evaluation) -> None:
             uid = who(s)
             if uid is None:
                 return
@@ -479,28 +539,32 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             if mults:
                 amt = int(amt * _stack(mode, [t for when, t in mults if when(s)]))
             key = (uid, cur)
-            if debit:
-                have = s.facts.balance(uid, cur) + s.pending_balance.get(key, 0)
-                if amt > have:
-                    if not partial:
-                        return
-                    amt = have
-                amt = -amt
-            else:
-                left = s.caps.get(key)
-                if left is not None:
-                    amt = min(amt, left)
-                    s.caps[key] = left - amt
-                if amt > 0:
-                    s.pending_credit[key] = s.pending_credit.get(key, 0) + amt
-            if amt == 0:
+            left = s.caps.get(key)
+            if left is not None:
+                if amt > left:
+                    amt = left
+                s.caps[key] = left - amt
+            if amt > 0:
+                pending = s.pending_credit
+                pending[key] = pending.get(key, 0) + amt
+            elif amt == 0:
                 return
-            s.pending_balance[key] = s.pending_balance.get(key, 0) + amt
-            event = s.event
-            ev.postings.append(make_posting(
-                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once), event.occurred_at,
-                reason, rid, version, event.id, {"event_type": event.event_type}))
-        return money
+            post(s, ev, uid, key, amt)
+
+        def debit(s: Scope, ev: Evaluation) -> None:
+            uid = who(s)
+            if uid is None:
+                return
+            amt = amount(s)
+            key = (uid, cur)
+            have = s.facts.balance(uid, cur) + s.pending_balance.get(key, 0)
+            if amt > have:
+                if not partial:
+                    return
+                amt = have
+            if amt != 0:
+                post(s, ev, uid, key, -amt)
+        return debit if isinstance(e, m.DebitEffect) else credit
     if isinstance(e, m.CheckMilestonesEffect):
         who = _recipient(e.to)
 

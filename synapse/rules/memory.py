@@ -26,6 +26,7 @@ from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 from synapse.rules.model import RuleSpec
 
 _NONE: frozenset[str] = frozenset()
+_ABSENT = object()
 _CLAWBACK_SOURCES = frozenset({"message_create", "reaction_add"})
 
 
@@ -62,21 +63,26 @@ class MemoryState:
         self._sums: dict[tuple[int, str, str], list[tuple[datetime, int]]] = {}
         self._base_counts: dict[tuple[int, str], int] = {}
         self._counts: dict[tuple[int, str], int] = {}
+        self._counted: frozenset[str] | None = None    # None: count events of every type
+        self._kept: frozenset[str] | None = None       # types with per-member history to keep (None: all)
         self._capped: frozenset[str] | None = None     # None: keep credits of every currency
         self._keep_fingerprints = self._track_prior = self._keep_days = self._keep_times = True
         self._sum_fields: frozenset[tuple[str, str]] | None = None   # None: sum every integer field
+        self._summed: dict[str, tuple[str, ...]] = {}                # _sum_fields by event type
         self._keep_sum_items = True                                  # per-event items, for windowed sums
         self._totals: dict[tuple[int, str, str], int] = {}
-        self._current: tuple[str, str, str] | None = None
+        self._current: tuple[str, str] | None = None   # the key of the observed event, if a clawback source
+        self._current_id: int | None = None
         self._days: dict[int, set[date]] = {}
         self._fires: dict[tuple[int, int], list[datetime]] = {}
-        self._credits: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
-        self._cumulative: dict[tuple[int, str], list[int]] = {}   # running sums of _credits, for caps
-        self._credit_times: dict[tuple[int, str], list[datetime]] = {}   # the times of _credits (plain bisect)
+        # Rule credits by (member, currency), for caps: their times (sorted) and running sums.
+        self._credit_times: dict[tuple[int, str], list[datetime]] = {}
+        self._cumulative: dict[tuple[int, str], list[int]] = {}
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
-        self._prior: dict[tuple[str, str], list[PriorCredit]] = {}
-        self._event_keys: dict[int, tuple[str, str, str]] = {}
+        # Credits a clawback may take back, as PriorCredit fields (built when asked: clawbacks are rare).
+        self._prior: dict[tuple[str, str], list[tuple[int, str, int, str, datetime]]] = {}
+        self._event_keys: dict[int, tuple[str, str]] = {}
         self._next_tx = 1
         self._next_event = first_event_id
         self.outbox: list[OutboxItem] = []
@@ -97,12 +103,21 @@ class MemoryState:
         for ms in milestones:
             crits.extend(_walk_criteria(ms.criteria))
         self._capped = frozenset(c.currency for c in conds if isinstance(c, rm.CapCond))
+        self._counted = frozenset(c.event for c in crits if isinstance(c, mm.EventCountCrit))
         self._keep_fingerprints = any(isinstance(c, rm.RepeatGuardCond) for c in conds)
         self._track_prior = any(isinstance(e, rm.ClawbackEffect) for e in effects)
         self._keep_days = any(isinstance(c, mm.StreakCrit) for c in crits)
         self._keep_times = any(isinstance(c, mm.EventCountCrit | mm.EventSumCrit) and c.within_days for c in crits)
         sums = [c for c in crits if isinstance(c, mm.EventSumCrit)]
         self._sum_fields = frozenset((c.event, c.field) for c in sums)
+        self._summed = {}
+        for et, name in sorted(self._sum_fields):
+            self._summed[et] = (*self._summed.get(et, ()), name)
+        if self._keep_times or self._keep_days:
+            self._kept = None
+        else:
+            self._kept = self._counted | self._summed.keys() | (
+                {"message_create"} if self._keep_fingerprints else set())
         self._keep_sum_items = any(c.within_days for c in sums)
 
     # ------------------------------------------------------------ Store writes
@@ -110,15 +125,21 @@ class MemoryState:
     def observe(self, event: Event) -> None:
         uid = event.user_id
         et = event.event_type
-        self._current = (event.source_system, event.source_event_id, et)
-        if self._track_prior and event.id is not None and et in _CLAWBACK_SOURCES:
-            self._event_keys[event.id] = self._current
-        if uid is None:
+        if self._track_prior and et in _CLAWBACK_SOURCES:
+            self._current = (event.source_system, event.source_event_id)
+            self._current_id = event.id
+            if event.id is not None:
+                self._event_keys[event.id] = self._current
+        else:
+            self._current = None
+        if uid is None or (self._kept is not None and et not in self._kept):
             return
         at = event.occurred_at
         key = (uid, et)
-        counts = self._counts
-        counts[key] = counts.get(key, 0) + 1
+        counted = self._counted
+        if counted is None or et in counted:
+            counts = self._counts
+            counts[key] = counts.get(key, 0) + 1
         if self._keep_times:
             times = self._times.get(key)
             if times is None:
@@ -128,14 +149,7 @@ class MemoryState:
             else:
                 bisect.insort(times, at)
         if et == "voice_tick" or et == "voice_session_end":
-            fields = self._sum_fields
-            for name, value in event.payload.items():
-                if (isinstance(value, int) and not isinstance(value, bool)
-                        and (fields is None or (et, name) in fields)):
-                    self._add_sum((uid, et, name), at, value)
-            if et == "voice_tick" and "minutes" not in event.payload and (
-                    fields is None or (et, "minutes") in fields):
-                self._add_sum((uid, et, "minutes"), at, 1)
+            self._observe_sums(uid, et, at, event.payload)
         if self._keep_days:
             days = self._days.get(uid)
             if days is None:
@@ -146,6 +160,23 @@ class MemoryState:
             fp = event.payload.get("fingerprint")
             if fp:
                 bisect.insort(self._fingerprints.setdefault((uid, str(fp)), []), (at, event.source_event_id))
+
+    def _observe_sums(self, uid: int, et: str, at: datetime, payload: Mapping[str, Any]) -> None:
+        """Integer payload fields of voice events (a ``voice_tick`` without ``minutes`` is one minute)."""
+        if self._sum_fields is None:
+            for name, value in payload.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self._add_sum((uid, et, name), at, value)
+            if et == "voice_tick" and "minutes" not in payload:
+                self._add_sum((uid, et, "minutes"), at, 1)
+            return
+        for name in self._summed.get(et, ()):   # tuned: only the fields milestones sum
+            value = payload.get(name, _ABSENT)
+            if value is _ABSENT:
+                if et == "voice_tick" and name == "minutes":
+                    self._add_sum((uid, et, name), at, 1)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                self._add_sum((uid, et, name), at, value)
 
     # ------------------------------------------------------------ seeding (history before a backtest range)
 
@@ -160,23 +191,22 @@ class MemoryState:
 
     def seed_credit(self, user_id: int, currency: str, at: datetime, amount: int) -> None:
         key = (user_id, currency)
-        credits = self._credits.get(key)
-        if credits is None:
-            self._credits[key] = [(at, amount)]
+        times = self._credit_times.get(key)
+        if times is None:
             self._credit_times[key] = [at]
             self._cumulative[key] = [0, amount]
-        elif credits[-1][0] <= at:
-            credits.append((at, amount))
-            self._credit_times[key].append(at)
-            cum = self._cumulative[key]
+            return
+        cum = self._cumulative[key]
+        if times[-1] <= at:
+            times.append(at)
             cum.append(cum[-1] + amount)
-        else:  # out of order (rare): insert and rebuild the running sums
-            bisect.insort(credits, (at, amount))
-            cum = [0]
-            for _, a in credits:
-                cum.append(cum[-1] + a)
-            self._cumulative[key] = cum
-            self._credit_times[key] = [t for t, _ in credits]
+            return
+        # Out of order (rare): insert after the credits at the same time and shift the later running sums.
+        i = bisect.bisect_right(times, at)
+        times.insert(i, at)
+        cum.insert(i + 1, cum[i] + amount)
+        for j in range(i + 2, len(cum)):
+            cum[j] += amount
 
     def seed_fire(self, rule_id: int, user_id: int, at: datetime) -> None:
         bisect.insort(self._fires.setdefault((rule_id, user_id), []), at)
@@ -210,14 +240,25 @@ class MemoryState:
                 if capped is None or currency in capped:
                     self.seed_credit(uid, currency, p.occurred_at, amount)
                 if track_prior and p.rule_id is not None:
-                    ek = self._current if p.event_id is None else self._event_keys.get(p.event_id)
-                    if ek is not None and ek[2] in _CLAWBACK_SOURCES:
-                        self._prior.setdefault((ek[0], ek[1]), []).append(
-                            PriorCredit(uid, currency, amount, key, p.occurred_at))
+                    self._note_prior(p, amount)
             if self.keep_transactions:
                 self.transactions.append(posted)
             out.append(posted)
         return out
+
+    def _note_prior(self, p: Posting, amount: int) -> None:
+        """Remember a rule credit of a clawback source event (what a later clawback takes back)."""
+        ek = self._current
+        if p.event_id is not None and (ek is None or p.event_id != self._current_id):
+            ek = self._event_keys.get(p.event_id)   # not the event just observed (rare)
+        if ek is None:
+            return
+        credit = (p.user_id, p.currency, amount, p.idempotency_key, p.occurred_at)
+        credits = self._prior.get(ek)
+        if credits is None:
+            self._prior[ek] = [credit]
+        else:
+            credits.append(credit)
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
         for rule_id, uid in fires:
@@ -267,9 +308,9 @@ class MemoryState:
         times = self._credit_times.get(key)
         if not times:
             return 0
-        # Credits are positive, so the first credit at or after ``start`` is where (start, -1) would go.
-        lo = bisect.bisect_left(times, start)
-        hi = len(times) if end is None else bisect.bisect_left(times, end)
+        # Events come in time order, so the window usually holds the latest credits: no search for its end.
+        hi = len(times) if end is None or times[-1] < end else bisect.bisect_left(times, end)
+        lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
         cum = self._cumulative[key]
         return cum[hi] - cum[lo]
 
@@ -318,7 +359,7 @@ class MemoryState:
         return self.balances.get((user_id, currency), 0)
 
     def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
-        return self._prior.get((source_system, source_event_id), ())
+        return [PriorCredit(*fields) for fields in self._prior.get((source_system, source_event_id), ())]
 
     def earned_milestones(self, user_id: int) -> AbstractSet[str]:
         return self.earned.get(user_id, _NONE)

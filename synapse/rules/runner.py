@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from synapse.eventlake.events import SYNAPSE, Event
+from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
 from synapse.ledger.posting import level_up
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
@@ -72,6 +74,11 @@ class Context:
     milestones_enabled: bool = True
     levelup: LevelUpRoute = LEVELUP_DEFAULT   # where ``levelup`` announcements go (the guild's setting)
 
+    @cached_property
+    def level_curves(self) -> dict[str, LevelCurve]:
+        """The curves of the levelled currencies (the only postings that can level a member up)."""
+        return {key: c.curve for key, c in self.currencies.items() if c.levelled}
+
 
 def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
     """Process events in order; return the tally."""
@@ -88,17 +95,14 @@ def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
 
     def step(event: Event) -> None:
         observe(event)
+        t.events += 1
         if event.event_type in triggers:
             _process(ctx, store, event, 0, t)
-        else:
-            t.events += 1
     return step
 
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
-    t.events += 1
-    if event.event_type not in ctx.rules.triggers:
-        return
+    """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
     ev = evaluate(ctx.rules, event, store, depth=depth, explain=False)
     if ev.fires:
         store.record_fires(ev.fires, event.occurred_at, event.id)
@@ -110,7 +114,9 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
         _post(ctx, store, postings, event, derived, t)
     if checks and ctx.milestones_enabled and ctx.milestones:
         for uid in checks:
-            _milestones(ctx, store, uid, event, derived, t)
+            earned = due(ctx.milestones, store, uid, event.occurred_at)
+            if earned:
+                _grant(ctx, store, uid, earned, event, derived, t)
     for a in announcements:
         if a.target == "levelup":
             routed = route(a, ctx.levelup)
@@ -126,15 +132,18 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
         written = store.append_derived(derived)
         t.derived += len(written)
         if depth < ctx.rules.max_depth:
+            t.events += len(written)
+            triggers = ctx.rules.triggers
             for d in written:
-                _process(ctx, store, d, depth + 1, t)
+                if d.event_type in triggers:
+                    _process(ctx, store, d, depth + 1, t)
 
 
 def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
           t: Tally) -> None:
     posted = store.post(postings)
     t.postings += len(posted)
-    deltas, earned, currencies = t.deltas, t.earned, ctx.currencies
+    deltas, earned, curves = t.deltas, t.earned, ctx.level_curves
     for p in posted:
         posting = p.posting
         amount = posting.amount
@@ -142,15 +151,11 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
         deltas[key] = deltas.get(key, 0) + amount
         if amount > 0:
             earned[key] = earned.get(key, 0) + amount
-        currency = currencies.get(posting.currency)
-        if currency is None or not currency.levelled:
-            continue
+        curve = curves.get(posting.currency)
         # Most postings cross no level boundary: compare levels before building a LevelUp.
-        after = p.balance_after
-        level_for = currency.curve.level_for
-        if level_for(after) == level_for(after - amount):
+        if curve is None or not curve.crosses(p.balance_after - amount, p.balance_after):
             continue
-        up = level_up(p, currency)
+        up = level_up(p, ctx.currencies[posting.currency])
         if up is not None:
             t.level_ups.append(up)
             derived.append(level_up_event(up, cause))
@@ -166,9 +171,11 @@ def level_up_event(up: LevelUp, cause: Event) -> Event:
                           "balance": up.balance, "cause": cause.source_event_id})
 
 
-def _milestones(ctx: Context, store: Store, uid: int, cause: Event, derived: list[Event], t: Tally) -> None:
+def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[CompiledMilestone], cause: Event,
+           derived: list[Event], t: Tally) -> None:
+    """Grant the milestones the member has just met, with their rewards (those already granted are skipped)."""
     at = cause.occurred_at
-    for ms in due(ctx.milestones, store, uid, at):
+    for ms in milestones:
         record = ms.record
         if not store.grant(record, uid, at, cause.id):
             continue

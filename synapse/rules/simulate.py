@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from synapse.eventlake.events import DISCORD, Actor, Event
+from synapse.eventlake.events import DISCORD, Actor, Event, make_event
 
 START = datetime(2025, 1, 15, tzinfo=UTC)
 
@@ -126,6 +126,16 @@ def to_wire(event: Event) -> dict[str, Any]:
             "n": event.actor.name if event.actor else None, "id": event.id}
 
 
+# Actors are immutable values: a decoder may share one per display name (bounded, for long runs).
+_actors: dict[str | None, Actor] = {}
+
+
 def from_wire(raw: dict[str, Any]) -> Event:
-    return Event(raw["s"], raw["k"], raw["t"], raw["g"], raw["u"], raw["c"],
-                 datetime.fromtimestamp(raw["at"], UTC), raw["p"], Actor(name=raw["n"]), raw["id"])
+    name = raw["n"]
+    actor = _actors.get(name)
+    if actor is None:
+        if len(_actors) >= 10_000:
+            _actors.clear()
+        actor = _actors[name] = Actor(name=name)
+    return make_event(raw["s"], raw["k"], raw["t"], raw["g"], raw["u"], raw["c"],
+                      datetime.fromtimestamp(raw["at"], UTC), raw["p"], actor, raw["id"])
