@@ -23,7 +23,7 @@ from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
 from synapse.milestones.model import CurrencyReward
 from synapse.rules.compile import RuleSet
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute, route
-from synapse.rules.engine import evaluate
+from synapse.rules.engine import decide
 from synapse.rules.facts import Facts
 
 
@@ -103,7 +103,9 @@ def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
     """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
-    ev = evaluate(ctx.rules, event, store, depth=depth, explain=False)
+    ev = decide(ctx.rules, event, store, depth)
+    if ev is None:
+        return
     if ev.fires:
         store.record_fires(ev.fires, event.occurred_at, event.id)
     postings, checks, announcements, role_changes = ev.postings, ev.milestone_checks, ev.announcements, ev.role_changes

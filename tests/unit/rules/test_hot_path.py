@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from synapse.eventlake.events import DISCORD, Actor, Event
 from synapse.ledger.posting import rule_key
-from synapse.rules.engine import evaluate
+from synapse.rules.engine import decide, evaluate
 from synapse.rules.operators import OPERATORS, missing
 from synapse.rules.simulate import simulate
 from tests.unit.rules.support import G, default_context, ruleset, state
@@ -47,6 +47,7 @@ def test_rule_posting_keys_are_the_ledgers_rule_keys() -> None:
 def test_explained_and_fast_evaluation_decide_the_same() -> None:
     """``explain=False`` (backtests) and ``explain=True`` give the same decisions on a simulated day."""
     ctx, mem = default_context(), state()
+    nothing = 0
     for i, event in enumerate(simulate(G, hours=6, members=20)):
         event = Event(event.source_system, event.source_event_id, event.event_type, event.guild_id, event.user_id,
                       event.channel_id, event.occurred_at, event.payload, event.actor, i + 1)
@@ -54,6 +55,10 @@ def test_explained_and_fast_evaluation_decide_the_same() -> None:
         slow = evaluate(ctx.rules, event, mem, explain=True)
         assert (fast.postings, fast.milestone_checks, fast.announcements, fast.role_changes, fast.fires) == \
                (slow.postings, slow.milestone_checks, slow.announcements, slow.role_changes, slow.fires)
+        # ``decide`` (the runner's) builds nothing exactly when no rule matched.
+        assert (decide(ctx.rules, event, mem) is None) == (not any(r.matched for r in slow.results))
+        nothing += not slow.matched
         mem.observe(event)
         mem.post(fast.postings)
         mem.record_fires(fast.fires, event.occurred_at, event.id)
+    assert nothing > 0   # the day has events no rule matches (cooldowns, self-reactions)
