@@ -70,9 +70,14 @@ def compile_milestones(records: Iterable[MilestoneRecord], *,
     return tuple(CompiledMilestone(r, _criterion(r.spec.criteria, cv), r.spec.key) for r in records if r.spec.enabled)
 
 
+def unearned_of(milestones: Sequence[CompiledMilestone], facts: Facts, user_id: int) -> list[CompiledMilestone]:
+    """The milestones the member has not earned yet, in order."""
+    earned = facts.earned_milestones(user_id)
+    return [ms for ms in milestones if ms.key not in earned]
+
+
 def due(milestones: Sequence[CompiledMilestone], facts: Facts, user_id: int, at: datetime) -> list[CompiledMilestone]:
     """Milestones the member meets now and has not earned yet (earned ones are never re-checked)."""
     if not milestones:
         return []
-    earned = facts.earned_milestones(user_id)
-    return [ms for ms in milestones if ms.key not in earned and ms.check(facts, user_id, at)]
+    return [ms for ms in unearned_of(milestones, facts, user_id) if ms.check(facts, user_id, at)]

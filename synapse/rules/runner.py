@@ -19,7 +19,7 @@ from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
 from synapse.ledger.posting import level_up
-from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, due
+from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, unearned_of
 from synapse.milestones.model import CurrencyReward
 from synapse.rules.compile import RuleSet
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute, route
@@ -92,16 +92,21 @@ def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | N
 def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
     """``step(event)``: observe and process one input event (what ``run`` does for each)."""
     observe, triggers = store.observe, ctx.rules.triggers
+    # The milestones each member has not earned yet, read from the store at the member's first check and
+    # kept by ``_process`` as it grants: only this loop grants while it runs (live, it holds the members'
+    # locks), so later checks skip the earned ones without asking the store again.
+    unearned: dict[int, list[CompiledMilestone]] = {}
 
     def step(event: Event) -> None:
         observe(event)
         t.events += 1
         if event.event_type in triggers:
-            _process(ctx, store, event, 0, t)
+            _process(ctx, store, event, 0, t, unearned)
     return step
 
 
-def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> None:
+def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
+             unearned: dict[int, list[CompiledMilestone]]) -> None:
     """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
     ev = decide(ctx.rules, event, store, depth)
     if ev is None:
@@ -115,10 +120,18 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
     if postings:
         _post(ctx, store, postings, event, derived, t)
     if checks and ctx.milestones_enabled and ctx.milestones:
+        at = event.occurred_at
         for uid in checks:
-            earned = due(ctx.milestones, store, uid, event.occurred_at)
-            if earned:
-                _grant(ctx, store, uid, earned, event, derived, t)
+            left = unearned.get(uid)
+            if left is None:
+                left = unearned[uid] = unearned_of(ctx.milestones, store, uid)
+            if not left:
+                continue
+            met = [ms for ms in left if ms.check(store, uid, at)]   # = due(ctx.milestones, store, uid, at)
+            if met:
+                for ms in met:
+                    left.remove(ms)
+                _grant(ctx, store, uid, met, event, derived, t)
     for a in announcements:
         if a.target == "levelup":
             routed = route(a, ctx.levelup)
@@ -138,7 +151,7 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally) -> 
             triggers = ctx.rules.triggers
             for d in written:
                 if d.event_type in triggers:
-                    _process(ctx, store, d, depth + 1, t)
+                    _process(ctx, store, d, depth + 1, t, unearned)
 
 
 def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
