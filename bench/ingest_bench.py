@@ -123,7 +123,7 @@ def main() -> int:
                 postings += result.postings
             return time.perf_counter() - began, derived, postings
 
-        ingest_first, derived, postings = ingest_pass(texts)
+        first = ingest_pass(texts)
 
         # The pipeline without the rules (decode, lake append, locks, member cache, voice), in a
         # third guild: how much of the cost is the pipeline's own.
@@ -145,8 +145,9 @@ def main() -> int:
         # figure is the better of its two runs (the second ingest works on a bigger database).
         again = [encode_envelope([{**e, "guild_id": str(GUILD_2)} for e in decode_wire(t)]) for t in texts]
         # (The same work give or take a few level-ups: random amounts are seeded from lake ids.)
-        ingest_second, _, _ = ingest_pass(again)
-        ingest_seconds = min(ingest_first, ingest_second)
+        second = ingest_pass(again)
+        ingest_seconds, derived, postings = min(first, second)   # the counts of the run whose time is shown
+        ingest_first, ingest_second = first[0], second[0]
         floor_seconds = min(floor_before, floor_pass(FLOOR_GUILD_2))
         floor_rate = len(events) / floor_seconds
         ingest_rate = len(events) / ingest_seconds

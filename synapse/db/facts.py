@@ -25,7 +25,7 @@ from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord
 from synapse.rules import model as rm
-from synapse.rules.compile import RuleSet, walk_conditions, window_bounds
+from synapse.rules.compile import RuleSet, clawback_original, walk_conditions, window_bounds
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 
 _FIRED = text("""
@@ -337,20 +337,9 @@ SELECT
                                              FROM generate_series(1, :n_events)) AS ids) AS event_ids,
   set_config('synapse.batch_posting', 'on', true) AS batch_posting
 """)
-# What a clawback's event stands for: ``reaction_remove:{rest}`` takes back ``reaction_add:{rest}``
-# (as ``synapse.rules.compile``'s clawback effect reads it; a key not prefetched is read from the database).
-_CLAWBACK_ORIGINALS = {"reaction_remove": "reaction_add", "message_delete": "message_create"}
-
-
 def _ts(value: str | None) -> datetime | None:
     """A timestamp PostgreSQL wrote into JSON (ISO 8601 with its offset)."""
     return None if value is None else datetime.fromisoformat(value)
-
-
-def _clawback_original(source_event_id: str) -> str | None:
-    kind, _, rest = source_event_id.partition(":")
-    original = _CLAWBACK_ORIGINALS.get(kind)
-    return None if original is None else f"{original}:{rest}"
 
 
 class Mispredicted(Exception):
@@ -362,10 +351,12 @@ class Mispredicted(Exception):
 class BatchStore(DbStore):
     """``DbStore`` for one batch of events whose members the caller has locked until commit.
 
-    ``prefetch`` reads, in a handful of set-based queries, everything the rules and milestone
-    criteria can ask about the batch's members (wallets, earned milestones, member rows, event
-    counts and sums, cooldown fires and cap credits around the batch's time span, once-per-reactor
-    keys). Evaluation then runs in memory, the state updated as decisions are made (as
+    ``prefetch`` reads, in one statement (``_PREFETCH``), everything the rules and milestone
+    criteria can ask about the batch's members (wallets, earned milestones, member rows, lifetime
+    event counts and sums for members who can still earn a milestone, cooldown fires, cap usage per
+    calendar window the batch's events fall in, once-per-reactor keys, rule credits a clawback may
+    take back), and reserves blocks of transaction and lake ids (unused ids leave gaps: ids are
+    unique and increasing, not dense). Evaluation then runs in memory, the state updated as decisions are made (as
     ``MemoryState`` does for backtests); postings whose idempotency key is known to be new get their
     transaction id from a reserved block and their ``balance_after`` from the prefetched wallet, and
     are written with cooldown fires and outbox rows in bulk by ``finish``. Because the members are
@@ -503,6 +494,7 @@ class BatchStore(DbStore):
                 tz = UTC if c.tz == "UTC" else ZoneInfo(c.tz)
                 season = self.season_start() if c.window == "season" else None
                 windows.update((c.currency, *window_bounds(at, c.window, tz, season)) for at in times)
+            # In a fixed order: ``_load`` reads the sums back by position.
             self._cap_windows = sorted(windows, key=str)
             params.update(cap_c=[w[0] for w in self._cap_windows], cap_s=[w[1] for w in self._cap_windows],
                           cap_e=[w[2] for w in self._cap_windows])
@@ -518,7 +510,7 @@ class BatchStore(DbStore):
         params["keys"] = sorted(keys)
         self._keys_checked.update(keys)
         originals = sorted({(e.source_system, original) for e in events if e.event_type in clawback_triggers
-                            if (original := _clawback_original(e.source_event_id)) is not None})
+                            if (original := clawback_original(e.source_event_id)) is not None})
         # What a clawback can take back: the credits the original events caused (those this batch posts
         # are added as they are made, ``_note``).
         self._priors = {o: [] for o in originals}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -86,5 +87,8 @@ def make_event(source_system: str, source_event_id: str, event_type: str, guild_
     return cast(Event, draft)
 
 
-if _Draft.__slots__ != tuple(f.name for f in fields(Event)):  # pragma: no cover - caught at import
-    raise RuntimeError("_Draft must have exactly Event's slots, in order")
+# What ``make_event`` relies on, checked at import: ``_Draft.__init__`` sets every field of ``Event`` (an
+# unset slot would fail on first read), and ``Event`` has no ``__post_init__`` (``make_event`` skips it).
+if (list(inspect.signature(_Draft.__init__).parameters)[1:] != [f.name for f in fields(Event)]
+        or hasattr(Event, "__post_init__")):  # pragma: no cover - caught at import
+    raise RuntimeError("_Draft.__init__ must set exactly Event's fields, in order, and Event have no __post_init__")

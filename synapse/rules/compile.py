@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from synapse.eventlake.events import Event
@@ -152,6 +152,17 @@ def draw(event: Event, rule_id: int, index: int, low: int, high: int) -> int:
     """A uniform whole number in [low, high], a pure function of the event key, rule and effect."""
     seed = f"{event.source_system}:{event.source_event_id}:{rule_id}:{index}".encode()
     return low + int.from_bytes(blake2b(seed, digest_size=8).digest()) % (high - low + 1)
+
+
+# What a clawback's event stands for: ``reaction_remove:{rest}`` takes back ``reaction_add:{rest}``.
+CLAWBACK_ORIGINALS: Final = {"reaction_remove": "reaction_add", "message_delete": "message_create"}
+
+
+def clawback_original(source_event_id: str) -> str | None:
+    """The source event id whose credits a clawback event takes back (``None``: not a clawback event)."""
+    kind, _, rest = source_event_id.partition(":")
+    original = CLAWBACK_ORIGINALS.get(kind)
+    return None if original is None else f"{original}:{rest}"
 
 
 def _zone(tz: str) -> Any:
@@ -627,11 +638,10 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
 
         def clawback(s: Scope, ev: Evaluation) -> None:
             event = s.event
-            kind, _, rest = event.source_event_id.partition(":")
-            original = {"reaction_remove": "reaction_add", "message_delete": "message_create"}.get(kind)
+            original = clawback_original(event.source_event_id)
             if original is None:
                 return
-            for prior in s.facts.prior_credits(event.source_system, f"{original}:{rest}"):
+            for prior in s.facts.prior_credits(event.source_system, original):
                 if only and prior.currency not in only:
                     continue
                 if within is not None and event.occurred_at - prior.occurred_at > within:

@@ -97,8 +97,8 @@ class VoiceBook:
 
     Changes are kept in memory and written by :meth:`flush` in two statements (the sessions closed or
     ticked, then the sessions opened); a session the book opens has a provisional negative id until
-    then. Every read of ``voice_sessions`` flushes first, so the database always answers with this
-    book's changes in it. The company a tick counts comes from the sessions of the channels the batch
+    then. Every read of ``voice_sessions`` after the prefetches flushes first, so the database always
+    answers with this book's changes in it. The company a tick counts comes from the sessions of the channels the batch
     touches, read once (:meth:`prefetch_channels`) and kept up to date as sessions open and close.
     """
 
@@ -256,19 +256,30 @@ class VoiceBook:
 
     def tick(self, session: Session) -> None:
         """Emit the complete blocks an open session has earned by now and remember how far it got."""
+        key = (session.guild_id, session.user_id)
+        if key in self._open:
+            current = self._open[key]
+            if current is None or current.started_at != session.started_at:
+                return   # closed since the caller read it: a closed session earns no more ticks
+            session = current   # the book's view: its stored id once written, how far it is paid
         if session.started_at + MAX_SESSION <= self.now:
             self.close(session, at=session.started_at + MAX_SESSION, reason="stale")
             return
-        ticks = self._ticks(session, until=self.now, final=False)
-        if ticks:
-            self.derived.extend(ticks)
-            blocks = _minutes(session, self.now) // TICK_MINUTES
-            ticked = _minute_at(session, blocks * TICK_MINUTES)
-            if session.id < 0:
-                _, event_id, reason = self._new[session.id]
-                self._new[session.id] = (replace(session, last_tick_at=ticked), event_id, reason)
-            else:
-                self._changed[session.id] = (session.guild_id, None, None, ticked)
+        blocks = _minutes(session, self.now) // TICK_MINUTES
+        paid = _minutes(session, session.last_tick_at) // TICK_MINUTES if session.last_tick_at else 0
+        if blocks <= paid:
+            return
+        # Recorded before ``_ticks``: counting the company may flush, which gives new sessions their real ids.
+        paid_to = _minute_at(session, blocks * TICK_MINUTES)
+        ticked = replace(session, last_tick_at=paid_to)
+        if key in self._open:
+            self._open[key] = ticked
+        if session.id < 0:
+            _, event_id, reason = self._new[session.id]
+            self._new[session.id] = (ticked, event_id, reason)
+        else:
+            self._changed[session.id] = (session.guild_id, None, None, paid_to)
+        self.derived.extend(self._ticks(session, until=self.now, final=False))
 
     def _ticks(self, session: Session, *, until: datetime, final: bool) -> list[Event]:
         """Blocks of ``TICK_MINUTES`` not paid yet; when ``final``, the last partial block too."""
@@ -308,7 +319,6 @@ class VoiceBook:
                AND (ended_at IS NULL OR ended_at > :s)"""),
             {"g": session.guild_id, "c": session.channel_id, "u": session.user_id, "s": start, "e": end})
         return [(r.started_at, r.ended_at) for r in rows]
-
 
     def _remember(self, session: Session) -> None:
         """Keep the channel's view up to date (when that channel is being followed)."""
@@ -383,7 +393,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     book = VoiceBook(conn, now=now, batch=[e.source_event_id for e in voice])
     book.prefetch({(e.guild_id, e.user_id) for e in voice if e.user_id is not None})
     book.prefetch_later(voice)
-    book.prefetch_channels(*_channels(book, voice))
+    book.prefetch_channels(*_company_channels(book, voice))
     for e in voice:
         p = e.payload
         channel = _int(p.get("channel_id")) or e.channel_id
@@ -404,7 +414,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     return book.derived
 
 
-def _channels(book: VoiceBook, voice: Sequence[Event]) -> tuple[set[tuple[int, int]], datetime]:
+def _company_channels(book: VoiceBook, voice: Sequence[Event]) -> tuple[set[tuple[int, int]], datetime]:
     """The channels whose sessions the batch's ticks count as company, and from when: the channels the
     events name and those of their members' open sessions, from the earliest of those sessions' starts."""
     channels: set[tuple[int, int]] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from synapse.clock import FixedClock
@@ -146,17 +147,57 @@ def test_a_busy_envelope_writes_what_one_event_per_envelope_writes(stack: Stack)
     ingest(stack, *story)
     for e in story:
         ingest(stack, {**e, "guild_id": str(other)})
-
-    def written(guild: int) -> dict[str, Any]:
-        return {
-            "sessions": sorted((r.user_id, r.channel_id, r.started_at, r.ended_at, r.end_reason, r.last_tick_at)
-                               for r in rows(stack, "SELECT * FROM voice_sessions WHERE guild_id = :g", g=guild)),
-            "derived": sorted((r.source_event_id, r.payload.get("minutes"), r.payload.get("members_in_channel"))
-                              for r in rows(stack, "SELECT source_event_id, payload FROM event_lake WHERE guild_id = :g"
-                                                   " AND source_system = 'synapse' AND event_type LIKE 'voice%'",
-                                            g=guild))}
-
-    together, alone = written(GUILD), written(other)
+    together, alone = _written(stack, GUILD), _written(stack, other)
     assert together == alone
     assert len(together["sessions"]) == 6
     assert {company for _, _, company in together["derived"] if company is not None} == {1, 2, 3}
+
+
+def test_a_snapshot_inside_a_busy_envelope_sees_the_sessions_opened_before_it(stack: Stack) -> None:
+    """A snapshot reads the stored sessions mid-envelope: the sessions opened earlier in the envelope are
+    written first (their provisional ids replaced), and later events of the envelope still find them."""
+    other = GUILD + 1
+    at = T0 + timedelta(minutes=10)
+    story = [ev("voice_join", A, T0, channel_id=LOUNGE),
+             ev("voice_join", B, T0 + timedelta(minutes=2), channel_id=LOUNGE),
+             ev("voice_state_snapshot", None, at, members=[{"user_id": str(B), "channel_id": str(LOUNGE)},
+                                                          {"user_id": str(C), "channel_id": str(GAMING)}]),
+             ev("voice_leave", B, T0 + timedelta(minutes=18), channel_id=LOUNGE),
+             ev("voice_leave", C, T0 + timedelta(minutes=27), channel_id=GAMING)]
+    ingest(stack, *story)
+    for e in story:
+        ingest(stack, {**e, "guild_id": str(other)})
+    together, alone = _written(stack, GUILD), _written(stack, other)
+    assert together == alone
+    ends = [(user, reason) for user, _, _, _, reason, _ in together["sessions"]]
+    assert ends == [(A, "snapshot"), (B, "left"), (C, "left")], "one session each, closed by what closed it"
+
+
+def _written(stack: Stack, guild: int) -> dict[str, Any]:
+    return {
+        "sessions": sorted((r.user_id, r.channel_id, r.started_at, r.ended_at, r.end_reason, r.last_tick_at)
+                           for r in rows(stack, "SELECT * FROM voice_sessions WHERE guild_id = :g", g=guild)),
+        "derived": sorted((r.source_event_id, r.payload.get("minutes"), r.payload.get("members_in_channel"))
+                          for r in rows(stack, "SELECT source_event_id, payload FROM event_lake WHERE guild_id = :g"
+                                               " AND source_system = 'synapse' AND event_type LIKE 'voice%'",
+                                        g=guild))}
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["opened-in-the-book", "stored"])
+def test_a_session_the_book_has_closed_earns_no_more_ticks(stack: Stack, stored: bool) -> None:
+    """A tick given a stale (still open) view of a session the book has closed changes nothing: the close
+    is written as it was, whether the session was opened in this book or read from the database."""
+    with stack.engine.begin() as conn:
+        book = voice.VoiceBook(conn, now=T0 + timedelta(hours=1))
+        book.open(guild_id=GUILD, user_id=A, channel_id=LOUNGE, at=T0)
+        if stored:
+            book.flush()
+        [session] = book.open_sessions()
+        book.close(session, at=T0 + timedelta(minutes=20), reason="left")
+        paid = len(book.derived)
+        book.tick(session)
+        assert len(book.derived) == paid, "no ticks past the close"
+        book.flush()
+    [row] = rows(stack, "SELECT ended_at, end_reason, last_tick_at FROM voice_sessions WHERE user_id = :u", u=A)
+    assert (row.ended_at, row.end_reason, row.last_tick_at) == (T0 + timedelta(minutes=20), "left",
+                                                                T0 + timedelta(minutes=20))

@@ -81,7 +81,17 @@ def _state(engine: sa.Engine, guild: int = GUILD) -> dict[str, Any]:
 
 def test_batch_path_writes_exactly_what_the_statement_path_writes(
         engine: sa.Engine, other_engine: sa.Engine, day: list[Event], monkeypatch: pytest.MonkeyPatch) -> None:
-    batch_outbox = _run(engine, day)
+    seen: list[type] = []
+    real_run = rules_runner.run
+
+    def spy(ctx: Any, store: Any, events: Any, **kw: Any) -> Any:
+        seen.append(type(store))
+        return real_run(ctx, store, events, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(rules_runner, "run", spy)
+        batch_outbox = _run(engine, day)
+    assert seen and set(seen) == {BatchStore}, f"every batch stays on the batch path (no fallback): {set(seen)}"
     with monkeypatch.context() as m:
         m.setattr(rules_runner, "BatchStore", _AlwaysMispredicts)   # every batch goes statement by statement
         plain_outbox = _run(other_engine, day)
