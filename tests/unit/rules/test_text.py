@@ -77,3 +77,11 @@ def test_no_escaped_value_can_ping_everyone_or_a_role(name: str) -> None:
     out = escape(name)
     assert "@everyone" not in out.lower() and "@here" not in out.lower()
     assert re.search(r"<@[!&]?\d|<#\d", out) is None
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab1 \\*_~`|>#[]@<&!:é")) | st.characters(), max_size=24))
+def test_escape_skips_only_text_with_nothing_to_escape(text: str) -> None:
+    """The fast path (no special character: returned as is) gives what the full escape gives."""
+    from synapse.rules.text import _MARKDOWN, neutralise_mentions
+
+    assert escape(text) == _MARKDOWN.sub(r"\\\1", neutralise_mentions(text))
