@@ -78,6 +78,9 @@ class MemoryState:
         # Rule credits by (member, currency), for caps: their times (sorted) and running sums.
         self._credit_times: dict[tuple[int, str], list[datetime]] = {}
         self._cumulative: dict[tuple[int, str], list[int]] = {}
+        # Per (member, currency): the last cap window's start and the index of its first credit (credits
+        # are appended after it in time order; an out-of-order insert drops the entry).
+        self._window_lo: dict[tuple[int, str], tuple[datetime, int]] = {}
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
         # Credits a clawback may take back, as PriorCredit fields (built when asked: clawbacks are rare).
@@ -202,6 +205,7 @@ class MemoryState:
             cum.append(cum[-1] + amount)
             return
         # Out of order (rare): insert after the credits at the same time and shift the later running sums.
+        self._window_lo.pop(key, None)
         i = bisect.bisect_right(times, at)
         times.insert(i, at)
         cum.insert(i + 1, cum[i] + amount)
@@ -310,7 +314,12 @@ class MemoryState:
             return 0
         # Events come in time order, so the window usually holds the latest credits: no search for its end.
         hi = len(times) if end is None or times[-1] < end else bisect.bisect_left(times, end)
-        lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
+        known = self._window_lo.get(key)
+        if known is not None and known[0] == start:
+            lo = known[1]   # the same window as last time: its first credit has not moved
+        else:
+            lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
+            self._window_lo[key] = (start, lo)
         cum = self._cumulative[key]
         return cum[hi] - cum[lo]
 
