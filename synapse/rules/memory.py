@@ -85,7 +85,6 @@ class MemoryState:
         self._keys: set[str] = set()
         # Credits a clawback may take back, as PriorCredit fields (built when asked: clawbacks are rare).
         self._prior: dict[tuple[str, str], list[tuple[int, str, int, str, datetime]]] = {}
-        self._event_keys: dict[int, tuple[str, str]] = {}
         self._next_tx = 1
         self._next_event = first_event_id
         self.outbox: list[OutboxItem] = []
@@ -131,8 +130,6 @@ class MemoryState:
         if self._track_prior and et in _CLAWBACK_SOURCES:
             self._current = (event.source_system, event.source_event_id)
             self._current_id = event.id
-            if event.id is not None:
-                self._event_keys[event.id] = self._current
         else:
             self._current = None
         if uid is None or (self._kept is not None and et not in self._kept):
@@ -251,11 +248,13 @@ class MemoryState:
         return out
 
     def _note_prior(self, p: Posting, amount: int) -> None:
-        """Remember a rule credit of a clawback source event (what a later clawback takes back)."""
+        """Remember a rule credit of a clawback source event (what a later clawback takes back).
+
+        The loop posts an event's credits right after observing it (derived events come after), so a
+        credit of a source event is a credit of the event just observed.
+        """
         ek = self._current
-        if p.event_id is not None and (ek is None or p.event_id != self._current_id):
-            ek = self._event_keys.get(p.event_id)   # not the event just observed (rare)
-        if ek is None:
+        if ek is None or (p.event_id is not None and p.event_id != self._current_id):
             return
         credit = (p.user_id, p.currency, amount, p.idempotency_key, p.occurred_at)
         credits = self._prior.get(ek)
