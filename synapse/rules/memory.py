@@ -303,6 +303,12 @@ class MemoryState:
         times = self._fires.get((rule_id, user_id))
         if not times:
             return False
+        # Events come in time order, so the latest fire usually answers (no search).
+        last = times[-1]
+        if last <= start:
+            return False
+        if last < end:
+            return True
         i = bisect.bisect_right(times, start)
         return i < len(times) and times[i] < end
 
