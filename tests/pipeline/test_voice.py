@@ -134,7 +134,6 @@ def test_stale_session_is_closed_and_paid_up_to_the_limit(stack: Stack) -> None:
 def test_a_busy_envelope_writes_what_one_event_per_envelope_writes(stack: Stack) -> None:
     """Sessions opened, moved and closed within one envelope (written once, at its end) count each other as
     company exactly as when every event comes alone: the same sessions, the same ticks."""
-    other = GUILD + 1
     story = [ev("voice_join", A, T0, channel_id=LOUNGE),
              ev("voice_join", B, T0 + timedelta(minutes=2), channel_id=LOUNGE),
              ev("voice_join", C, T0 + timedelta(minutes=4), channel_id=GAMING),
@@ -144,10 +143,7 @@ def test_a_busy_envelope_writes_what_one_event_per_envelope_writes(stack: Stack)
              ev("voice_move", A, T0 + timedelta(minutes=21), channel_id=GAMING),    # a move with no open session
              ev("voice_leave", C, T0 + timedelta(minutes=26), channel_id=GAMING),
              ev("voice_leave", B, T0 + timedelta(minutes=31), channel_id=GAMING)]
-    ingest(stack, *story)
-    for e in story:
-        ingest(stack, {**e, "guild_id": str(other)})
-    together, alone = _written(stack, GUILD), _written(stack, other)
+    together, alone = _together_and_alone(stack, story)
     assert together == alone
     assert len(together["sessions"]) == 6
     assert {company for _, _, company in together["derived"] if company is not None} == {1, 2, 3}
@@ -156,7 +152,6 @@ def test_a_busy_envelope_writes_what_one_event_per_envelope_writes(stack: Stack)
 def test_a_snapshot_inside_a_busy_envelope_sees_the_sessions_opened_before_it(stack: Stack) -> None:
     """A snapshot reads the stored sessions mid-envelope: the sessions opened earlier in the envelope are
     written first (their provisional ids replaced), and later events of the envelope still find them."""
-    other = GUILD + 1
     at = T0 + timedelta(minutes=10)
     story = [ev("voice_join", A, T0, channel_id=LOUNGE),
              ev("voice_join", B, T0 + timedelta(minutes=2), channel_id=LOUNGE),
@@ -164,13 +159,18 @@ def test_a_snapshot_inside_a_busy_envelope_sees_the_sessions_opened_before_it(st
                                                           {"user_id": str(C), "channel_id": str(GAMING)}]),
              ev("voice_leave", B, T0 + timedelta(minutes=18), channel_id=LOUNGE),
              ev("voice_leave", C, T0 + timedelta(minutes=27), channel_id=GAMING)]
-    ingest(stack, *story)
-    for e in story:
-        ingest(stack, {**e, "guild_id": str(other)})
-    together, alone = _written(stack, GUILD), _written(stack, other)
+    together, alone = _together_and_alone(stack, story)
     assert together == alone
     ends = [(user, reason) for user, _, _, _, reason, _ in together["sessions"]]
     assert ends == [(A, "snapshot"), (B, "left"), (C, "left")], "one session each, closed by what closed it"
+
+
+def _together_and_alone(stack: Stack, story: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the story writes in one envelope (in GUILD) and with one event per envelope (in the next guild)."""
+    ingest(stack, *story)
+    for e in story:
+        ingest(stack, {**e, "guild_id": str(GUILD + 1)})
+    return _written(stack, GUILD), _written(stack, GUILD + 1)
 
 
 def _written(stack: Stack, guild: int) -> dict[str, Any]:
