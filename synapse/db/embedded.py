@@ -8,6 +8,7 @@ command reuses it (``synapse db stop`` stops it).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -61,13 +62,31 @@ def start(data_dir: Path) -> tuple[str, float]:
 
 
 def stop(data_dir: Path) -> bool:
-    """Stop the embedded server if it runs; return whether it did."""
+    """Stop the embedded server if it runs; return whether it did.
+
+    Refuses (``ConfigError``) while another live process still uses it, and says which.
+    """
     pgdata = _pgdata(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
     _quiet_runtime(data_dir)
     import pgserver
+    import psutil  # type: ignore[import-untyped]  # a pgserver dependency
 
+    # pgserver stops its server when the last process holding a handle lets go, and keeps those
+    # processes' ids in a file. A process killed before letting go (``synapse dev`` ended by a
+    # signal) would keep the server up for good: its id is dropped here; live ones are named.
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        pids = [int(p) for p in json.loads(handles.read_text() or "[]")]
+        alive = [p for p in pids if p != os.getpid() and psutil.pid_exists(p)]
+        if alive:
+            raise ConfigError(f"the embedded PostgreSQL is still in use by process {', '.join(map(str, alive))}",
+                              hint="stop those first (Ctrl-C in scripts/dev), then run `synapse db stop` again")
+        handles.write_text("[]")
     # pgserver runs postgres as its own system user when we are root; let it stop its server.
     pgserver.get_server(str(pgdata), cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
-    return not (pgdata / "postmaster.pid").exists()
+    if (pgdata / "postmaster.pid").exists():
+        raise ConfigError("the embedded PostgreSQL did not stop",
+                          hint=f"see {pgdata / 'log'}; or stop it with pg_ctl -D {pgdata} stop")
+    return True
