@@ -337,6 +337,8 @@ SELECT
                                              FROM generate_series(1, :n_events)) AS ids) AS event_ids,
   set_config('synapse.batch_posting', 'on', true) AS batch_posting
 """)
+
+
 def _ts(value: str | None) -> datetime | None:
     """A timestamp PostgreSQL wrote into JSON (ISO 8601 with its offset)."""
     return None if value is None else datetime.fromisoformat(value)
@@ -356,10 +358,11 @@ class BatchStore(DbStore):
     event counts and sums for members who can still earn a milestone, cooldown fires, cap usage per
     calendar window the batch's events fall in, once-per-reactor keys, rule credits a clawback may
     take back), and reserves blocks of transaction and lake ids (unused ids leave gaps: ids are
-    unique and increasing, not dense). Evaluation then runs in memory, the state updated as decisions are made (as
-    ``MemoryState`` does for backtests); postings whose idempotency key is known to be new get their
-    transaction id from a reserved block and their ``balance_after`` from the prefetched wallet, and
-    are written with cooldown fires and outbox rows in bulk by ``finish``. Because the members are
+    unique and increasing, not dense). Evaluation then runs in memory, the state updated as
+    decisions are made (as ``MemoryState`` does for backtests); postings whose idempotency key is
+    known to be new get their transaction id from the reserved block and their ``balance_after``
+    from the prefetched wallet, and are written with cooldown fires and outbox rows in bulk by
+    ``finish``. Because the members are
     locked, state read after the locks is authoritative; ``finish`` still checks every predicted
     ``balance_after`` against the database and raises :class:`Mispredicted` on any difference.
     Questions outside what was prefetched fall back to ``DbStore``'s queries (after writing what

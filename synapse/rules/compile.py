@@ -539,8 +539,7 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             event = s.event
             ev.postings.append(make_posting(
                 event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once, s.once_keys),
-                event.occurred_at,
-                reason, rid, version, event.id, {"event_type": event.event_type}))
+                event.occurred_at, reason, rid, version, event.id, {"event_type": event.event_type}))
 
         def credit(s: Scope, ev: Evaluation) -> None:
             uid = who(s)

@@ -98,8 +98,9 @@ class VoiceBook:
     Changes are kept in memory and written by :meth:`flush` in two statements (the sessions closed or
     ticked, then the sessions opened); a session the book opens has a provisional negative id until
     then. Every read of ``voice_sessions`` after the prefetches flushes first, so the database always
-    answers with this book's changes in it. The company a tick counts comes from the sessions of the channels the batch
-    touches, read once (:meth:`prefetch_channels`) and kept up to date as sessions open and close.
+    answers with this book's changes in it. The company a tick counts comes from the sessions of the
+    channels the batch touches, read once (:meth:`prefetch_channels`) and kept up to date as sessions
+    open and close.
     """
 
     def __init__(self, conn: Connection, *, now: datetime, batch: Sequence[str] = ()) -> None:
