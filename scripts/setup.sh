@@ -27,7 +27,13 @@ pick_python() {
 
 if ! command -v uv >/dev/null 2>&1; then
   say "installing uv (Python package manager) from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check uv
+  # Into python3's own environment; a distribution's Python refuses that (PEP 668): then per user.
+  python3 -m pip install --quiet --disable-pip-version-check uv 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
+  # Where pip put it may not be on PATH yet (pyenv shims need a rehash; --user goes to ~/.local/bin).
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["scripts"])'):$HOME/.local/bin:$PATH"
+  export PATH
+  command -v uv >/dev/null 2>&1 || { echo "error: uv was installed but is not on PATH" >&2; exit 1; }
 fi
 
 PYTHON="$(pick_python)"
