@@ -53,6 +53,18 @@ class Posting:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def make_posting(guild_id: int, user_id: int, currency: str, amount: int, kind: Kind, key: str, at: datetime,
+                 reason: str, rule_id: int | None, version: int | None, event_id: int | None,
+                 meta: dict[str, Any]) -> Posting:
+    """A ``Posting`` built without the frozen dataclass ``__init__``, for hot loops (one setattr per
+    field costs more than the rest of a credit); every field is set, so it equals one built the usual way."""
+    p = object.__new__(Posting)
+    p.__dict__.update(guild_id=guild_id, user_id=user_id, currency=currency, amount=amount, kind=kind,
+                      idempotency_key=key, occurred_at=at, reason=reason, rule_id=rule_id, rule_version=version,
+                      event_id=event_id, actor_id=None, season_id=None, meta=meta)
+    return p
+
+
 @dataclass(frozen=True)
 class Posted:
     """A posting the database accepted, with the wallet balance right after it."""

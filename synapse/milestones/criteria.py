@@ -64,6 +64,14 @@ def _criterion(c: Any, curves: Mapping[str, LevelCurve]) -> Check:
     raise TypeError(f"unknown criterion {type(c).__name__}")  # pragma: no cover
 
 
+def walk_criteria(c: Any) -> Iterable[Any]:
+    """``c`` and every criterion nested in it (``all``/``any``), depth first."""
+    yield c
+    if isinstance(c, m.AllCrit | m.AnyCrit):
+        for x in c.criteria:
+            yield from walk_criteria(x)
+
+
 def compile_milestones(records: Iterable[MilestoneRecord], *,
                        curves: Mapping[str, LevelCurve] | None = None) -> tuple[CompiledMilestone, ...]:
     cv = curves or {}

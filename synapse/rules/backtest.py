@@ -177,10 +177,10 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
     return report(tally, events=seen)
 
 
-def report(t: Tally, *, events: int | None = None) -> BacktestReport:
+def report(t: Tally, *, events: int) -> BacktestReport:
     """``events``: input events (derived ones are counted in ``derived``)."""
     return BacktestReport(
-        events=t.events if events is None else events, derived=t.derived, postings=t.postings, deltas=dict(t.deltas),
+        events=events, derived=t.derived, postings=t.postings, deltas=dict(t.deltas),
         level_ups=[(u.user_id, u.currency, u.old_level, u.new_level) for u in t.level_ups],
         milestones=list(t.milestones), role_changes=list(t.role_changes), announcements=t.announcements,
         distribution=distribution(t.earned))

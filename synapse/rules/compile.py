@@ -15,7 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from synapse.eventlake.events import Event
-from synapse.ledger.model import Kind, Posting
+from synapse.ledger.model import Kind, Posting, make_posting
 from synapse.rules import model as m
 from synapse.rules.decisions import Announcement, Evaluation, RoleChange
 from synapse.rules.facts import NO_CHANNEL, Channel, Facts, Member
@@ -92,7 +92,7 @@ class CompiledRule:
     conds: list[tuple[str, Cond]]
     effects: list[Eff]
     has_cooldown: bool
-    checks: tuple[Cond, ...] = ()   # the closures of ``conds`` without their paths (the hot loop)
+    checks: tuple[Cond, ...] = field(init=False)   # the closures of ``conds`` without their paths (the hot loop)
 
     def __post_init__(self) -> None:
         self.checks = tuple(cond for _, cond in self.conds)
@@ -169,8 +169,8 @@ def _zone(tz: str) -> Any:
     return UTC if tz == "UTC" else ZoneInfo(tz)
 
 
-_UTC_SPANS = {"hour": 3600, "day": 86400}
-_utc_windows: dict[tuple[str, int], tuple[datetime, datetime]] = {}
+_UTC_SPANS = {"hour": 3600, "day": 86400, "week": 7 * 86400}
+_MONDAY = -3 * 86400   # 1969-12-29, the Monday before the epoch: UTC weeks are counted from it
 
 
 def window_bounds(at: datetime, window: str, tz: Any,
@@ -179,16 +179,11 @@ def window_bounds(at: datetime, window: str, tz: Any,
     if window == "season":
         return (season_start or EPOCH), None
     if tz is UTC:
-        # Hot path of caps: UTC windows are whole multiples of the span since the epoch (weeks from Monday).
-        seconds = int(at.timestamp())
-        index = (seconds // 86400 + 3) // 7 if window == "week" else seconds // _UTC_SPANS[window]
-        bounds = _utc_windows.get((window, index))
-        if bounds is None:
-            if len(_utc_windows) > 100_000:
-                _utc_windows.clear()
-            bounds = _utc_bounds(at, window)
-            _utc_windows[(window, index)] = bounds
-        return bounds
+        # UTC windows tile time from the epoch (weeks from a Monday): arithmetic, no calendar.
+        span = _UTC_SPANS[window]
+        offset = _MONDAY if window == "week" else 0
+        start = (at.timestamp() - offset) // span * span + offset
+        return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + span, UTC)
     return _local_bounds(at, window, tz)
 
 
@@ -206,11 +201,6 @@ def _utc_window(window: str) -> Callable[[datetime], tuple[datetime, datetime | 
         last = window_bounds(at, window, UTC, None)
         return last
     return bounds
-
-
-def _utc_bounds(at: datetime, window: str) -> tuple[datetime, datetime]:
-    start, end = _local_bounds(at.astimezone(UTC), window, UTC)
-    return start, end if end is not None else start
 
 
 def _local_bounds(at: datetime, window: str, tz: Any) -> tuple[datetime, datetime | None]:
@@ -432,24 +422,11 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover - the model forbids it
 
 
-def make_posting(guild_id: int, user_id: int, currency: str, amount: int, kind: Kind, key: str, at: datetime,
-                 reason: str, rule_id: int | None, version: int | None, event_id: int | None,
-                 meta: dict[str, Any]) -> Posting:
-    """A ``Posting`` built without the frozen dataclass ``__init__`` (one setattr per field costs
-    more than the rest of a credit); every field is set, so it equals one built the usual way."""
-    p = object.__new__(Posting)
-    p.__dict__.update(guild_id=guild_id, user_id=user_id, currency=currency, amount=amount, kind=kind,
-                      idempotency_key=key, occurred_at=at, reason=reason, rule_id=rule_id, rule_version=version,
-                      event_id=event_id, actor_id=None, season_id=None, meta=meta)
-    return p
-
-
 def _once_key(rule_id: int, event: Event, index: int) -> str:
     return f"rule:{rule_id}:once:{event.payload.get('message_id')}:{event.user_id}:{index}"
 
 
-def _posting_key(rule_id: int, event: Event, index: int, once: bool,
-                 known: tuple[int, list[str]] | None = None) -> str:
+def _posting_key(rule_id: int, event: Event, index: int, once: bool, known: tuple[int, list[str]] | None) -> str:
     if once:
         return known[1][index] if known is not None and known[0] == rule_id else _once_key(rule_id, event, index)
     if event.id is not None:

@@ -82,10 +82,6 @@ class Evaluation:
     def unmatched(self) -> list[RuleResult]:
         return [r for r in self.results if not r.matched]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.postings or self.milestone_checks or self.announcements or self.role_changes)
-
 
 LEVELUP_MODES = frozenset({"channel", "fixed", "dm", "off"})
 

@@ -18,23 +18,14 @@ from synapse.errors import InsufficientBalance
 from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
-from synapse.milestones.criteria import MilestoneRecord
-from synapse.milestones.model import MilestoneSpec
+from synapse.milestones.criteria import MilestoneRecord, walk_criteria
 from synapse.rules import model as rm
-from synapse.rules.compile import walk_conditions as _walk
+from synapse.rules.compile import CLAWBACK_ORIGINALS, walk_conditions
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
-from synapse.rules.model import RuleSpec
 
 _NONE: frozenset[str] = frozenset()
 _ABSENT = object()
-_CLAWBACK_SOURCES = frozenset({"message_create", "reaction_add"})
-
-
-def _walk_criteria(c: Any) -> Iterable[Any]:
-    yield c
-    if isinstance(c, mm.AllCrit | mm.AnyCrit):
-        for x in c.criteria:
-            yield from _walk_criteria(x)
+_CLAWBACK_SOURCES = frozenset(CLAWBACK_ORIGINALS.values())
 
 
 @dataclass
@@ -67,8 +58,7 @@ class MemoryState:
         self._kept: frozenset[str] | None = None       # types with per-member history to keep (None: all)
         self._capped: frozenset[str] | None = None     # None: keep credits of every currency
         self._keep_fingerprints = self._track_prior = self._keep_days = self._keep_times = True
-        self._sum_fields: frozenset[tuple[str, str]] | None = None   # None: sum every integer field
-        self._summed: dict[str, tuple[str, ...]] = {}                # _sum_fields by event type
+        self._summed: dict[str, tuple[str, ...]] | None = None       # fields summed by event type (None: all)
         self._keep_sum_items = True                                  # per-event items, for windowed sums
         self._totals: dict[tuple[int, str, str], int] = {}
         self._current: tuple[str, str] | None = None   # the key of the observed event, if a clawback source
@@ -78,8 +68,8 @@ class MemoryState:
         # Rule credits by (member, currency), for caps: their times (sorted) and running sums.
         self._credit_times: dict[tuple[int, str], list[datetime]] = {}
         self._cumulative: dict[tuple[int, str], list[int]] = {}
-        # Per (member, currency): the last cap window's start and the index of its first credit (credits
-        # are appended after it in time order; an out-of-order insert drops the entry).
+        # Per (member, currency): the last cap window's start and the index of its first credit (later
+        # credits are appended, checked in ``cap_used``; an out-of-order insert drops the entry).
         self._window_lo: dict[tuple[int, str], tuple[datetime, int]] = {}
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
@@ -94,16 +84,16 @@ class MemoryState:
         self.transactions: list[Posted] = []
         self.keep_transactions = False
 
-    def tune(self, rules: Iterable[RuleSpec], milestones: Iterable[MilestoneSpec]) -> None:
+    def tune(self, rules: Iterable[rm.RuleSpec], milestones: Iterable[mm.MilestoneSpec]) -> None:
         """Keep only the history these rules and milestones can ask about (faster, smaller backtests)."""
         conds: list[Any] = []
         effects: list[Any] = []
         for r in rules:
-            conds.extend(_walk(r.conditions))
+            conds.extend(walk_conditions(r.conditions))
             effects.extend(r.effects)
         crits: list[Any] = []
         for ms in milestones:
-            crits.extend(_walk_criteria(ms.criteria))
+            crits.extend(walk_criteria(ms.criteria))
         self._capped = frozenset(c.currency for c in conds if isinstance(c, rm.CapCond))
         self._counted = frozenset(c.event for c in crits if isinstance(c, mm.EventCountCrit))
         self._keep_fingerprints = any(isinstance(c, rm.RepeatGuardCond) for c in conds)
@@ -111,14 +101,14 @@ class MemoryState:
         self._keep_days = any(isinstance(c, mm.StreakCrit) for c in crits)
         self._keep_times = any(isinstance(c, mm.EventCountCrit | mm.EventSumCrit) and c.within_days for c in crits)
         sums = [c for c in crits if isinstance(c, mm.EventSumCrit)]
-        self._sum_fields = frozenset((c.event, c.field) for c in sums)
-        self._summed = {}
-        for et, name in sorted(self._sum_fields):
-            self._summed[et] = (*self._summed.get(et, ()), name)
+        summed: dict[str, tuple[str, ...]] = {}
+        for et, name in sorted({(c.event, c.field) for c in sums}):
+            summed[et] = (*summed.get(et, ()), name)
+        self._summed = summed
         if self._keep_times or self._keep_days:
             self._kept = None
         else:
-            self._kept = self._counted | self._summed.keys() | (
+            self._kept = self._counted | summed.keys() | (
                 {"message_create"} if self._keep_fingerprints else set())
         self._keep_sum_items = any(c.within_days for c in sums)
 
@@ -163,14 +153,15 @@ class MemoryState:
 
     def _observe_sums(self, uid: int, et: str, at: datetime, payload: Mapping[str, Any]) -> None:
         """Integer payload fields of voice events (a ``voice_tick`` without ``minutes`` is one minute)."""
-        if self._sum_fields is None:
+        summed = self._summed
+        if summed is None:
             for name, value in payload.items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     self._add_sum((uid, et, name), at, value)
             if et == "voice_tick" and "minutes" not in payload:
                 self._add_sum((uid, et, "minutes"), at, 1)
             return
-        for name in self._summed.get(et, ()):   # tuned: only the fields milestones sum
+        for name in summed.get(et, ()):   # tuned: only the fields milestones sum
             value = payload.get(name, _ABSENT)
             if value is _ABSENT:
                 if et == "voice_tick" and name == "minutes":
@@ -320,8 +311,8 @@ class MemoryState:
         # Events come in time order, so the window usually holds the latest credits: no search for its end.
         hi = len(times) if end is None or times[-1] < end else bisect.bisect_left(times, end)
         known = self._window_lo.get(key)
-        if known is not None and known[0] == start:
-            lo = known[1]   # the same window as last time: its first credit has not moved
+        if known is not None and known[0] == start and (known[1] == len(times) or times[known[1]] >= start):
+            lo = known[1]   # the same window as last time, and nothing appended since falls before it
         else:
             lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
             self._window_lo[key] = (start, lo)

@@ -132,12 +132,10 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
                 for ms in met:
                     left.remove(ms)
                 _grant(ctx, store, uid, met, event, derived, t)
-    for a in announcements:
-        if a.target == "levelup":
-            routed = route(a, ctx.levelup)
-            if routed is None:   # levelup_mode "off": no row at all
-                continue
-            a = routed
+    for announcement in announcements:
+        a = route(announcement, ctx.levelup)   # a ``levelup`` target per the guild's setting
+        if a is None:   # levelup_mode "off": no row at all
+            continue
         store.emit("announce", a.dedupe_key, a.payload())
         t.announcements += 1
     for rc in role_changes:
