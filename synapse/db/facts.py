@@ -23,7 +23,7 @@ from synapse.db import lake_store, ledger_store
 from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
-from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord
+from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, walk_criteria
 from synapse.rules import model as rm
 from synapse.rules.compile import RuleSet, clawback_original, walk_conditions, window_bounds
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
@@ -51,6 +51,23 @@ _OUTBOX = text("""
 INSERT INTO outbox (guild_id, kind, dedupe_key, payload) VALUES (:g, :k, :d, CAST(:p AS jsonb))
 ON CONFLICT (guild_id, dedupe_key) DO NOTHING RETURNING id
 """)
+
+
+def _sum_default(field: str) -> int:
+    """What an event without a number in ``field`` adds to its sum (a voice tick without minutes is one)."""
+    return 1 if field == "minutes" else 0
+
+
+def load_channels(conn: Connection, guild_id: int) -> dict[int, Channel]:
+    """The regions and tags of every channel that has some (a channel not listed has none)."""
+    regions: dict[int, set[str]] = {}
+    tags: dict[int, set[str]] = {}
+    for table, into in (("regions", regions), ("taxonomy", tags)):
+        for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), {"g": guild_id}):
+            for ch in row.channel_ids or ():
+                into.setdefault(int(ch), set()).add(row.key)
+    return {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
+            for ch in regions.keys() | tags.keys()}
 
 
 class DbStore:
@@ -122,15 +139,7 @@ class DbStore:
 
     def channel(self, channel_id: int) -> Channel:
         if self._channels is None:
-            regions: dict[int, set[str]] = {}
-            tags: dict[int, set[str]] = {}
-            for table, into in (("regions", regions), ("taxonomy", tags)):
-                for row in self.conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"),
-                                             {"g": self.guild_id}):
-                    for ch in row.channel_ids or ():
-                        into.setdefault(int(ch), set()).add(row.key)
-            self._channels = {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
-                              for ch in regions.keys() | tags.keys()}
+            self._channels = load_channels(self.conn, self.guild_id)
         return self._channels.get(channel_id, NO_CHANNEL)
 
     def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
@@ -139,13 +148,12 @@ class DbStore:
                AND (CAST(:s AS timestamptz) IS NULL OR occurred_at >= :s)"""), u=user_id, t=event_type, s=since))
 
     def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
-        default = 1 if field == "minutes" else 0
         return int(self._scalar(text("""
             SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> :f) = 'number'
                                      THEN (payload ->> :f)::numeric ELSE :d END), 0)::bigint
               FROM event_lake WHERE guild_id = :g AND user_id = :u AND event_type = :t
                AND (CAST(:s AS timestamptz) IS NULL OR occurred_at >= :s)"""),
-            u=user_id, t=event_type, f=field, d=default, s=since))
+            u=user_id, t=event_type, f=field, d=_sum_default(field), s=since))
 
     def active_days(self, user_id: int, since: date, until: date) -> frozenset[date]:
         rows = self.conn.execute(text("""
@@ -362,9 +370,9 @@ class BatchStore(DbStore):
     decisions are made (as ``MemoryState`` does for backtests); postings whose idempotency key is
     known to be new get their transaction id from the reserved block and their ``balance_after``
     from the prefetched wallet, and are written with cooldown fires and outbox rows in bulk by
-    ``finish``. Because the members are
-    locked, state read after the locks is authoritative; ``finish`` still checks every predicted
-    ``balance_after`` against the database and raises :class:`Mispredicted` on any difference.
+    ``finish``. Because the members are locked, state read after the locks is authoritative;
+    ``finish`` still checks every predicted ``balance_after`` against the database and raises
+    :class:`Mispredicted` on any difference.
     Questions outside what was prefetched fall back to ``DbStore``'s queries (after writing what
     is pending, when the query reads the ledger).
     """
@@ -375,7 +383,8 @@ class BatchStore(DbStore):
         self._users: frozenset[int] = frozenset()
         self._balances: dict[tuple[int, str], int] = {}
         self._earned: dict[int, set[str]] = {}
-        self._count_types: frozenset[str] = frozenset()
+        # Lifetime counts and sums prefetched (for members who can still earn a milestone reading them);
+        # a count follows the derived events this store appends; a sum goes stale once one of its type is appended.
         self._counts: dict[tuple[int, str], int] = {}
         self._sums: dict[tuple[int, str, str], int] = {}
         self._sum_stale: set[tuple[int, str]] = set()
@@ -402,8 +411,6 @@ class BatchStore(DbStore):
         self._pending_grants: list[tuple[int, int, datetime, int | None]] = []
         self._event_keys: dict[int, tuple[str, str]] = {}    # the batch's events: id -> (source, source id)
         self._priors: dict[tuple[str, str], list[PriorCredit]] = {}   # prefetched (and since posted) credits
-        self._counted: set[tuple[int, str]] = set()          # (member, event type) whose count is prefetched
-        self._summed: set[tuple[int, str, str]] = set()      # (member, event type, field) whose sum is prefetched
         self._event_ids: list[int] = []          # reserved lake ids for derived events, in reverse order (pop)
         self._cap_windows: list[tuple[str, datetime, datetime | None]] = []   # (currency, start, end) prefetched
 
@@ -438,18 +445,13 @@ class BatchStore(DbStore):
         counts: dict[str, set[int]] = {}              # event type -> ids of the milestones reading its count
         sums: dict[tuple[str, str], set[int]] = {}    # (event type, field) -> milestone ids
         for ms in milestones:
-            stack: list[Any] = [ms.record.spec.criteria]
-            while stack:
-                c = stack.pop()
-                if isinstance(c, mm.AllCrit | mm.AnyCrit):
-                    stack.extend(c.criteria)
-                elif isinstance(c, mm.EventCountCrit) and c.within_days is None:
+            for c in walk_criteria(ms.record.spec.criteria):
+                if isinstance(c, mm.EventCountCrit) and c.within_days is None:
                     counts.setdefault(c.event, set()).add(ms.record.milestone_id)
                 elif isinstance(c, mm.EventSumCrit) and c.within_days is None:
                     sums.setdefault((c.event, c.field), set()).add(ms.record.milestone_id)
-        self._count_types = frozenset(counts)
         count_rows = [(t, ",".join(map(str, sorted(ids)))) for t, ids in sorted(counts.items())]
-        sum_rows = [(t, f, 1 if f == "minutes" else 0, ",".join(map(str, sorted(ids))))
+        sum_rows = [(t, f, _sum_default(f), ",".join(map(str, sorted(ids))))
                     for (t, f), ids in sorted(sums.items())]
         return {"count_t": [r[0] for r in count_rows], "count_m": [r[1] for r in count_rows],
                 "sum_t": [r[0] for r in sum_rows], "sum_f": [r[1] for r in sum_rows],
@@ -535,10 +537,8 @@ class BatchStore(DbStore):
                                             account_created_at=_ts(created_at), is_bot=is_bot)
         for user_id, event_type, n in row.counts or ():
             self._counts[(user_id, event_type)] = int(n)
-            self._counted.add((user_id, event_type))
         for user_id, event_type, name, n in row.sums or ():
             self._sums[(user_id, event_type, name)] = int(n)
-            self._summed.add((user_id, event_type, name))
         for rule_id, user_id, at in row.fires or ():
             self._fires.setdefault((rule_id, user_id), []).append(datetime.fromisoformat(at))
         for user_id, position, used in row.caps or ():
@@ -571,15 +571,15 @@ class BatchStore(DbStore):
         return have
 
     def event_count(self, user_id: int, event_type: str, since: datetime | None) -> int:
-        if since is None and (user_id, event_type) in self._counted:
-            return self._counts.get((user_id, event_type), 0)
+        if since is None and (user_id, event_type) in self._counts:
+            return self._counts[(user_id, event_type)]
         self.flush_events()
         return super().event_count(user_id, event_type, since)
 
     def event_sum(self, user_id: int, event_type: str, field: str, since: datetime | None) -> int:
-        if (since is None and (user_id, event_type, field) in self._summed
+        if (since is None and (user_id, event_type, field) in self._sums
                 and (user_id, event_type) not in self._sum_stale):
-            return self._sums.get((user_id, event_type, field), 0)
+            return self._sums[(user_id, event_type, field)]
         self.flush_events()
         return super().event_sum(user_id, event_type, field, since)
 
@@ -775,8 +775,8 @@ class BatchStore(DbStore):
                 self._fresh_events.add(e.id)
             if e.user_id is not None:
                 key = (e.user_id, e.event_type)
-                if e.event_type in self._count_types:
-                    self._counts[key] = self._counts.get(key, 0) + 1
+                if key in self._counts:   # (only prefetched counts are answered from memory)
+                    self._counts[key] += 1
                 self._sum_stale.add(key)
         return written
 

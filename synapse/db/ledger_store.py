@@ -9,6 +9,7 @@ one ``INSERT … RETURNING`` posts a batch, skips keys already posted, and retur
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,13 +54,29 @@ def get_currency(conn: Connection, guild_id: int, key: str) -> Currency:
     return currency
 
 
+# unnest yields the keys in order, so the locks are taken in the order given; the same round trip takes
+# the transaction id.
+_LOCK = text("SELECT pg_current_xact_id(), "
+             "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k)")
+
+
+def lock_member_pairs(conn: Connection, pairs: Iterable[tuple[int, int | None]]) -> None:
+    """Serialise work on these (guild, member) pairs until commit, in one round trip.
+
+    The keys are taken in one global order (sorted by digest), so two workers never deadlock. The
+    same statement takes the transaction id, even for no pairs: the rollup watermark relies on every
+    writer of lake rows holding one before its first insert (see ``services/rollups.py``).
+    """
+    digests = sorted({hashlib.blake2b(f"{g}:{u}".encode(), digest_size=8).digest()
+                      for g, u in pairs if u is not None})
+    conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
+
+
 def lock_members(conn: Connection, guild_id: int, user_ids: Iterable[int | None]) -> None:
-    """Serialise work on these members until commit (sorted, so two workers never deadlock)."""
-    keys = sorted({hashlib.blake2b(f"{guild_id}:{u}".encode(), digest_size=8).digest()
-                   for u in user_ids if u is not None})
-    for key in keys:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                     {"k": int.from_bytes(key, "big", signed=True)})
+    """``lock_member_pairs`` for members of one guild (no statement when there are none)."""
+    pairs = [(guild_id, u) for u in user_ids if u is not None]
+    if pairs:
+        lock_member_pairs(conn, pairs)
 
 
 _INSERT = text("""
@@ -77,8 +94,6 @@ RETURNING id, idempotency_key, balance_after
 
 def posting_columns(postings: Sequence[Posting]) -> dict[str, list[Any]]:
     """The postings as the column arrays the ``unnest`` inserts take."""
-    import json
-
     return {
         "guild_id": [p.guild_id for p in postings],
         "user_id": [p.user_id for p in postings],

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from synapse.db import ledger_store, rules_store
+from synapse.db.facts import load_channels
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
 from synapse.rules.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
-from synapse.rules.facts import Channel, Member
+from synapse.rules.facts import Member
 from synapse.rules.memory import MemoryState
 from synapse.rules.model import RuleSpec
 
@@ -69,14 +70,7 @@ def initial_state(conn: Connection, guild_id: int, start: datetime | None) -> Me
     members = {r.user_id: Member(frozenset(r.roles or ()), r.joined_at, r.account_created_at, r.is_bot)
                for r in conn.execute(text("SELECT user_id, roles, joined_at, account_created_at, is_bot "
                                           "FROM member_cache WHERE guild_id = :g"), g)}
-    regions: dict[int, set[str]] = {}
-    tags: dict[int, set[str]] = {}
-    for table, into in (("regions", regions), ("taxonomy", tags)):
-        for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), g):
-            for ch in row.channel_ids or ():
-                into.setdefault(int(ch), set()).add(row.key)
-    channels = {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
-                for ch in regions.keys() | tags.keys()}
+    channels = load_channels(conn, guild_id)
     season = conn.execute(text("SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active'"), g).first()
     state = MemoryState(guild_id, currencies=currencies, members=members, channels=channels,
                         season_start=None if season is None else season.started_at,

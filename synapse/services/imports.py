@@ -93,13 +93,13 @@ def parse(content: str | bytes, fmt: Format) -> Parsed:
         _parse_mee6(body, parsed)
     else:
         _parse_csv(body, parsed)
-    seen: dict[int, int] = {}
+    seen: set[int] = set()
     unique: list[Row] = []
     for row in parsed.rows:  # a member listed twice (overlapping pages): keep the first, say so
         if row.user_id in seen:
             _problem(parsed, f"row {len(unique) + 1}", f"member {row.user_id} listed again; kept the first")
             continue
-        seen[row.user_id] = row.amount
+        seen.add(row.user_id)
         unique.append(row)
     parsed.rows = unique
     if not parsed.rows:

@@ -14,17 +14,16 @@ raises :class:`EnvelopeError` every time and ends in the poison queue.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from synapse.clock import Clock
-from synapse.db import lake_store
+from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
@@ -80,23 +79,6 @@ def members_of(events: Sequence[Event]) -> set[tuple[int, int]]:
     return out
 
 
-# unnest yields the array in order, so the locks are taken in the order given. The same round trip
-# takes the transaction id (see process_in_transaction).
-_LOCK = text("SELECT pg_current_xact_id(), "
-             "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k)")
-
-
-def lock(conn: Connection, pairs: set[tuple[int, int]]) -> None:
-    """Advisory locks for these members in one round trip, in sorted key order (so workers never deadlock).
-
-    The keys are ``ledger_store.lock_members``'s, so the rules runner's own locking of the same
-    members afterwards finds them held by this transaction and does not wait.
-    """
-    # Same keys and same global order (by digest bytes) as lock_members: no two lockers can deadlock.
-    digests = sorted({hashlib.blake2b(f"{g}:{u}".encode(), digest_size=8).digest() for g, u in pairs})
-    conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
-
-
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,
                            rules: RuleCache[Any] | None = None) -> IngestResult:
     """Everything between BEGIN and COMMIT for a batch of decoded events."""
@@ -104,12 +86,13 @@ def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: 
     # before anything is written, so no worker ever waits for a lock while holding lake rows another
     # one waits for), and take a transaction id, which the rollup watermark relies on
     # (see services/rollups.py).
-    lock(conn, members_of(events))
+    ledger_store.lock_member_pairs(conn, members_of(events))
     new = lake_store.append(conn, events)
     if not new:
         return IngestResult(received=len(events), new=0)
     if any(e.event_type == "voice_state_snapshot" for e in new):
-        lock(conn, voice.members_touched(conn, new))  # members in voice are known only now (rare: relay start)
+        # Members in voice are known only now (rare: relay start).
+        ledger_store.lock_member_pairs(conn, voice.members_touched(conn, new))
     members.refresh(conn, new)
     derived: list[Event] = []
     if any(e.event_type in voice.VOICE_TYPES for e in new):

@@ -171,17 +171,8 @@ class RankIndex:
         self._lock = threading.Lock()
         self._histograms: dict[tuple[int, str], _Histogram] = {}
 
-    def rank(self, conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> Rank:
-        ahead = int(conn.execute(text("""
-            SELECT count(*) FROM (
-                SELECT 1 FROM wallets
-                 WHERE guild_id = :g AND currency_key = :c AND balance >= :b AND (balance > :b OR user_id < :u)
-                 LIMIT :lim) s"""),
-            {"g": guild_id, "c": currency, "b": balance, "u": user_id, "lim": self.exact_limit}).scalar_one())
-        return self.from_count(conn, guild_id, currency, balance, ahead)
-
     def from_count(self, conn: Connection, guild_id: int, currency: str, balance: int, ahead: int) -> Rank:
-        """The rank, given a count of wallets ahead bounded by ``exact_limit``."""
+        """The rank, given a count of wallets ahead bounded by ``exact_limit`` (``_AHEAD``)."""
         if ahead < self.exact_limit:
             return Rank(ahead + 1, True)
         histogram = self._histogram(conn, guild_id, currency)
@@ -214,23 +205,21 @@ class RankIndex:
 
 RANKS = RankIndex()
 
-
-def rank_of(conn: Connection, guild_id: int, currency: str, user_id: int, balance: int) -> Rank:
-    """1 + how many wallets sort before this one (higher balance, or equal and lower user id)."""
-    return RANKS.rank(conn, guild_id, currency, user_id, balance)
-
+# How many wallets sort before member :u's in currency :c (higher balance, or equal and lower user id),
+# counted up to :lim (``RANKS.exact_limit``): what ``RankIndex.from_count`` turns into a rank.
+_AHEAD = """(SELECT count(*) FROM (
+            SELECT 1 FROM wallets w
+              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :c
+             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance >= me.balance
+               AND (w.balance > me.balance OR w.user_id < :u)
+             LIMIT :lim) s) AS ahead"""
 
 _PROFILE = text("""
 SELECT (SELECT json_build_object('name', display_name, 'avatar', avatar) FROM member_cache
          WHERE guild_id = :g AND user_id = :u) AS cache,
        (SELECT json_object_agg(currency_key, balance) FROM wallets
          WHERE guild_id = :g AND user_id = :u) AS balances,
-       (SELECT count(*) FROM (
-            SELECT 1 FROM wallets w
-              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :p
-             WHERE w.guild_id = :g AND w.currency_key = :p AND w.balance >= me.balance
-               AND (w.balance > me.balance OR w.user_id < :u)
-             LIMIT :lim) s) AS ahead,
+       """ + _AHEAD + """,
        (SELECT json_agg(r) FROM (
             SELECT t.id, t.currency_key, t.amount, t.kind, t.reason, t.rule_id, ru.name AS rule_name,
                    t.event_type, t.occurred_at
@@ -259,7 +248,7 @@ def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int
     """
     currencies = visible_currencies(conn, guild_id)
     primary = primary_currency(currencies)
-    row = conn.execute(_PROFILE, {"g": guild_id, "u": user_id, "p": primary.key if primary else "",
+    row = conn.execute(_PROFILE, {"g": guild_id, "u": user_id, "c": primary.key if primary else "",
                                   "lim": RANKS.exact_limit, "keys": [c.key for c in currencies],
                                   "n": recent}).one()
     balances: dict[str, int] = {k: int(v) for k, v in (row.balances or {}).items()}
@@ -382,12 +371,7 @@ SELECT (SELECT json_agg(p) FROM (
               LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
              ORDER BY w.balance DESC, w.user_id) p) AS entries,
        (SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c) AS viewer_balance,
-       (SELECT count(*) FROM (
-            SELECT 1 FROM wallets w
-              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :c
-             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance >= me.balance
-               AND (w.balance > me.balance OR w.user_id < :u)
-             LIMIT :lim) s) AS ahead
+       """ + _AHEAD + """
 """)
 
 

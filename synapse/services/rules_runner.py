@@ -20,7 +20,6 @@ batch is rolled back to a savepoint and processed statement by statement (``DbSt
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -108,19 +107,6 @@ def members_of(events: Iterable[Event]) -> set[int]:
     return out
 
 
-# The same round trip takes the transaction id: the batch reserves lake ids, and the rollup watermark
-# relies on every writer holding one having an id (see services/rollups.py).
-_LOCK = text("SELECT pg_current_xact_id(), "
-             "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k)")
-
-
-def lock_members(conn: Connection, guild_id: int, user_ids: Iterable[int]) -> None:
-    """``ledger_store.lock_members`` in one round trip: the same keys, taken in the same sorted order."""
-    digests = sorted({hashlib.blake2b(f"{guild_id}:{u}".encode(), digest_size=8).digest() for u in user_ids})
-    if digests:
-        conn.execute(_LOCK, {"keys": [int.from_bytes(d, "big", signed=True) for d in digests]})
-
-
 def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
             max_depth: int = MAX_DEPTH, members_locked: bool = False) -> ProcessResult:
     """Evaluate newly inserted events and write what they earn, inside the caller's transaction.
@@ -147,7 +133,7 @@ def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
             continue
         users = members_of(guild_events)
         if not members_locked:
-            lock_members(conn, guild_id, users)
+            ledger_store.lock_members(conn, guild_id, users)
         done = _run_batch(conn, ctx, guild_id, guild_events, users)
         tally.events += done.events
         tally.derived += done.derived

@@ -116,7 +116,7 @@ class VoiceBook:
         # Not written yet: sessions opened (provisional id -> latest state, start event, end reason) and
         # stored sessions closed or ticked (id -> guild, ended_at or None, end reason, last_tick_at).
         self._new: dict[int, tuple[Session, int | None, str | None]] = {}
-        self._changed: dict[int, tuple[int, datetime | None, str | None, datetime]] = {}
+        self._changed: dict[int, tuple[int, datetime | None, str | None, datetime | None]] = {}
         self._provisional = 0
         # Sessions of a channel (guild, channel) -> id -> session, from ``_channels_since`` on.
         self._channels: dict[tuple[int, int], dict[int, Session]] = {}
@@ -233,11 +233,7 @@ class VoiceBook:
         if current is None or current.id == session.id:   # (a member has one open session at most)
             self._open[key] = None
         closed = replace(session, ended_at=end, last_tick_at=end)
-        if session.id < 0:
-            _, event_id, _ = self._new[session.id]
-            self._new[session.id] = (closed, event_id, reason)
-        else:
-            self._changed[session.id] = (session.guild_id, end, reason, end)
+        self._record(closed, reason)
         self._remember(closed)
         self.derived.extend(self._ticks(session, until=end, final=True))
         duration = int((end - session.started_at).total_seconds())
@@ -267,24 +263,18 @@ class VoiceBook:
             self.close(session, at=session.started_at + MAX_SESSION, reason="stale")
             return
         blocks = _minutes(session, self.now) // TICK_MINUTES
-        paid = _minutes(session, session.last_tick_at) // TICK_MINUTES if session.last_tick_at else 0
-        if blocks <= paid:
+        if blocks <= _paid_blocks(session):
             return
         # Recorded before ``_ticks``: counting the company may flush, which gives new sessions their real ids.
-        paid_to = _minute_at(session, blocks * TICK_MINUTES)
-        ticked = replace(session, last_tick_at=paid_to)
+        ticked = replace(session, last_tick_at=_minute_at(session, blocks * TICK_MINUTES))
         if key in self._open:
             self._open[key] = ticked
-        if session.id < 0:
-            _, event_id, reason = self._new[session.id]
-            self._new[session.id] = (ticked, event_id, reason)
-        else:
-            self._changed[session.id] = (session.guild_id, None, None, paid_to)
+        self._record(ticked)
         self.derived.extend(self._ticks(session, until=self.now, final=False))
 
     def _ticks(self, session: Session, *, until: datetime, final: bool) -> list[Event]:
         """Blocks of ``TICK_MINUTES`` not paid yet; when ``final``, the last partial block too."""
-        paid = _minutes(session, session.last_tick_at) // TICK_MINUTES if session.last_tick_at else 0
+        paid = _paid_blocks(session)
         elapsed = _minutes(session, until)
         blocks = [(b, TICK_MINUTES) for b in range(paid + 1, elapsed // TICK_MINUTES + 1)]
         if final and elapsed % TICK_MINUTES and elapsed // TICK_MINUTES + 1 > paid:
@@ -320,6 +310,14 @@ class VoiceBook:
                AND (ended_at IS NULL OR ended_at > :s)"""),
             {"g": session.guild_id, "c": session.channel_id, "u": session.user_id, "s": start, "e": end})
         return [(r.started_at, r.ended_at) for r in rows]
+
+    def _record(self, session: Session, reason: str | None = None) -> None:
+        """Note a session's new state for :meth:`flush` (closed when ``reason`` is given, else ticked)."""
+        if session.id < 0:   # opened by this book: its row is inserted as it ends up
+            _, event_id, had = self._new[session.id]
+            self._new[session.id] = (session, event_id, reason or had)
+        else:
+            self._changed[session.id] = (session.guild_id, session.ended_at, reason, session.last_tick_at)
 
     def _remember(self, session: Session) -> None:
         """Keep the channel's view up to date (when that channel is being followed)."""
@@ -384,6 +382,11 @@ def _minutes(session: Session, until: datetime | None) -> int:
     return max(0, int((end - session.started_at).total_seconds() // 60))
 
 
+def _paid_blocks(session: Session) -> int:
+    """The tick blocks already paid (up to ``last_tick_at``)."""
+    return _minutes(session, session.last_tick_at) // TICK_MINUTES
+
+
 def _minute_at(session: Session, minute: int) -> datetime:
     return session.started_at + minute * MINUTE
 
@@ -397,7 +400,7 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     book.prefetch_channels(*_company_channels(book, voice))
     for e in voice:
         p = e.payload
-        channel = _int(p.get("channel_id")) or e.channel_id
+        channel = _channel_of(e)
         if e.event_type == "voice_state_snapshot":
             _snapshot(book, e)
         elif e.user_id is None:
@@ -415,13 +418,18 @@ def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[E
     return book.derived
 
 
+def _channel_of(e: Event) -> int | None:
+    """The channel a voice event names (the payload's, else the event's)."""
+    return _int(e.payload.get("channel_id")) or e.channel_id
+
+
 def _company_channels(book: VoiceBook, voice: Sequence[Event]) -> tuple[set[tuple[int, int]], datetime]:
     """The channels whose sessions the batch's ticks count as company, and from when: the channels the
     events name and those of their members' open sessions, from the earliest of those sessions' starts."""
     channels: set[tuple[int, int]] = set()
     since = min((e.occurred_at for e in voice), default=book.now)
     for e in voice:
-        channel = _int(e.payload.get("channel_id")) or e.channel_id
+        channel = _channel_of(e)
         if channel is not None:
             channels.add((e.guild_id, channel))
     for session in book.open_sessions():

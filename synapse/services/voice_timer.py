@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from synapse.clock import Clock
-from synapse.db import lake_store
+from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
 from synapse.services import voice
-from synapse.services.ingest import lock, rule_cache
+from synapse.services.ingest import rule_cache
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def credit_open_sessions(engine: Engine, *, clock: Clock, rules: Any = None,
         for start in range(0, len(guild_sessions), CHUNK):
             chunk = guild_sessions[start:start + CHUNK]
             with transaction(engine) as conn:
-                lock(conn, {(s.guild_id, s.user_id) for s in chunk})  # and the transaction id: see rollups.py
+                # The members' locks, and the transaction id the rollups rely on (see rollups.py).
+                ledger_store.lock_member_pairs(conn, {(s.guild_id, s.user_id) for s in chunk})
                 derived = voice.tick_sessions(conn, chunk, now=now)
                 new = lake_store.insert_derived(conn, derived)
                 result = process(conn, new, rules=rules or rule_cache(), clock=clock, members_locked=True)

@@ -1,15 +1,16 @@
 """Batch postings: one wallet update per wallet per statement instead of one per row.
 
 The ingest batch store predicts every ``balance_after`` (it holds the members' locks and
-their balances). Inside a transaction that set ``synapse.batch_posting = 'on'`` (the store
-does, around its one INSERT), the row trigger accepts the predicted ``balance_after`` and a
-statement trigger then, for every wallet the statement touched: creates it if new, locks it,
-checks that the rows form an unbroken chain from the wallet's balance (each ``balance_after``
-equals the previous one plus its amount) and never dip below zero where negatives are not
-allowed, and finally applies the statement's sum to the wallet once. Any break raises an
-integrity error, so the invariant ``balance == SUM(transactions)`` is still enforced by
-PostgreSQL; the store then falls back to posting row by row. Without the setting nothing
-changes: every row goes through the row trigger as before.
+their balances). Inside a transaction that set ``synapse.batch_posting = 'on'`` (the store's
+prefetch does, for the batch's bulk INSERTs), the row trigger accepts the predicted
+``balance_after`` and a statement trigger then, for every wallet the statement touched:
+creates it if new, locks it, checks that the rows form an unbroken chain from the wallet's
+balance (each ``balance_after`` equals the previous one plus its amount) and never dip below
+zero where negatives are not allowed, and finally applies the statement's sum to the wallet
+once. Any break raises an integrity error, so the invariant ``balance == SUM(transactions)``
+is still enforced by PostgreSQL; the rules runner then rolls the batch back and processes it
+statement by statement. Without the setting nothing changes: every row goes through the row
+trigger as before.
 
 Revision ID: 0007
 Revises: 0006
