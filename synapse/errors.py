@@ -69,6 +69,11 @@ class ValidationFailed(SynapseError):
     def details(self) -> list[dict[str, Any]]:
         return [e.as_dict() for e in self.errors]
 
+    @classmethod
+    def from_pydantic(cls, message: str, exc: Any) -> ValidationFailed:
+        """From a pydantic ``ValidationError``: every error with its dotted path (``$``: the whole input)."""
+        return cls(message, [ErrorDetail(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()])
+
 
 class EnvelopeError(ValidationFailed):
     code = "bad_envelope"

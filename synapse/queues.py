@@ -8,7 +8,7 @@ Functions queue trigger expects by default (``host.json`` keeps
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
@@ -46,8 +46,9 @@ def queue_client(queue_name: str, *, connection: str = "", service_uri: str = ""
                                               message_encode_policy=encode, message_decode_policy=decode)
 
 
-def ensure_queue(client: QueueClient) -> None:
+def ensure_queue(client: QueueClient, **request: Any) -> None:
+    """Create the queue unless it exists; ``request``: per-call options (timeout, retries) for the create."""
     from azure.core.exceptions import ResourceExistsError
 
     with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
+        client.create_queue(**request)

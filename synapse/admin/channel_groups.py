@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, text
 
 from synapse.admin.audit import Actor, record
+from synapse.db.rules_store import bump_rules_version
 from synapse.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 
 Kind = Literal["regions", "taxonomy"]
@@ -40,8 +41,7 @@ def _validate(data: dict[str, Any]) -> ChannelGroup:
     try:
         return ChannelGroup.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("invalid channel group", [
-            ErrorDetail(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()]) from None
+        raise ValidationFailed.from_pydantic("invalid channel group", exc) from None
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -61,10 +61,6 @@ def get(conn: Connection, kind: Kind, guild_id: int, key: str) -> dict[str, Any]
     return _row(r)
 
 
-def _bump(conn: Connection, guild_id: int) -> None:
-    conn.execute(text("UPDATE guilds SET rules_version = rules_version + 1 WHERE guild_id = :g"), {"g": guild_id})
-
-
 def create(conn: Connection, kind: Kind, guild_id: int, data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     spec = _validate(data)
     done = conn.execute(text(f"""
@@ -74,7 +70,7 @@ def create(conn: Connection, kind: Kind, guild_id: int, data: dict[str, Any], *,
          "c": [int(c) for c in spec.channel_ids]}).rowcount
     if not done:
         raise Conflict(f"{ENTITY[kind]} {spec.key!r} already exists", hint="update it instead")
-    _bump(conn, guild_id)
+    bump_rules_version(conn, guild_id)
     after = spec.model_dump()
     record(conn, guild_id=guild_id, actor=actor, action=f"{ENTITY[kind]}.create", entity_type=ENTITY[kind],
            entity_id=spec.key, after=after)
@@ -91,7 +87,7 @@ def update(conn: Connection, kind: Kind, guild_id: int, key: str, changes: dict[
                            WHERE guild_id = :g AND key = :k"""),
                  {"g": guild_id, "k": key, "n": spec.name, "d": spec.description,
                   "c": [int(c) for c in spec.channel_ids]})
-    _bump(conn, guild_id)
+    bump_rules_version(conn, guild_id)
     after = spec.model_dump()
     record(conn, guild_id=guild_id, actor=actor, action=f"{ENTITY[kind]}.update", entity_type=ENTITY[kind],
            entity_id=key, before=before, after=after)
@@ -101,6 +97,6 @@ def update(conn: Connection, kind: Kind, guild_id: int, key: str, changes: dict[
 def delete(conn: Connection, kind: Kind, guild_id: int, key: str, *, actor: Actor) -> None:
     before = get(conn, kind, guild_id, key)
     conn.execute(text(f"DELETE FROM {kind} WHERE guild_id = :g AND key = :k"), {"g": guild_id, "k": key})
-    _bump(conn, guild_id)
+    bump_rules_version(conn, guild_id)
     record(conn, guild_id=guild_id, actor=actor, action=f"{ENTITY[kind]}.delete", entity_type=ENTITY[kind],
            entity_id=key, before=before)

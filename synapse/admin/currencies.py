@@ -40,8 +40,7 @@ def _validate(data: dict[str, Any]) -> CurrencySpec:
     try:
         return CurrencySpec.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("invalid currency", [
-            ErrorDetail(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()]) from None
+        raise ValidationFailed.from_pydantic("invalid currency", exc) from None
 
 
 def get(conn: Connection, guild_id: int, key: str) -> CurrencySpec | None:

@@ -65,8 +65,7 @@ def update(conn: Connection, guild_id: int, changes: dict[str, Any], *, actor: A
     try:
         after = GuildSettings.model_validate({**before.model_dump(), **changes})
     except ValidationError as exc:
-        raise ValidationFailed("invalid settings", [
-            ErrorDetail(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+        raise ValidationFailed.from_pydantic("invalid settings", exc) from None
     changed = {k: getattr(after, k) for k in changes if getattr(after, k) != getattr(before, k)}
     _write(conn, guild_id, changed)
     if changed:

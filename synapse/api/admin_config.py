@@ -134,10 +134,7 @@ def list_milestones(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[sche
 def create_milestone(guild_id: GuildId, s: AdminDep, conn: WriteConn,
                      body: Annotated[dict[str, Any], Body(description="MilestoneSpec: key, name, criteria, …")],
                      ) -> schemas.MilestoneAdmin:
-    ref = milestone_service.create_milestone(conn, guild_id, body, actor=s.actor())
-    from synapse.db.rules_store import bump_rules_version
-
-    bump_rules_version(conn, guild_id)
+    ref = milestone_service.create_milestone(conn, guild_id, body, actor=s.actor())  # bumps the rules version
     return schemas.MilestoneAdmin.model_validate(milestones_admin.get(conn, guild_id, ref.key))
 
 

@@ -17,7 +17,7 @@ from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, module
 from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.services import imports, seasons
 from synapse.services.awards import award
-from synapse.services.queries import guild_row
+from synapse.services.queries import guild_row, season
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorResponse} for code in (401, 403, 404, 409, 422)}
@@ -78,8 +78,6 @@ def start_season(guild_id: GuildId, s: AdminDep, conn: WriteConn, body: schemas.
     guild_row(conn, guild_id)
     season_id = seasons.start(conn, guild_id, name=body.name, actor=s.actor(), at=now,
                               scheduled_end_at=body.scheduled_end_at)
-    from synapse.services.queries import season
-
     r = season(conn, guild_id, season_id)
     return schemas.SeasonInfo(season_id=r.season_id, name=r.name, status=r.status, started_at=r.started_at,
                               ended_at=r.ended_at, scheduled_end_at=r.scheduled_end_at)

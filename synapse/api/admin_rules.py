@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from synapse.admin.audit import record
 from synapse.api import schemas
-from synapse.api.deps import AdminDep, GuildId, ReadConn, WriteConn
+from synapse.api.deps import AdminDep, GuildId, ReadConn, Session, WriteConn
 from synapse.db import rules_store
 from synapse.errors import ValidationFailed
 from synapse.rules.model import dump_rule, rules_schema, validate_rules
@@ -29,15 +29,22 @@ Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 RuleBody = Annotated[dict[str, Any], Body(description="A rule as JSON (see GET …/admin/rules/schema)")]
 
 
+RULE_COLUMNS = "rule_id, version, name, enabled, module, priority, trigger_event, definition"
+
+
+def _rule_out(r: Any) -> schemas.RuleOut:
+    return schemas.RuleOut(rule_id=r.rule_id, version=r.version, name=r.name, enabled=r.enabled, module=r.module,
+                           priority=r.priority, trigger=r.trigger_event, definition=r.definition)
+
+
 def _out(conn: Connection, guild_id: int, rule_id: int) -> schemas.RuleOut:
-    r = conn.execute(text("""SELECT rule_id, version, name, enabled, module, priority, trigger_event, definition
-                               FROM rules WHERE guild_id = :g AND rule_id = :r AND deleted_at IS NULL"""),
+    r = conn.execute(text(f"""SELECT {RULE_COLUMNS}
+                                FROM rules WHERE guild_id = :g AND rule_id = :r AND deleted_at IS NULL"""),
                      {"g": guild_id, "r": rule_id}).first()
     if r is None:
         rules_store.get_rule(conn, guild_id, rule_id)  # raises NotFound with the message
         raise AssertionError("unreachable")  # pragma: no cover
-    return schemas.RuleOut(rule_id=r.rule_id, version=r.version, name=r.name, enabled=r.enabled, module=r.module,
-                           priority=r.priority, trigger=r.trigger_event, definition=r.definition)
+    return _rule_out(r)
 
 
 @router.get("/schema", response_model=dict[str, Any], summary="JSON Schema of a rule (for the editor)")
@@ -48,9 +55,9 @@ def schema(guild_id: GuildId, _: AdminDep) -> dict[str, Any]:
 @router.get("", response_model=list[schemas.RuleOut], summary="All rules (not deleted)")
 def list_rules(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[schemas.RuleOut]:
     guild_row(conn, guild_id)
-    ids = conn.execute(text("SELECT rule_id FROM rules WHERE guild_id = :g AND deleted_at IS NULL "
-                            "ORDER BY priority, rule_id"), {"g": guild_id}).scalars().all()
-    return [_out(conn, guild_id, int(i)) for i in ids]
+    rows = conn.execute(text(f"SELECT {RULE_COLUMNS} FROM rules WHERE guild_id = :g AND deleted_at IS NULL "
+                             "ORDER BY priority, rule_id"), {"g": guild_id})
+    return [_rule_out(r) for r in rows]
 
 
 @router.get("/{rule_id}", response_model=schemas.RuleDetail, summary="A rule with all its versions")
@@ -84,7 +91,7 @@ def update_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, rule_id: RuleId
     return _out(conn, guild_id, rule_id)
 
 
-def _toggle(conn: Connection, guild_id: int, rule_id: int, enabled: bool, s: Any) -> schemas.RuleOut:
+def _toggle(conn: Connection, guild_id: int, rule_id: int, enabled: bool, s: Session) -> schemas.RuleOut:
     before = rules_store.get_rule(conn, guild_id, rule_id)
     if before.spec.enabled != enabled:
         data = dump_rule(before.spec) | {"enabled": enabled}

@@ -231,10 +231,6 @@ class TestLogin(Model):
 
 # ---------------------------------------------------------------- admin
 
-class Created(Model):
-    ok: bool = True
-
-
 class ModuleToggle(Model):
     enabled: bool
 

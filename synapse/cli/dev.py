@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from synapse.cli.common import out
+from synapse.cli.common import out, snowflake
 
 if TYPE_CHECKING:
     from synapse.simulate.community import SimulationConfig
@@ -59,9 +59,7 @@ def simulate(guild: str = typer.Option(DEFAULT_GUILD, help="Guild id the traffic
         sent = send.to_queue(send.from_file(replay), settings)
         out.print(f"replayed {sent} envelopes from {replay} to {settings.events_queue}")
         return
-    if not guild.isdigit() or len(guild) > 19 or int(guild) >= 2**63:
-        raise typer.BadParameter(f"{guild!r} is not a guild id (a Discord snowflake: digits only)")
-    config = SimulationConfig(seed=seed, guild_id=int(guild), members=members, days=days, end=_end(end),
+    config = SimulationConfig(seed=seed, guild_id=snowflake(guild), members=members, days=days, end=_end(end),
                               intensity=intensity)
     if days == 0:
         if live > 0:

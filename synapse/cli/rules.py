@@ -85,26 +85,23 @@ def backtest_cmd(
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Run draft rules over the Event Lake without writing anything; compare with the live rules."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from sqlalchemy import text
 
     from synapse.db.rules_store import validation_context
     from synapse.rules.model import validate_rules
-    from synapse.services.backtest import count_events, run_backtest
+    from synapse.services.backtest import count_events, run_backtest_readonly
 
     guild_id = snowflake(guild)
     start, end = _when(from_), _when(to)
     eng = engine()
     with eng.connect() as conn:
-        conn.execute(text("SET TRANSACTION READ ONLY"))  # PostgreSQL itself refuses any write
-
         draft = validate_rules(_read(rules), context=validation_context(conn, guild_id))
         total = count_events(conn, guild_id, start, end)
-        with Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, disable=as_json) as bar:
-            task = bar.add_task("events", total=total)
-            result = run_backtest(conn, guild_id, draft, start=start, end=end, only_draft=only,
-                                  progress=lambda n: bar.update(task, completed=min(n, total)))
-        conn.rollback()
+    with Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=as_json) as bar:
+        task = bar.add_task("events", total=total)
+        # READ ONLY and rolled back: PostgreSQL itself refuses any write.
+        result = run_backtest_readonly(eng, guild_id, draft, start=start, end=end, only_draft=only,
+                                       progress=lambda n: bar.update(task, completed=min(n, total)))
     if as_json:
         print(json.dumps({"draft": result.draft.as_dict(),
                           "live": None if result.live is None else result.live.as_dict(),

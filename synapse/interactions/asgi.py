@@ -31,10 +31,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     if scope.get("path") != PATH:
-        await _send_json(send, 404, endpoint.problem(404, "not_found", "Not Found")[1])
+        await _send_json(send, *endpoint.problem(404, "not_found", "Not Found"))
         return
     if scope.get("method") != "POST":
-        await _send_json(send, 405, endpoint.problem(405, "method_not_allowed", "Method Not Allowed")[1])
+        await _send_json(send, *endpoint.problem(405, "method_not_allowed", "Method Not Allowed"))
         return
     chunks = []
     while True:

@@ -8,7 +8,6 @@ dispatcher; deferred jobs are sent to the follow-up queue only after it commits.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -55,15 +54,12 @@ def queue_sender(settings: Settings) -> Enqueue:
         with _queues_lock:
             client = _queues.get(key)
             if client is None:
-                from synapse.queues import queue_client
+                from synapse.queues import ensure_queue, queue_client
 
                 client = queue_client(settings.followup_queue, connection=settings.storage_connection,
                                       service_uri=settings.storage_queue_service_uri,
                                       client_id=settings.managed_identity_client_id)
-                from azure.core.exceptions import ResourceExistsError
-
-                with contextlib.suppress(ResourceExistsError):  # bounded like the send (ensure_queue is not)
-                    client.create_queue(**FAIL_FAST)
+                ensure_queue(client, **FAIL_FAST)   # bounded like the send
                 _queues[key] = client
         client.send_message(json.dumps(job, separators=(",", ":")), **FAIL_FAST)
     return send

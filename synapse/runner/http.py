@@ -6,6 +6,7 @@ after the runner started is served without a restart.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,11 @@ def asgi_app(*, dashboard: Path = DASHBOARD_BUILD) -> Any:
     """``functions.http.lazy_asgi_app`` for ``/api``; static files with an SPA fallback for the rest."""
     from functions.http import lazy_asgi_app
 
-    statics: dict[str, Any] = {}
-
+    @functools.cache
     def static() -> Any:
-        if "app" not in statics:
-            from starlette.staticfiles import StaticFiles
+        from starlette.staticfiles import StaticFiles
 
-            statics["app"] = StaticFiles(directory=str(dashboard), html=True)
-        return statics["app"]
+        return StaticFiles(directory=str(dashboard), html=True)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")

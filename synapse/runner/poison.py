@@ -16,16 +16,14 @@ class Requeued:
 
 
 def requeue_poison(connection: str, queue: str, *, limit: int = 10_000) -> Requeued:
-    import contextlib
+    from azure.core.exceptions import ResourceNotFoundError
 
-    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
+    from synapse.queues import ensure_queue
     from synapse.runner.queue_worker import raw_client
 
     source = raw_client(connection, f"{queue}-poison")
     target = raw_client(connection, queue)
-    with contextlib.suppress(ResourceExistsError):
-        target.create_queue()
+    ensure_queue(target)
     moved = 0
     while moved < limit:
         try:
