@@ -47,16 +47,6 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 AIM_MS = 50.0
 
 
-def database(base_url: str, name: str) -> str:
-    return with_database(base_url, name)
-
-
-def migrate(url: str) -> None:
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    upgrade(engine)
-    engine.dispose()
-
-
 def step(label: str, fn: Callable[[], Any]) -> Any:
     began = time.perf_counter()
     print(f"  {label} …", end="", flush=True)
@@ -256,17 +246,17 @@ def main() -> int:
     os.environ.setdefault("SYNAPSE_LOG_LEVEL", "WARNING")
 
     base = resolve_database_url(get_settings())
-    admin = sa.create_engine(sqlalchemy_url(database(base, "postgres")), isolation_level="AUTOCOMMIT",
+    admin = sa.create_engine(sqlalchemy_url(with_database(base, "postgres")), isolation_level="AUTOCOMMIT",
                              poolclass=sa.NullPool)
     name = args.reuse or f"bench_api_{uuid.uuid4().hex[:8]}"
-    url = database(base, name)
+    url = with_database(base, name)
     try:
         if not args.reuse:
             print(f"loading {name}: {args.events:,} events, {args.members:,} members, {args.days} days")
             with admin.connect() as conn:
                 conn.execute(sa.text(f"CREATE DATABASE {name}"))
-            migrate(url)
             engine = make_engine(url, pool_size=2)
+            upgrade(engine)
             load(engine, events=args.events, members=args.members, days=args.days)
             engine.dispose()
         engine = make_engine(url, pool_size=2)

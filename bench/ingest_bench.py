@@ -21,6 +21,7 @@ Uses SYNAPSE_DATABASE_URL's server (or the embedded one), in a throwaway databas
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -50,16 +51,6 @@ FLOOR_GUILD_2 = 1_200_000_000_000_000_004
 GUILD_2 = 1_200_000_000_000_000_005
 
 
-def database(base_url: str, name: str) -> str:
-    return with_database(base_url, name)
-
-
-def migrate(url: str) -> None:
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    upgrade(engine)
-    engine.dispose()
-
-
 def traffic(target: int, members: int, seed: int) -> list[dict]:
     days = 1.0
     while True:
@@ -81,21 +72,20 @@ def main() -> int:
     os.environ.setdefault("SYNAPSE_LOG_LEVEL", "WARNING")
     base = resolve_database_url(get_settings())
     name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(sqlalchemy_url(database(base, "postgres")), isolation_level="AUTOCOMMIT",
+    admin = sa.create_engine(sqlalchemy_url(with_database(base, "postgres")), isolation_level="AUTOCOMMIT",
                              poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = database(base, name)
+    url = with_database(base, name)
     try:
-        migrate(url)
         engine = make_engine(url, pool_size=2)
+        upgrade(engine)
         with engine.begin() as conn:
             init_guild(conn, GUILD, name="bench")
             init_guild(conn, GUILD_2, name="bench again")
         events = traffic(args.events, args.members, args.seed)
         texts = list(envelopes(events, max_events=args.batch))
-        floor_texts = [encode_envelope([{**e, "guild_id": str(FLOOR_GUILD)} for e in decode_wire(t)])
-                       for t in texts]
+        floor_texts = for_guild(texts, FLOOR_GUILD)
         kinds: dict[str, int] = {}
         for e in events:
             kinds[e["event_type"]] = kinds.get(e["event_type"], 0) + 1
@@ -130,7 +120,7 @@ def main() -> int:
         from synapse.services import ingest as ingest_service
         from synapse.services import rules_runner
 
-        bare_texts = [encode_envelope([{**e, "guild_id": str(BARE_GUILD)} for e in decode_wire(t)]) for t in texts]
+        bare_texts = for_guild(texts, BARE_GUILD)
         real = rules_runner.process
         rules_runner.process = lambda conn, evs, **kw: rules_runner.ProcessResult()  # type: ignore[assignment]
         try:
@@ -143,7 +133,7 @@ def main() -> int:
 
         # Ingest and floor again, each in a guild of its own: on a shared machine load drifts, and each
         # figure is the better of its two runs (the second ingest works on a bigger database).
-        again = [encode_envelope([{**e, "guild_id": str(GUILD_2)} for e in decode_wire(t)]) for t in texts]
+        again = for_guild(texts, GUILD_2)
         # (The same work give or take a few level-ups: random amounts are seeded from lake ids.)
         second = ingest_pass(again)
         ingest_seconds, derived, postings = min(first, second)   # the counts of the run whose time is shown
@@ -167,10 +157,9 @@ def main() -> int:
     return 0
 
 
-def decode_wire(text: str) -> list[dict]:
-    import json
-
-    return list(json.loads(text)["events"])
+def for_guild(texts: list[str], guild: int) -> list[str]:
+    """The same envelopes with every event moved to ``guild`` (each pass gets an empty lake of its own)."""
+    return [encode_envelope([{**e, "guild_id": str(guild)} for e in json.loads(t)["events"]]) for t in texts]
 
 
 if __name__ == "__main__":

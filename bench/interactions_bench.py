@@ -47,6 +47,9 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from nacl.signing import SigningKey  # noqa: E402
 
+from tests.support import services  # noqa: E402  (the test suite's server URL and admin engine)
+
+DATABASE_ENV = "SYNAPSE_BENCH_DATABASE_URL"  # its server, else the embedded PostgreSQL
 GUILD = 290926798626357999
 BASE_USER = 100_000_000_000_000_000
 APP_ID = "1100000000000000001"
@@ -56,22 +59,11 @@ AIM_P99_MS = 25.0
 # -- database -----------------------------------------------------------------------------------
 
 def server_url(database: str) -> str:
-    base = os.environ.get("SYNAPSE_BENCH_DATABASE_URL", "")
-    if not base:
-        from synapse.config import PROJECT_ROOT
-        from synapse.db import embedded
-
-        base, _ = embedded.start(PROJECT_ROOT / ".synapse")
-    from synapse.db.engine import with_database
-
-    return with_database(base, database)
+    return services.server_url(database, env=DATABASE_ENV)
 
 
 def admin() -> sa.Engine:
-    from synapse.db.engine import sqlalchemy_url
-
-    return sa.create_engine(sqlalchemy_url(server_url("postgres")), isolation_level="AUTOCOMMIT",
-                            poolclass=sa.NullPool)
+    return services.admin_engine(env=DATABASE_ENV)
 
 
 def create_database(name: str) -> str:

@@ -1,4 +1,4 @@
-"""The end-state checks every fault test ends with, and write detection for hostile-input tests.
+"""The end-state checks every fault test ends with, and write detection and JSON paths for hostile-input tests.
 
 After a fault: every event sent is in the lake exactly once, ``synapse ledger verify`` passes,
 no announcement was posted twice (messages in the fake Discord counted by nonce), and nothing
@@ -127,3 +127,15 @@ def end_checks(engine: sa.Engine, fake: Any, sent_ids: Iterable[str]) -> dict[st
     posted = assert_posted_once(fake)
     status = assert_outbox_drained(engine, fake)
     return {"events": events, "wallets": wallets, "posted": posted, "outbox_sent": status["sent"]}
+
+
+def json_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON document (keys and list indexes), the document itself (``()``) first."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += json_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += json_paths(v, (*prefix, i))
+    return out

@@ -5,33 +5,26 @@ workers → the fake Discord, with the app's own queue-triggered functions behin
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from synapse.admin import settings as guild_settings
 from synapse.admin.audit import SYSTEM
-from synapse.bootstrap import Container, set_container
-from synapse.clock import FixedClock
-from synapse.config import load_settings
+from synapse.bootstrap import set_container
 from synapse.eventlake.envelope import MAX_MESSAGE_BYTES, encode_envelope
-from synapse.queues import ensure_queue, queue_client
-from synapse.runner.discovery import discover, host_settings, load_app
 from synapse.runner.queue_worker import QueueWorker, raw_client
-from synapse.services.guild_init import init_guild
 from synapse.simulate.community import SimulationConfig, simulate
+from tests.pipeline.conftest import GUILD, T0, Stack, make_stack
 from tests.support.fake_discord import FakeDiscord
 
-GUILD = 1_100_000_000_000_000_001
 ANNOUNCEMENTS = "1100000000000000777"
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 VOICE = {"voice_join", "voice_leave", "voice_move", "voice_state_snapshot"}
 
 
@@ -60,39 +53,17 @@ def _fitting(group: list[dict[str, Any]]) -> list[str]:
 
 
 @dataclass
-class E2E:
-    engine: sa.Engine
-    container: Container
-    connection: str
-    events_queue: str
-    announce_queue: str
-    fake: FakeDiscord
-    clock: FixedClock
-    workers: list[QueueWorker] = field(default_factory=list)
+class E2E(Stack):
+    """The pipeline tests' :class:`Stack` (same queues, workers, settings), with the fake Discord behind
+    announce and what fault tests look at: raw sends, queue lengths, poison, the outbox sweep."""
 
-    def send(self, texts: list[str], *, queue: str | None = None) -> None:
-        """Send bodies the way the relay does (azure-storage-queue, base64 text policy)."""
-        client = queue_client(queue or self.events_queue, connection=self.connection)
-        ensure_queue(client)
-        for text in texts:
-            client.send_message(text)
+    fake: FakeDiscord = field(kw_only=True)
 
     def send_raw(self, wire_texts: list[str]) -> None:
         """Send wire text as is (for poison: bodies that are not even valid base64)."""
         client = raw_client(self.connection, self.events_queue)
         for text in wire_texts:
             client.send_message(text)
-
-    def worker(self, function: str, *, workers: int = 1, **host: Any) -> QueueWorker:
-        queues, _ = discover(load_app())
-        fn = next(q for q in queues if q.name == function)
-        name = self.events_queue if function == "ingest" else self.announce_queue
-        settings = dataclasses.replace(host_settings(), **{"visibility_timeout": timedelta(0), **host})
-        w = QueueWorker(dataclasses.replace(fn, queue=name), connection=self.connection, settings=settings,
-                        workers=workers)
-        w.ensure_queues()
-        self.workers.append(w)
-        return w
 
     def queue_length(self, queue: str) -> int:
         return int(raw_client(self.connection, queue).get_queue_properties().approximate_message_count)
@@ -110,36 +81,28 @@ class E2E:
 
         announcer = announcer_for(self.container)
         for _ in range(rounds):
-            with self.engine.connect() as conn:
-                pending = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'pending'")).scalar_one()
-            if not pending:
+            if not self.scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"):
                 return
             self.clock.advance(minutes=5)
             announcer.sweep(min_age_seconds=0)
             time.sleep(pause)
 
-    def scalar(self, sql: str, **params: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.text(sql), params).scalar_one()
-
     def close(self) -> None:
+        """Stop the workers and unbind the container (the engine stays the caller's)."""
         for w in self.workers:
             w.stop(timeout=10)
+        self.container.__dict__.pop("engine", None)
+        set_container(None)
 
 
 def make_e2e(db_url: str, engine: sa.Engine, connection: str, prefix: str, fake: FakeDiscord,
              **extra: Any) -> E2E:
-    settings = load_settings(SYNAPSE_ENV="test", AzureWebJobsStorage=connection,
-                             SYNAPSE_EVENTS_QUEUE=f"{prefix}-ev", SYNAPSE_ANNOUNCE_QUEUE=f"{prefix}-an",
-                             **fake.env(), **extra)
-    clock = FixedClock(T0 + timedelta(days=2))
-    container = Container(settings, clock=clock, database_url=db_url)
-    container.__dict__["engine"] = engine
+    """:func:`make_stack` with the fake Discord's settings and an announcements channel; the container is set."""
+    stack = make_stack(db_url, engine, connection, prefix, **fake.env(), **extra)
     with engine.begin() as conn:
-        init_guild(conn, GUILD, name="Simulated")
         guild_settings.update(conn, GUILD, {"announcements_channel_id": ANNOUNCEMENTS}, actor=SYSTEM)
-    set_container(container)
-    return E2E(engine, container, connection, settings.events_queue, settings.announce_queue, fake, clock)
+    set_container(stack.container)
+    return E2E(**vars(stack), fake=fake)
 
 
 @contextmanager

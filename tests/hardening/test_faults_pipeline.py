@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from synapse.bootstrap import set_container
 from synapse.config import PROJECT_ROOT
 from synapse.runner.discovery import host_settings
 from synapse.services import rules_runner
@@ -45,8 +44,6 @@ def e2e(db_url: str, engine: sa.Engine, azurite: Any, queue_name: str, fake_disc
         yield stack
     finally:
         stack.close()
-        stack.container.__dict__.pop("engine", None)
-        set_container(None)
 
 
 def end_checks(stack: E2E, sent: list[str]) -> dict[str, int]:

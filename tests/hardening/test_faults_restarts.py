@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from synapse.bootstrap import set_container
 from synapse.db.engine import make_engine
 from synapse.simulate.community import SimulationConfig, simulate
 from tests.hardening import checks
@@ -73,7 +72,6 @@ def test_postgresql_crashes_and_restarts_in_the_middle_of_ingest_load(private_pg
         assert figures["posted"] > 0
     finally:
         stack.close()
-        set_container(None)
         engine.dispose()
 
 
@@ -141,5 +139,3 @@ def test_azurite_stops_and_restarts_while_the_relay_and_the_functions_run(
         if private_azurite.process is None:
             private_azurite.start()
         stack.close()
-        stack.container.__dict__.pop("engine", None)
-        set_container(None)

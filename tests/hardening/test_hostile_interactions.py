@@ -68,21 +68,10 @@ def _award_admin(admin: dict[str, Any], target: dict[str, Any]) -> dict[str, Any
 TEMPLATES = templates()
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def mutate(doc: Any, data: st.DataObject, *, times: int) -> Any:
     doc = copy.deepcopy(doc)
     for _ in range(times):
-        path = data.draw(st.sampled_from(_paths(doc)))
+        path = data.draw(st.sampled_from(checks.json_paths(doc)))
         if not path:
             continue
         parent = doc
@@ -93,10 +82,6 @@ def mutate(doc: Any, data: st.DataObject, *, times: int) -> Any:
         elif isinstance(parent, dict):
             del parent[path[-1]]
     return doc
-
-
-def is_admin_award(payload: Any) -> bool:
-    return TEMPLATES[-1] is payload
 
 
 @pytest.fixture

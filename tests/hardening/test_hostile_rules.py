@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from synapse.errors import ValidationFailed
 from synapse.rules.defaults import default_rules
 from synapse.rules.model import ValidationContext, dump_rule, validate_rule, validate_rules
+from tests.hardening import checks
 
 pytestmark = [pytest.mark.hostile]
 
@@ -59,17 +60,6 @@ def _check(data: Any, *, many: bool = False) -> None:
             assert all(isinstance(d, dict) and set(d) == {"path", "message"} for d in exc.details())
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
@@ -93,7 +83,7 @@ def test_random_json_is_a_rule_or_a_validation_failure_with_paths(data: Any) -> 
 def test_mutated_default_rules_are_validated_or_rejected_with_paths(rule: dict[str, Any], data: st.DataObject) -> None:
     """A default rule with one value anywhere replaced, removed or joined by a stray key."""
     doc = copy.deepcopy(rule)
-    path = data.draw(st.sampled_from(_paths(doc)))
+    path = data.draw(st.sampled_from(checks.json_paths(doc)))
     action = data.draw(st.sampled_from(["replace", "drop", "add"]))
     if action == "replace" or not path:
         doc = _replace(doc, path, data.draw(json_values))

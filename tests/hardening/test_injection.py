@@ -24,7 +24,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from synapse.bootstrap import set_container
 from synapse.config import PROJECT_ROOT
 from synapse.eventlake.envelope import encode_envelope
 from tests.hardening import checks
@@ -59,8 +58,6 @@ def world(db_url: str, engine: sa.Engine, azurite: Any, queue_name: str,
         yield stack, TestClient(create_app(), raise_server_exceptions=False)
     finally:
         stack.close()
-        stack.container.__dict__.pop("engine", None)
-        set_container(None)
 
 
 def message(n: int, *, name: str = EVIL_MEMBER) -> dict[str, Any]:

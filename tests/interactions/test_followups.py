@@ -90,11 +90,17 @@ def test_confirmed_erase_deletes_events_ledger_and_profile_in_one_transaction(qu
         conn.exec_driver_sql(f"DELETE FROM transactions WHERE user_id = {bob}")
 
 
+def _export_job(w: World) -> bytes:
+    """/privacy export asked, and the one follow-up job it queued taken off the queue."""
+    w.ok(p.command("privacy", PLAIN, [p.sub("export")]))
+    [job] = take_jobs(w)
+    return job
+
+
 def test_job_older_than_the_token_is_dropped(queued_world: World) -> None:
     """A job past the 15-minute token lifetime does nothing and calls Discord not at all."""
     w = queued_world
-    w.ok(p.command("privacy", PLAIN, [p.sub("export")]))
-    [job] = take_jobs(w)
+    job = _export_job(w)
     w.clock.advance(minutes=15)
     assert w.fake is not None
     assert handle(job, rest=w.fake.client()) == "expired"
@@ -125,8 +131,7 @@ def test_malformed_job_is_rejected() -> None:
 def test_deadline_is_measured_from_the_interaction(queued_world: World) -> None:
     """14 minutes after the command the job still runs."""
     w = queued_world
-    w.ok(p.command("privacy", PLAIN, [p.sub("export")]))
-    [job] = take_jobs(w)
+    job = _export_job(w)
     w.clock.advance(minutes=14)
     assert w.fake is not None
     assert handle(job, rest=w.fake.client()) == "done"

@@ -68,9 +68,11 @@ class Stack:
             return conn.execute(sa.text(sql), params).scalar_one()
 
 
-def make_stack(db_url: str, engine: sa.Engine, connection: str, queue_name: str) -> Stack:
+def make_stack(db_url: str, engine: sa.Engine, connection: str, queue_name: str, **extra: Any) -> Stack:
+    """The stack on this test's queues; ``extra`` are more settings (environment names)."""
     settings = load_settings(SYNAPSE_ENV="test", AzureWebJobsStorage=connection,
-                             SYNAPSE_EVENTS_QUEUE=f"{queue_name}-ev", SYNAPSE_ANNOUNCE_QUEUE=f"{queue_name}-an")
+                             SYNAPSE_EVENTS_QUEUE=f"{queue_name}-ev", SYNAPSE_ANNOUNCE_QUEUE=f"{queue_name}-an",
+                             **extra)
     clock = FixedClock(T0 + timedelta(days=2))
     container = Container(settings, clock=clock, database_url=db_url)
     container.__dict__["engine"] = engine  # share the test's engine (and its pool)

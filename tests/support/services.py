@@ -40,9 +40,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_url(database: str) -> str:
-    """A URL to ``database`` on the test server (embedded unless SYNAPSE_TEST_DATABASE_URL is set)."""
-    base = os.environ.get("SYNAPSE_TEST_DATABASE_URL", "")
+def server_url(database: str, *, env: str = "SYNAPSE_TEST_DATABASE_URL") -> str:
+    """A URL to ``database`` on the test server (embedded unless the variable ``env`` names is set)."""
+    base = os.environ.get(env, "")
     if not base:
         from synapse.db import embedded
 
@@ -50,8 +50,8 @@ def server_url(database: str) -> str:
     return with_database(base, database)
 
 
-def admin_engine() -> sa.Engine:
-    return sa.create_engine(sqlalchemy_url(server_url("postgres")), isolation_level="AUTOCOMMIT",
+def admin_engine(*, env: str = "SYNAPSE_TEST_DATABASE_URL") -> sa.Engine:
+    return sa.create_engine(sqlalchemy_url(server_url("postgres", env=env)), isolation_level="AUTOCOMMIT",
                             poolclass=sa.NullPool)
 
 
