@@ -61,7 +61,7 @@ def update(conn: Connection, guild_id: int, key: str, changes: dict[str, Any], *
     before = get(conn, guild_id, key)
     if "key" in changes and changes["key"] != key:
         raise ValidationFailed("invalid change", [ErrorDetail("key", "a milestone's key cannot change")])
-    spec = validate_milestone({**_spec_dict(before), **changes})
+    spec = validate_milestone({**_spec_dict(before), **changes}, currencies=frozenset(load_currencies(conn, guild_id)))
     rules_store.save_milestone(conn, guild_id, spec)
     after = get(conn, guild_id, key)
     record(conn, guild_id=guild_id, actor=actor, action="milestone.update", entity_type="milestone",

@@ -98,11 +98,25 @@ AnyCrit.model_rebuild()
 MilestoneSpec.model_rebuild()
 
 
-def validate_milestone(data: Any) -> MilestoneSpec:
-    """Every error with its JSON path."""
+def validate_milestone(data: Any, *, currencies: frozenset[str] | None = None) -> MilestoneSpec:
+    """Every error with its JSON path; with ``currencies`` (the guild's), each currency named in the
+    criteria (nested ones too) or the rewards must be one of them."""
     try:
-        return MilestoneSpec.model_validate(data)
+        spec = MilestoneSpec.model_validate(data)
     except ValidationError as exc:
-        errors = [ErrorDetail(".".join(str(p) for p in err["loc"]) or "$", err["msg"])
-                  for err in exc.errors(include_url=False)]
-        raise ValidationFailed("invalid milestone", errors) from None
+        raise ValidationFailed.from_pydantic("invalid milestone", exc) from None
+    if currencies is not None:
+        named = [*_criteria_currencies(spec.criteria, "criteria"),
+                 *((f"rewards.{i}.currency", r.currency) for i, r in enumerate(spec.rewards)
+                   if isinstance(r, CurrencyReward))]
+        unknown = [ErrorDetail(path, f"no currency {cur!r} in this server") for path, cur in named
+                   if cur not in currencies]
+        if unknown:
+            raise ValidationFailed("invalid milestone", unknown)
+    return spec
+
+
+def _criteria_currencies(c: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(c, AllCrit | AnyCrit):
+        return [found for i, x in enumerate(c.criteria) for found in _criteria_currencies(x, f"{path}.criteria.{i}")]
+    return [(f"{path}.currency", c.currency)] if isinstance(c, BalanceCrit | LevelCrit) else []

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, text
 
 from synapse.admin.audit import Actor, record
 from synapse.db import rules_store
-from synapse.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
+from synapse.db.ledger_store import load_currencies
+from synapse.errors import Conflict, NotFound
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 
 
@@ -44,13 +45,8 @@ class Grant:
 
 def create_milestone(conn: Connection, guild_id: int, data: dict[str, Any], *, actor: Actor) -> MilestoneRef:
     """Validate and insert a milestone definition; :class:`Conflict` if the key is taken."""
-    spec: MilestoneSpec = validate_milestone(data)
+    spec: MilestoneSpec = validate_milestone(data, currencies=frozenset(load_currencies(conn, guild_id)))
     values = spec.model_dump(mode="json")
-    currency = values["criteria"].get("currency")
-    known = rules_store.validation_context(conn, guild_id).currencies if currency is not None else None
-    if currency is not None and known is not None and currency not in known:
-        raise ValidationFailed("invalid milestone", [ErrorDetail("criteria.currency",
-                                                                 f"no currency {currency!r} in this server")])
     row = conn.execute(text("""
         INSERT INTO milestones (guild_id, key, name, description, emoji, criteria, rewards, hidden, announce,
                                 enabled)
