@@ -11,14 +11,15 @@ the sequence's last value ``S``, then takes a fresh transaction id ``N`` and wai
 (seconds at most) until every transaction older than ``N`` has ended; after that every
 id ≤ ``S`` is either visible or never will be (rolled back, or a duplicate insert that
 consumed an id). Writers take their transaction id *before* inserting lake rows
-(``SELECT pg_current_xact_id()``, done by the ingest and voice services), so a writer
+(``pg_current_xact_id()``, in the round trip of ``ledger_store.lock_member_pairs``), so a writer
 holding an id ≤ ``S`` is always older than ``N``. If the wait runs out (a long
 transaction somewhere), the run folds nothing and the next one tries again.
 
 Rollup columns:
 
 - ``activity_hourly(guild, hour UTC, event_type, channel (0 = none))``: ``events``; and
-  ``voice_seconds`` (60 per ``voice_tick``) so voice time lands in the hour it was spent.
+  ``voice_seconds`` (60 per minute a ``voice_tick`` pays: its ``minutes``, a block of up to 5) so voice
+  time lands in the hour it was spent.
 - ``member_daily(guild, UTC day, member)``: ``messages`` (message_create), ``reactions``
   (reaction_add), ``voice_seconds`` (ticks), ``events`` (everything the member did, derived
   per-minute ticks and the engine's own level_up/milestone events excluded).
@@ -41,12 +42,15 @@ MAX_EVENTS_PER_RUN = 200_000
 
 _FOLD = text("""
 WITH ev AS (
-    SELECT guild_id, id, event_type, COALESCE(channel_id, 0) AS channel_id, user_id, occurred_at
+    SELECT guild_id, id, event_type, COALESCE(channel_id, 0) AS channel_id, user_id, occurred_at,
+           CASE WHEN event_type = 'voice_tick'   -- a tick pays a block of ``minutes`` (1 when absent)
+                THEN 60 * COALESCE(CASE WHEN payload ->> 'minutes' ~ '^[0-9]{1,4}$'
+                                        THEN (payload ->> 'minutes')::int END, 1)
+                ELSE 0 END AS voice_seconds
       FROM event_lake WHERE guild_id = :g AND id > :lo AND id <= :hi
 ), hourly AS (
     INSERT INTO activity_hourly AS a (guild_id, hour, event_type, channel_id, events, voice_seconds)
-    SELECT guild_id, date_trunc('hour', occurred_at), event_type, channel_id, count(*),
-           60 * count(*) FILTER (WHERE event_type = 'voice_tick')
+    SELECT guild_id, date_trunc('hour', occurred_at), event_type, channel_id, count(*), sum(voice_seconds)
       FROM ev GROUP BY 1, 2, 3, 4
     ON CONFLICT (guild_id, hour, event_type, channel_id) DO UPDATE
        SET events = a.events + EXCLUDED.events, voice_seconds = a.voice_seconds + EXCLUDED.voice_seconds
@@ -56,7 +60,7 @@ WITH ev AS (
     SELECT guild_id, date_trunc('day', occurred_at AT TIME ZONE 'UTC'), user_id,
            count(*) FILTER (WHERE event_type = 'message_create'),
            count(*) FILTER (WHERE event_type = 'reaction_add'),
-           60 * count(*) FILTER (WHERE event_type = 'voice_tick'),
+           sum(voice_seconds),
            count(*) FILTER (WHERE event_type NOT IN ('voice_tick', 'level_up', 'milestone_earned'))
       FROM ev WHERE user_id IS NOT NULL GROUP BY 1, 2, 3
     ON CONFLICT (guild_id, day, user_id) DO UPDATE
@@ -104,6 +108,9 @@ def safe_high(engine: Engine, *, wait_seconds: float = 20.0, sleep: float = 0.05
     return (int(high) if high is not None else 0), time.monotonic() - began
 
 
+_MOVE = text("UPDATE rollup_state SET last_event_id = :hi, updated_at = now() WHERE guild_id = :g AND name = :n")
+
+
 def fold_guild(conn: Connection, guild_id: int, *, high: int, limit: int = MAX_EVENTS_PER_RUN) -> tuple[int, int, int]:
     """Fold one guild's events after its watermark up to ``high``; return (events, hourly rows, daily rows)."""
     conn.execute(text("INSERT INTO rollup_state (guild_id, name, last_event_id) VALUES (:g, :n, 0) "
@@ -117,13 +124,11 @@ def fold_guild(conn: Connection, guild_id: int, *, high: int, limit: int = MAX_E
                               ORDER BY id LIMIT :n) s"""), {"g": guild_id, "lo": low, "hi": high, "n": limit}
                           ).scalar_one_or_none()
     if capped is None:  # nothing new for this guild: still move the watermark past the others' ids
-        conn.execute(text("UPDATE rollup_state SET last_event_id = :hi, updated_at = now() "
-                          "WHERE guild_id = :g AND name = :n"), {"hi": high, "g": guild_id, "n": NAME})
+        conn.execute(_MOVE, {"hi": high, "g": guild_id, "n": NAME})
         return 0, 0, 0
     top = high if _count_after(conn, guild_id, capped, high) == 0 else capped
     row = conn.execute(_FOLD, {"g": guild_id, "lo": low, "hi": top}).one()
-    conn.execute(text("UPDATE rollup_state SET last_event_id = :hi, updated_at = now() "
-                      "WHERE guild_id = :g AND name = :n"), {"hi": top, "g": guild_id, "n": NAME})
+    conn.execute(_MOVE, {"hi": top, "g": guild_id, "n": NAME})
     return int(row.events), int(row.hourly), int(row.daily)
 
 

@@ -11,15 +11,17 @@ from synapse.services.rollups import roll_up, safe_high
 from synapse.simulate.community import SimulationConfig, envelopes, simulate
 from tests.pipeline.conftest import GUILD, T0, Stack
 
-RECOUNT_HOURLY = """
+# Voice time: 60 s per minute each tick pays (``minutes``: a block of up to 5).
+VOICE = "60 * COALESCE(SUM((payload ->> 'minutes')::int) FILTER (WHERE event_type = 'voice_tick'), 0)"
+RECOUNT_HOURLY = f"""
     SELECT date_trunc('hour', occurred_at) AS hour, event_type, COALESCE(channel_id, 0) AS channel_id,
-           count(*) AS events, 60 * count(*) FILTER (WHERE event_type = 'voice_tick') AS voice_seconds
+           count(*) AS events, {VOICE} AS voice_seconds
       FROM event_lake WHERE guild_id = :g GROUP BY 1, 2, 3"""
-RECOUNT_DAILY = """
+RECOUNT_DAILY = f"""
     SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, user_id,
            count(*) FILTER (WHERE event_type = 'message_create') AS messages,
            count(*) FILTER (WHERE event_type = 'reaction_add') AS reactions,
-           60 * count(*) FILTER (WHERE event_type = 'voice_tick') AS voice_seconds,
+           {VOICE} AS voice_seconds,
            count(*) FILTER (WHERE event_type NOT IN ('voice_tick', 'level_up', 'milestone_earned')) AS events
       FROM event_lake WHERE guild_id = :g AND user_id IS NOT NULL GROUP BY 1, 2"""
 
@@ -48,6 +50,12 @@ def test_rollups_fold_each_event_once_across_runs(stack: Stack) -> None:
         table(stack, RECOUNT_HOURLY)
     assert table(stack, "SELECT day, user_id, messages, reactions, voice_seconds, events FROM member_daily") == \
         table(stack, RECOUNT_DAILY)
+    ticks, minutes = stack.scalar("SELECT count(*) FROM event_lake WHERE guild_id = :g AND event_type = 'voice_tick'",
+                                  g=GUILD), stack.scalar(
+        "SELECT sum((payload ->> 'minutes')::int) FROM event_lake WHERE guild_id = :g AND event_type = 'voice_tick'",
+        g=GUILD)
+    assert minutes > ticks > 0, "ticks pay blocks of several minutes"
+    assert stack.scalar("SELECT sum(voice_seconds) FROM member_daily WHERE guild_id = :g", g=GUILD) == 60 * minutes
     # The watermark reaches the sequence's last value: every id taken, including ids a batch reserved
     # and did not use (a gap, as a rolled-back insert leaves one).
     watermark = stack.scalar("SELECT last_event_id FROM rollup_state WHERE guild_id = :g", g=GUILD)
