@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 from synapse.errors import EnvelopeError, ErrorDetail
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from synapse.clock import Clock
+    from synapse.db.uow import DbEngine
     from synapse.discord.rest import DiscordRest
     from synapse.interactions.models import Interaction
 
@@ -75,7 +74,7 @@ def parse_job(body: str | bytes) -> Job:
         raise EnvelopeError("bad follow-up job", [ErrorDetail("$", str(exc))]) from None
 
 
-def run_job(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> str:
+def run_job(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock) -> str:
     """Do one job and finish its interaction; return what happened ("done", "expired")."""
     if job.expired(clock.now()):
         log.warning("follow-up job expired before it ran; dropped", extra={
@@ -88,10 +87,11 @@ def run_job(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> str
     return "done"
 
 
-def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> None:
+def _export(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock) -> None:
+    from synapse.db.uow import unit_of_work
     from synapse.services.privacy import export_member
 
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         data = export_member(conn, job.guild_id, job.user_id)
     data["exported_at"] = clock.now().isoformat()
     content = json.dumps(data, indent=2, ensure_ascii=False).encode()
@@ -110,11 +110,12 @@ def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> Non
     }, application_id=job.application_id, files=[Upload(filename, content, content_type)])
 
 
-def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:
+def _erase(job: Job, *, engine: DbEngine, rest: DiscordRest) -> None:
     from synapse.admin.audit import Actor
+    from synapse.db.uow import unit_of_work
     from synapse.services.privacy import erase_member
 
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         report = erase_member(conn, job.guild_id, job.user_id,
                               actor=Actor.user(job.user_id, request_id=str(job.interaction_id)))
     rest.edit_original_interaction_response(job.token, {

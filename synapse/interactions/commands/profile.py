@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.errors import NotFound
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
@@ -13,7 +12,7 @@ from synapse.interactions.models import Interaction
 from synapse.services.profile import Profile, member_profile
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     target = interaction.option_user("member") or interaction.invoker.person
     try:
