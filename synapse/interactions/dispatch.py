@@ -66,6 +66,7 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
         with _unit_of_work(ctx, read_only=command.read_only or autocomplete) as conn:
             if interaction.guild_id is None:
                 raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
+            _onboard(ctx, conn, interaction.guild_id, read_only=command.read_only or autocomplete)
             if module_off(conn, interaction.guild_id, command.module):
                 raise e.NotFound(f"The {command.module} module is off in this server.")
             if autocomplete:
@@ -82,6 +83,18 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
             return command.run(ctx, conn, interaction)
     except OperationalError as exc:
         raise e.StorageError(str(exc.orig or exc).splitlines()[0]) from exc
+
+
+def _onboard(ctx: Context, conn: Connection, guild_id: int, *, read_only: bool) -> None:
+    """A guild's first command sets it up (services/onboarding.py): in this transaction, or, when the
+    command only reads (an autocommit connection), in one of its own."""
+    from synapse.services import onboarding
+
+    if read_only:
+        if not onboarding.known(conn, guild_id):
+            onboarding.ensure_committed(ctx.engine, guild_id, door="interaction")
+    else:
+        onboarding.ensure(conn, guild_id, door="interaction")
 
 
 @contextmanager
