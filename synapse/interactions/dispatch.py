@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from synapse import errors as e
-from synapse.db.uow import unit_of_work
+from synapse.db.uow import Conn, unit_of_work
 from synapse.interactions import responses as r
 from synapse.interactions.access import is_admin, module_off
 from synapse.interactions.commands import Command, by_component_prefix, registry
@@ -62,6 +62,7 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
     with unit_of_work(ctx.engine, read_only=command.read_only or autocomplete) as conn:
         if interaction.guild_id is None:
             raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
+        _onboard(ctx, conn, interaction.guild_id, read_only=command.read_only or autocomplete)
         if module_off(conn, interaction.guild_id, command.module):
             raise e.NotFound(f"The {command.module} module is off in this server.")
         if autocomplete:
@@ -76,6 +77,18 @@ def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomple
                 raise e.ValidationFailed("this button is no longer handled")
             return command.on_component(ctx, conn, interaction)
         return command.run(ctx, conn, interaction)
+
+
+def _onboard(ctx: Context, conn: Conn, guild_id: int, *, read_only: bool) -> None:
+    """A guild's first command sets it up (services/onboarding.py): in this transaction, or, when the
+    command only reads (an autocommit connection), in one of its own."""
+    from synapse.services import onboarding
+
+    if read_only:
+        if not onboarding.known(conn, guild_id):
+            onboarding.ensure_committed(ctx.engine, guild_id, door="interaction")
+    else:
+        onboarding.ensure(conn, guild_id, door="interaction")
 
 
 def _explain(exc: e.SynapseError) -> str:
