@@ -40,8 +40,8 @@ PYTHON="$(pick_python)"
 say "Python environment (.venv, $("$PYTHON" -V 2>&1)) from uv.lock"
 uv sync --frozen --quiet --compile-bytecode --python "$PYTHON"
 
-if [ ! -x node_modules/.bin/azurite-queue ]; then
-  say "Azurite (local Azure Storage) from npm"
+if [ ! -x node_modules/.bin/azurite-queue ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "Azurite (local Azure Storage) and the Discord API spec from npm"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

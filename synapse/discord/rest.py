@@ -92,8 +92,9 @@ class Upload:
 def _with_attachments(body: Mapping[str, Any], files: Sequence[Upload] | None) -> dict[str, Any]:
     out = dict(body)
     if files and "attachments" not in out:
-        out["attachments"] = [{"id": i, "filename": f.filename, **({"description": f.description}
-                                                                    if f.description else {})}
+        # ids are snowflake strings in Discord's OpenAPI spec ("0" matches the part files[0])
+        out["attachments"] = [{"id": str(i), "filename": f.filename, **({"description": f.description}
+                                                                         if f.description else {})}
                               for i, f in enumerate(files)]
     return out
 

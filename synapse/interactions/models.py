@@ -15,24 +15,30 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NotRequired, TypedDict
 
+from discord_interactions import InteractionResponseFlags
+from discord_interactions import InteractionResponseType as _responses
+from discord_interactions import InteractionType as _types
+
 from synapse.errors import ErrorDetail, ValidationFailed
 
 
+# Interaction and response types, and the ephemeral flag, are Discord's reference package's own
+# constants (``discord_interactions``); option types and permission bits are not in it.
 class InteractionType(IntEnum):
-    PING = 1
-    APPLICATION_COMMAND = 2
-    MESSAGE_COMPONENT = 3
-    APPLICATION_COMMAND_AUTOCOMPLETE = 4
-    MODAL_SUBMIT = 5
+    PING = _types.PING
+    APPLICATION_COMMAND = _types.APPLICATION_COMMAND
+    MESSAGE_COMPONENT = _types.MESSAGE_COMPONENT
+    APPLICATION_COMMAND_AUTOCOMPLETE = _types.APPLICATION_COMMAND_AUTOCOMPLETE
+    MODAL_SUBMIT = _types.MODAL_SUBMIT
 
 
 class ResponseType(IntEnum):
-    PONG = 1
-    CHANNEL_MESSAGE_WITH_SOURCE = 4
-    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = 5
-    DEFERRED_UPDATE_MESSAGE = 6
-    UPDATE_MESSAGE = 7
-    APPLICATION_COMMAND_AUTOCOMPLETE_RESULT = 8
+    PONG = _responses.PONG
+    CHANNEL_MESSAGE_WITH_SOURCE = _responses.CHANNEL_MESSAGE_WITH_SOURCE
+    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = _responses.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+    DEFERRED_UPDATE_MESSAGE = _responses.DEFERRED_UPDATE_MESSAGE
+    UPDATE_MESSAGE = _responses.UPDATE_MESSAGE
+    APPLICATION_COMMAND_AUTOCOMPLETE_RESULT = _responses.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
 
 
 class OptionType(IntEnum):
@@ -49,7 +55,7 @@ class OptionType(IntEnum):
     ATTACHMENT = 11
 
 
-EPHEMERAL = 1 << 6          # message flag 64: only the invoker sees it
+EPHEMERAL: int = InteractionResponseFlags.EPHEMERAL   # message flag 64: only the invoker sees it
 ADMINISTRATOR = 1 << 3      # permission bit 0x8
 MANAGE_GUILD = 1 << 5       # permission bit 0x20
 

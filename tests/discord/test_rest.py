@@ -268,7 +268,7 @@ def test_file_upload_on_interaction_edit(fake: FakeDiscord, rest: DiscordRest) -
     message = rest.edit_original_interaction_response(
         "tok", {"content": "your export"}, files=[Upload("export.json", b'{"a": 1}', "application/json")])
     assert fake.uploads[0]["filename"] == "export.json" and fake.uploads[0]["content"] == b'{"a": 1}'
-    assert fake.requests[0].json["attachments"] == [{"id": 0, "filename": "export.json"}]
+    assert fake.requests[0].json["attachments"] == [{"id": "0", "filename": "export.json"}]
     assert message["content"] == "your export" and message["attachments"][0]["filename"] == "export.json"
 
 

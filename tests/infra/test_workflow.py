@@ -33,3 +33,12 @@ def test_deploy_supplies_every_value_the_preprovision_hook_requires() -> None:
     for name in ("DISCORD_APPLICATION_ID", "DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN", "DISCORD_CLIENT_SECRET",
                  "SYNAPSE_JWT_SECRET", "SYNAPSE_FINGERPRINT_KEY"):
         assert name in hook and name in env, name
+
+
+def test_pull_requests_preview_the_provision_and_run_the_platform_contracts() -> None:
+    """PRs get `azd provision --preview` (after the Bicep compile); the test job runs tests/contract."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    preview = jobs["preview"]
+    assert "pull_request" in preview["if"] and preview["needs"] == ["bicep"]
+    assert "azd provision --preview" in steps(preview)
+    assert "pytest tests/contract" in steps(jobs["test"]) and "npm ci" in steps(jobs["test"])

@@ -166,8 +166,7 @@ class FakeDiscord:
         self.nonce_window = nonce_window
         self.default_limit = default_limit
         self.default_window = default_window
-        self.bot_user = {"id": application_id, "username": "Synapse", "discriminator": "0",
-                         "global_name": None, "avatar": None, "bot": True}
+        self.bot_user = _user({"id": application_id, "username": "Synapse", "bot": True})
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -312,7 +311,7 @@ class FakeDiscord:
     def add_oauth_user(self, code: str, *, user: dict[str, Any], guilds: list[dict[str, Any]] | None = None,
                        redirect_uri: str | None = None, scope: str = "identify guilds") -> None:
         """Register an authorization ``code`` that exchanges for a token of ``user`` (with ``guilds``)."""
-        full_user = {"discriminator": "0", "global_name": None, "avatar": None, **user}
+        full_user = _user(user)
         with self._lock:
             self._oauth_codes[code] = {"user": full_user, "guilds": guilds or [],
                                        "redirect_uri": redirect_uri, "scope": scope}
@@ -497,10 +496,11 @@ class FakeDiscord:
         mentions, everyone = _mentions(content, body.get("allowed_mentions"))
         message = {
             "id": self._snowflake(), "channel_id": channel_id, "type": 0, "content": content,
-            "embeds": embeds, "author": self.bot_user, "timestamp": datetime.now(UTC).isoformat(),
+            "embeds": _embeds(embeds), "author": self.bot_user, "timestamp": datetime.now(UTC).isoformat(),
             "edited_timestamp": None, "tts": False, "mention_everyone": everyone,
             "mentions": [{"id": m} for m in mentions], "mention_roles": [], "attachments": [],
-            "pinned": False, "flags": 0, "nonce": None if nonce is None else str(nonce), "_created": now,
+            "pinned": False, "flags": 0, "components": [],
+            "nonce": None if nonce is None else str(nonce), "_created": now,
         }
         self.messages.append(message)
         return _Reply(200, _public(message))
@@ -532,8 +532,7 @@ class FakeDiscord:
         if channel is None:
             channel = self.dm_channels[recipient] = {
                 "id": self._snowflake(), "type": 1, "last_message_id": None, "flags": 0,
-                "recipients": [{"id": recipient, "username": f"user{recipient}", "discriminator": "0",
-                                "global_name": None, "avatar": None}]}
+                "recipients": [_user({"id": recipient, "username": f"user{recipient}"})]}
         return _Reply(200, channel)
 
     def _webhook_token(self, rec: Recorded) -> str:
@@ -544,17 +543,20 @@ class FakeDiscord:
     def _webhook_message(self, body: Any, previous: dict[str, Any] | None = None) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}
         base = previous or {"id": self._snowflake(), "channel_id": "0", "type": 20, "content": "",
-                            "embeds": [], "components": [], "flags": 0, "author": self.bot_user,
+                            "embeds": [], "components": [], "attachments": [], "flags": 0, "author": self.bot_user,
                             "webhook_id": self.application_id, "application_id": self.application_id,
-                            "timestamp": datetime.now(UTC).isoformat(), "edited_timestamp": None}
+                            "timestamp": datetime.now(UTC).isoformat(), "edited_timestamp": None,
+                            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+                            "pinned": False}
         message = dict(base)
-        for key in ("content", "embeds", "components", "flags", "allowed_mentions", "attachments"):
+        for key in ("content", "embeds", "components", "flags", "attachments"):   # allowed_mentions is not echoed
             if key in body:
-                message[key] = body[key]
+                message[key] = _embeds(body[key]) if key == "embeds" else body[key]
         if isinstance(body.get("attachments"), list):
             message["attachments"] = [
-                {"id": self._snowflake(), "filename": a.get("filename", "file"),
-                 "url": f"https://cdn.discordapp.com/attachments/0/0/{a.get('filename', 'file')}"}
+                {"id": self._snowflake(), "filename": a.get("filename", "file"), "size": 0,
+                 "url": f"https://cdn.discordapp.com/attachments/0/0/{a.get('filename', 'file')}",
+                 "proxy_url": f"https://media.discordapp.net/attachments/0/0/{a.get('filename', 'file')}"}
                 for a in body["attachments"] if isinstance(a, dict)]
         if len(message.get("content") or "") > 2000:
             raise _form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
@@ -662,14 +664,16 @@ class FakeDiscord:
 
     def current_user(self, rec: Recorded) -> _Reply:
         grant = self._bearer(rec)
-        return _Reply(200, self.bot_user if grant is None else grant["user"])
+        user = self.bot_user if grant is None else grant["user"]
+        return _Reply(200, {"locale": "en-US", "mfa_enabled": False, **user})   # UserPIIResponse
 
     def current_user_guilds(self, rec: Recorded) -> _Reply:
         grant = self._bearer(rec)
         if grant is not None and "guilds" not in grant["scope"].split():
             raise _Error(403, 50001, "Missing Access")
         guilds = [] if grant is None else grant["guilds"]
-        full = [{"icon": None, "owner": False, "permissions": "0", "features": [], **g} for g in guilds]
+        full = [{"icon": None, "banner": None, "owner": False, "permissions": "0", "features": [], **g}
+                for g in guilds]
         return _Reply(200, full)
 
     def guild_part(self, rec: Recorded) -> _Reply:
@@ -742,6 +746,19 @@ def _multipart(ctype: str, body: bytes, path: str) -> tuple[bytes, list[dict[str
             files.append({"field": name, "filename": part.get_filename(), "content": data,
                           "content_type": part.get_content_type(), "path": path})
     return json.dumps(payload).encode(), files
+
+
+def _user(fields: dict[str, Any]) -> dict[str, Any]:
+    """A user object with every field Discord's UserResponse always carries (null when unset)."""
+    return {"discriminator": "0", "global_name": None, "avatar": None, "public_flags": 0, "flags": 0,
+            "primary_guild": None, **fields}
+
+
+def _embeds(embeds: Any) -> Any:
+    """Embeds as Discord echoes them: ``type`` is ``"rich"`` unless the sender set one."""
+    if not isinstance(embeds, list):
+        return embeds
+    return [{"type": "rich", **e} if isinstance(e, dict) else e for e in embeds]
 
 
 def _bucket_hash(route: str) -> str:

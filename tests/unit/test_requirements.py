@@ -14,8 +14,8 @@ def test_requirements_match_the_lock() -> None:
     if uv is None:
         pytest.fail("uv is not installed (scripts/setup.sh installs it)")
     exported = subprocess.run(
-        [uv, "export", "--frozen", "--no-dev", "--no-group", "local", "--no-emit-project", "--no-hashes",
-         "--no-header", "--format", "requirements-txt"],
+        [uv, "export", "--frozen", "--no-dev", "--no-group", "local", "--no-group", "worker", "--no-emit-project",
+         "--no-hashes", "--no-header", "--format", "requirements-txt"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
     committed = (PROJECT_ROOT / "requirements.txt").read_text()
     assert exported == committed, "requirements.txt drifted from uv.lock: run scripts/requirements.sh"
