@@ -42,7 +42,6 @@ MAX_SESSION: Final = timedelta(hours=12)
 MINUTE: Final = timedelta(minutes=1)
 # Minutes paid per tick: one derived event (and one rules pass) per 5 minutes of voice, not per minute.
 TICK_MINUTES: Final = 5
-TICK: Final = TICK_MINUTES * MINUTE
 
 Member = tuple[int, int]          # (guild, user)
 Channel = tuple[int, int]         # (guild, channel)
