@@ -185,19 +185,77 @@ def _written(stack: Stack, guild: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stored", [False, True], ids=["opened-in-the-book", "stored"])
 def test_a_session_the_book_has_closed_earns_no_more_ticks(stack: Stack, stored: bool) -> None:
-    """A tick given a stale (still open) view of a session the book has closed changes nothing: the close
-    is written as it was, whether the session was opened in this book or read from the database."""
+    """A tick given a stale (still open) view of a session since closed changes nothing: the close is
+    written as it was, whether the session was opened and closed in one message or stored open first."""
+    join, leave = ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_leave", A, T0 + timedelta(minutes=20),
+                                                                 channel_id=LOUNGE)
+    if stored:
+        ingest(stack, join)
+        with stack.engine.connect() as conn:
+            [session] = voice.open_sessions(conn)   # what the timer read, before the leave came
+        ingest(stack, leave)
+    else:
+        ingest(stack, join, leave)
+        [row] = rows(stack, "SELECT * FROM voice_sessions WHERE user_id = :u", u=A)
+        session = voice.Session(row.guild_id, row.id, row.user_id, row.channel_id, row.started_at, None, None,
+                                row.self_mute, row.self_deaf)
     with stack.engine.begin() as conn:
-        book = voice.VoiceBook(conn, now=T0 + timedelta(hours=1))
-        book.open(guild_id=GUILD, user_id=A, channel_id=LOUNGE, at=T0)
-        if stored:
-            book.flush()
-        [session] = book.open_sessions()
-        book.close(session, at=T0 + timedelta(minutes=20), reason="left")
-        paid = len(book.derived)
-        book.tick(session)
-        assert len(book.derived) == paid, "no ticks past the close"
-        book.flush()
+        derived = voice.tick_sessions(conn, [session], now=T0 + timedelta(hours=1))
+    assert len(derived) == 0, "no ticks past the close"
     [row] = rows(stack, "SELECT ended_at, end_reason, last_tick_at FROM voice_sessions WHERE user_id = :u", u=A)
     assert (row.ended_at, row.end_reason, row.last_tick_at) == (T0 + timedelta(minutes=20), "left",
                                                                 T0 + timedelta(minutes=20))
+
+
+def test_a_split_snapshot_closes_absent_members_once_its_last_part_is_in(stack: Stack) -> None:
+    """A snapshot in two parts (two messages): the first opens its members and closes nobody; the second,
+    finding the first part in the lake, closes the member neither part lists."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    at = T0 + timedelta(minutes=30)
+    base = f"voice_state_snapshot:{GUILD}:{iso(at)}"
+    part1 = {**ev("voice_state_snapshot", None, at, members=[{"user_id": str(C), "channel_id": str(GAMING)}],
+                  part=1, parts=2), "source_event_id": f"{base}:1/2"}
+    part2 = {**ev("voice_state_snapshot", None, at, members=[{"user_id": str(B), "channel_id": str(LOUNGE)}],
+                  part=2, parts=2), "source_event_id": f"{base}:2/2"}
+    ingest(stack, part1)
+    assert [(r.user_id, r.ended_at) for r in rows(stack, "SELECT * FROM voice_sessions ORDER BY user_id")] == [
+        (A, None), (B, None), (C, None)]
+    ingest(stack, part2)
+    assert [(r.user_id, r.ended_at, r.end_reason)
+            for r in rows(stack, "SELECT * FROM voice_sessions ORDER BY user_id")] == [
+        (A, at, "snapshot"), (B, None, None), (C, None, None)]
+
+
+def test_a_busy_envelope_costs_one_read_and_two_writes(stack: Stack) -> None:
+    """Whatever an envelope does to sessions, voice.apply asks the database once and writes twice; the timer
+    asks once and writes once per chunk."""
+    from synapse.db import lake_store
+    from synapse.eventlake.envelope import decode_envelope
+
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    story = [ev("voice_join", C, T0 + timedelta(minutes=4), channel_id=GAMING),
+             ev("voice_move", B, T0 + timedelta(minutes=9), channel_id=GAMING, from_channel_id=LOUNGE),
+             ev("voice_state_snapshot", None, T0 + timedelta(minutes=12), members=[
+                 {"user_id": str(B), "channel_id": str(GAMING)}, {"user_id": str(C), "channel_id": str(GAMING)}]),
+             ev("voice_join", A, T0 + timedelta(minutes=14), channel_id=LOUNGE),
+             ev("voice_leave", C, T0 + timedelta(minutes=26), channel_id=GAMING)]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with stack.engine.begin() as conn:
+        new = lake_store.append(conn, decode_envelope(encode_envelope(story)))
+        sa.event.listen(conn, "before_cursor_execute", seen)
+        derived = voice.apply(conn, new, now=T0 + timedelta(minutes=30))
+        sa.event.remove(conn, "before_cursor_execute", seen)
+    assert [s.split()[0] for s in statements] == ["WITH", "UPDATE", "INSERT"]
+    assert {e.event_type for e in derived} == {"voice_tick", "voice_session_end"}
+    statements.clear()
+    with stack.engine.begin() as conn:
+        sessions = voice.open_sessions(conn, guild_id=GUILD)
+        sa.event.listen(conn, "before_cursor_execute", seen)
+        ticks = voice.tick_sessions(conn, sessions, now=T0 + timedelta(minutes=45))
+        sa.event.remove(conn, "before_cursor_execute", seen)
+    assert [s.user_id for s in sessions] == [A, B] and ticks
+    assert [s.split()[0] for s in statements] == ["WITH", "UPDATE"]
