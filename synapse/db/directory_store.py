@@ -133,11 +133,6 @@ def state(conn: Connection, guild_id: int) -> State | None:
                  bot_role_ids=tuple(int(r) for r in row.bot_role_ids or ()), refreshed_at=row.refreshed_at)
 
 
-def mark_stale(conn: Connection, guild_id: int) -> None:
-    """The next read refetches from Discord (its TTL has passed)."""
-    conn.execute(text("UPDATE guild_directory_state SET refreshed_at = NULL WHERE guild_id = :g"), {"g": guild_id})
-
-
 def entries(conn: Connection, guild_id: int, kind: Kind, *, q: str = "", include_deleted: bool = False,
             limit: int = 500) -> list[Entry]:
     """Channels or roles, in Discord's order (position, then id); ``q`` matches names, case-insensitively."""
@@ -166,5 +161,5 @@ def afk_channel(conn: Connection, guild_id: int) -> int | None:
                         {"g": guild_id}).scalar_one_or_none()
 
 
-__all__ = ["Entry", "Kind", "State", "afk_channel", "entries", "lookup", "mark_deleted", "mark_stale", "replace",
+__all__ = ["Entry", "Kind", "State", "afk_channel", "entries", "lookup", "mark_deleted", "replace",
            "set_state", "state", "upsert"]

@@ -215,7 +215,7 @@ class Ref:
 def bot_top_position(conn: Connection, guild_id: int) -> int | None:
     """The position of the bot's highest role, or None when the directory does not know the bot's roles."""
     current = store.state(conn, guild_id)
-    if current is None:
+    if current is None or (current.refreshed_at is None and not current.bot_role_ids):
         return None
     roles = store.lookup(conn, guild_id, "role", current.bot_role_ids)
     return max((r.position for r in roles.values() if not r.deleted), default=0)
@@ -351,7 +351,8 @@ def check_rule(conn: Connection, guild_id: int, rule: Any, *, base: str = "") ->
     channels, roles = _references(rule, base)
     out.channels = channel_refs(conn, guild_id, (c for _, c in channels))
     out.roles = role_refs(conn, guild_id, (r for _, r, _ in roles))
-    if store.state(conn, guild_id) is None:
+    current = store.state(conn, guild_id)
+    if current is None or current.refreshed_at is None:  # never fetched: relay events alone are partial
         return out
     for path, cid in channels:
         ref = out.channels[cid]

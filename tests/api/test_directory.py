@@ -224,3 +224,16 @@ def test_relay_events_update_the_cache_in_ingest_and_never_reach_the_lake(api_fa
     assert items[AFK]["deleted"] is True and items[HELP]["afk"] is True
     roles = [r["name"] for r in api.client.get(f"{PATH}/roles", headers=api.auth()).json()["items"]]
     assert "Newcomer" in roles
+
+
+def test_relay_events_alone_do_not_judge_rules(api_fake: tuple[Api, FakeDiscord]) -> None:
+    """A role event from the relay before any fetch from Discord is cached, but rules are not judged on
+    that partial directory: a role it does not list is not called unknown."""
+    api, _ = api_fake
+    at = NOW.isoformat().replace("+00:00", "Z")
+    ingest_events(api.engine, decode_envelope(_envelope(
+        _dir_event("role_update", "700000000000000002", at, {"action": "create", "role_id": "700000000000000002",
+                                                             "name": "Early", "position": 1, "managed": False,
+                                                             "color": 0}))), clock=api.clock)
+    r = api.client.post(f"{PATH}/rules", headers=api.auth(), json=_role_rule(MEMBER))
+    assert r.status_code == 201, r.text

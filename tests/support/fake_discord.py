@@ -686,7 +686,7 @@ class FakeDiscord:
         """Give ``guild_id`` a guild object, channels, roles (@everyone added) and the bot as a member."""
         gid = str(guild_id)
         everyone = role(gid, "@everyone", position=0, permissions="1071698660929")
-        all_roles = [everyone, *[{**r, "guild_id": gid} if "guild_id" in r else r for r in roles or []]]
+        all_roles = [everyone, *(roles or [])]
         guild = {"id": gid, "name": name, "icon": None, "splash": None, "discovery_splash": None,
                  "owner_id": str(owner_id), "afk_channel_id": None if afk_channel_id is None else str(afk_channel_id),
                  "afk_timeout": 300, "widget_enabled": False, "verification_level": 1,
