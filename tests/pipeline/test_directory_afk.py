@@ -31,3 +31,32 @@ def test_talking_in_the_afk_channel_earns_no_voice_xp(stack: Stack) -> None:
     ingest(stack, ev("voice_leave", A, t + timedelta(minutes=10), channel_id=GAMING),
            ev("voice_leave", B, t + timedelta(minutes=10), channel_id=GAMING))
     assert xp(stack, A) == 50 and xp(stack, B) == 50
+
+
+def skips_afk(definition: dict[str, object]) -> bool:
+    conditions = definition["conditions"]
+    assert isinstance(conditions, list)
+    return any(c["type"] == "tags" and c["none_of"] == ["afk"] for c in conditions)
+
+
+def test_guild_init_upgrades_an_unedited_voice_xp_rule_to_skip_the_afk_channel(stack: Stack) -> None:
+    """A guild installed before the AFK exclusion gets it on the next init (a new version)."""
+    import sqlalchemy as sa
+
+    from synapse.admin.audit import SYSTEM
+    from synapse.db import rules_store
+    from synapse.rules.defaults import SUPERSEDED_RULES
+    from synapse.services.guild_init import init_guild
+
+    def voice_rule() -> object:
+        with stack.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT rule_id, version, definition FROM rules WHERE guild_id = :g "
+                                        "AND name = 'Voice XP'"), {"g": GUILD}).one()
+
+    [old] = SUPERSEDED_RULES["Voice XP"]
+    with stack.engine.begin() as conn:  # as an earlier release installed it
+        rules_store.save_rule(conn, GUILD, old, rule_id=voice_rule().rule_id)  # type: ignore[attr-defined]
+    assert not skips_afk(voice_rule().definition)  # type: ignore[attr-defined]
+    with stack.engine.begin() as conn:
+        assert init_guild(conn, GUILD, actor=SYSTEM).installed.get("upgraded_rules") == 1
+    assert skips_afk(voice_rule().definition)  # type: ignore[attr-defined]
