@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     dashboard_origin: str = Field("http://localhost:7071", alias="SYNAPSE_DASHBOARD_ORIGIN")
     fingerprint_key: str = Field("dev-fingerprint-key", alias="SYNAPSE_FINGERPRINT_KEY")
     test_login: bool = Field(False, alias="SYNAPSE_TEST_LOGIN")
+    directory_ttl_seconds: int = Field(600, alias="SYNAPSE_DIRECTORY_TTL_SECONDS", ge=0, le=86400)
 
     log_level: str = Field("INFO", alias="SYNAPSE_LOG_LEVEL")
     http_port: int = Field(7071, alias="SYNAPSE_HTTP_PORT", ge=1, le=65535)

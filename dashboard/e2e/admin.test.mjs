@@ -118,7 +118,9 @@ test('every admin page renders the guild\'s real configuration', async (ctx) => 
   await page.getByRole('heading', { name: 'Regions', exact: true }).waitFor();
   await page.getByRole('form', { name: 'Add a region' }).getByLabel('Key').fill(`e2e-${Date.now().toString(36)}`);
   await page.getByRole('form', { name: 'Add a region' }).getByLabel('Name').fill('E2E hall');
-  await page.getByRole('form', { name: 'Add a region' }).getByLabel(/Channel ids/).fill('123456789012345678, 223456789012345678');
+  const regionChannels = page.getByRole('form', { name: 'Add a region' }).getByRole('combobox', { name: 'Channels' });
+  await regionChannels.fill('general');
+  await regionChannels.press('Enter');
   await page.getByRole('button', { name: 'Add region' }).click();
   await page.getByTestId('regions').getByText('E2E hall').waitFor();
   await shot(page, 'admin-regions');

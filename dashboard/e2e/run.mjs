@@ -10,6 +10,7 @@ import { run } from './harness.mjs';
 import './public.test.mjs';
 import './access.test.mjs';
 import './admin.test.mjs';
+import './directory.test.mjs';
 import './a11y.test.mjs';
 import { measure } from '../scripts/budget.mjs';
 

@@ -92,6 +92,7 @@ var synapseSettings = {
   SYNAPSE_JWT_SECRET: kvRef(keyVaultName, 'synapse-jwt-secret')
   SYNAPSE_FINGERPRINT_KEY: kvRef(keyVaultName, 'synapse-fingerprint-key')
   SYNAPSE_JWT_TTL_SECONDS: '3600'
+  SYNAPSE_DIRECTORY_TTL_SECONDS: '600' // channel and role names: refetched from Discord after 10 min
   SYNAPSE_DASHBOARD_ORIGIN: dashboardOrigin
   SYNAPSE_TEST_LOGIN: 'false'
   SYNAPSE_LOG_LEVEL: 'INFO'

@@ -6,9 +6,11 @@ commit together or not at all. The session must administer the path's guild (``A
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from synapse.admin import channel_groups, currencies
 from synapse.admin import milestones as milestones_admin
@@ -16,10 +18,17 @@ from synapse.admin import modules as modules_admin
 from synapse.admin import settings as settings_admin
 from synapse.admin.currencies import CurrencySpec
 from synapse.admin.settings import GuildSettings
+from synapse.api import directory_schemas as ds
 from synapse.api import schemas
-from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, module, parse_snowflake
+from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, engine, module, parse_snowflake, settings
+from synapse.config import Settings
+from synapse.db.uow import DbEngine
+from synapse.services import directory
 from synapse.services import milestones_admin as milestone_service
 from synapse.services.queries import guild_row
+
+if TYPE_CHECKING:
+    from synapse.discord.rest import DiscordRest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorResponse} for code in (401, 403, 404, 409, 422)}
@@ -30,21 +39,87 @@ Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 Milestones = [Depends(module("milestones"))]
 
 
+# ---------------------------------------------------------------- the guild directory (names for ids)
+
+def discord_rest(cfg: Annotated[Settings, Depends(settings)]) -> Iterator[Any]:
+    """A Discord client for directory refreshes (None without credentials); short waits, one retry."""
+    from synapse.services.announce import rest_from_settings
+
+    rest = rest_from_settings(cfg, max_retries=1, max_inline_wait=2.0)
+    try:
+        yield rest
+    finally:
+        if rest is not None:
+            rest.close()
+
+
+Rest = Annotated[Any, Depends(discord_rest)]  # a DiscordRest, or None without credentials
+Search = Annotated[str, Query(max_length=100, description="Part of a name (case-insensitive) or an exact id")]
+IncludeDeleted = Annotated[bool, Query(description="Also list channels or roles deleted in Discord")]
+
+
+def _fresh(eng: DbEngine, rest: DiscordRest | None, cfg: Settings, guild_id: int, now: Any, *,
+           force: bool = False) -> directory.Freshness:
+    return directory.ensure_fresh(eng, rest, guild_id, now=now, ttl=timedelta(seconds=cfg.directory_ttl_seconds),
+                                  force=force)
+
+
+@router.get("/channels", response_model=ds.ChannelList, summary="The server's channels with names "
+            "(fetched from Discord, cached; for the channel pickers)")
+def list_channels(guild_id: GuildId, _: AdminDep, conn: ReadConn, eng: Annotated[DbEngine, Depends(engine)],
+                  rest: Rest, cfg: Annotated[Settings, Depends(settings)], now: Now, q: Search = "",
+                  include_deleted: IncludeDeleted = False) -> ds.ChannelList:
+    guild_row(conn, guild_id)
+    fresh = _fresh(eng, rest, cfg, guild_id, now)
+    return ds.ChannelList(refreshed_at=fresh.refreshed_at, refreshed=fresh.refreshed, error=fresh.error,
+                          items=directory.listing(conn, guild_id, "channel", q=q, include_deleted=include_deleted))
+
+
+@router.get("/roles", response_model=ds.RoleList, summary="The server's roles with names, highest first, and "
+            "whether the bot can assign each (for the role pickers)")
+def list_roles(guild_id: GuildId, _: AdminDep, conn: ReadConn, eng: Annotated[DbEngine, Depends(engine)],
+               rest: Rest, cfg: Annotated[Settings, Depends(settings)], now: Now, q: Search = "",
+               include_deleted: IncludeDeleted = False) -> ds.RoleList:
+    guild_row(conn, guild_id)
+    fresh = _fresh(eng, rest, cfg, guild_id, now)
+    return ds.RoleList(refreshed_at=fresh.refreshed_at, refreshed=fresh.refreshed, error=fresh.error,
+                       items=directory.listing(conn, guild_id, "role", q=q, include_deleted=include_deleted))
+
+
+@router.post("/directory/refresh", response_model=ds.DirectoryStatus,
+             summary="Fetch channel and role names from Discord now (instead of waiting for the cache to expire)")
+def refresh_directory(guild_id: GuildId, _: AdminDep, conn: ReadConn, eng: Annotated[DbEngine, Depends(engine)],
+                      rest: Rest, cfg: Annotated[Settings, Depends(settings)], now: Now) -> ds.DirectoryStatus:
+    guild_row(conn, guild_id)
+    fresh = _fresh(eng, rest, cfg, guild_id, now, force=True)
+    return ds.DirectoryStatus(refreshed_at=fresh.refreshed_at, refreshed=fresh.refreshed, error=fresh.error)
+
+
 # ---------------------------------------------------------------- settings and modules
 
-@router.get("/settings", response_model=GuildSettings, summary="Guild settings")
-def get_settings(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> GuildSettings:
+class SettingsOut(GuildSettings):
+    references: ds.References = ds.References()
+
+
+def _settings_out(conn: Any, guild_id: int, value: GuildSettings) -> SettingsOut:
+    refs = directory.settings_references(conn, guild_id, value.model_dump())
+    return SettingsOut.model_validate({**value.model_dump(), "references": refs})
+
+
+@router.get("/settings", response_model=SettingsOut, summary="Guild settings (with the names of the "
+            "channels and roles they name)")
+def get_settings(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> SettingsOut:
     guild_row(conn, guild_id)
-    return settings_admin.load(conn, guild_id)
+    return _settings_out(conn, guild_id, settings_admin.load(conn, guild_id))
 
 
-@router.patch("/settings", response_model=GuildSettings,
+@router.patch("/settings", response_model=SettingsOut,
               summary="Change settings (announcement channels, admin roles, time zone, public visibility, …)")
 def patch_settings(guild_id: GuildId, s: AdminDep, conn: WriteConn,
                    changes: Annotated[dict[str, Any], Body(description="Any subset of GuildSettings' fields")],
-                   ) -> GuildSettings:
+                   ) -> SettingsOut:
     guild_row(conn, guild_id)
-    return settings_admin.update(conn, guild_id, changes, actor=s.actor())
+    return _settings_out(conn, guild_id, settings_admin.update(conn, guild_id, changes, actor=s.actor()))
 
 
 @router.get("/modules", response_model=schemas.Modules, summary="Module states")
@@ -91,23 +166,25 @@ def _group_routes(kind: channel_groups.Kind, path: str, noun: str) -> None:
                 name=f"list_{kind}")
     def list_groups(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[schemas.ChannelGroup]:
         guild_row(conn, guild_id)
-        return [schemas.ChannelGroup.model_validate(g) for g in channel_groups.list_all(conn, kind, guild_id)]
+        groups = directory.with_channel_names(conn, guild_id, channel_groups.list_all(conn, kind, guild_id))
+        return [schemas.ChannelGroup.model_validate(g) for g in groups]
 
     @router.post(f"/{path}", response_model=schemas.ChannelGroup, status_code=201, summary=f"Create a {noun}",
                  name=f"create_{kind}")
     def create_group(guild_id: GuildId, s: AdminDep, conn: WriteConn,
                      body: schemas.ChannelGroupIn) -> schemas.ChannelGroup:
         guild_row(conn, guild_id)
-        return schemas.ChannelGroup.model_validate(
-            channel_groups.create(conn, kind, guild_id, body.model_dump(), actor=s.actor()))
+        created = channel_groups.create(conn, kind, guild_id, body.model_dump(), actor=s.actor())
+        return schemas.ChannelGroup.model_validate(directory.with_channel_names(conn, guild_id, [created])[0])
 
     @router.patch(f"/{path}/{{key}}", response_model=schemas.ChannelGroup, summary=f"Change a {noun}",
                   name=f"patch_{kind}")
     def patch_group(guild_id: GuildId, s: AdminDep, conn: WriteConn, key: Key,
                     body: schemas.ChannelGroupPatch) -> schemas.ChannelGroup:
         guild_row(conn, guild_id)
-        return schemas.ChannelGroup.model_validate(channel_groups.update(
-            conn, kind, guild_id, key, body.model_dump(exclude_none=True), actor=s.actor()))
+        changed = channel_groups.update(conn, kind, guild_id, key, body.model_dump(exclude_none=True),
+                                        actor=s.actor())
+        return schemas.ChannelGroup.model_validate(directory.with_channel_names(conn, guild_id, [changed])[0])
 
     @router.delete(f"/{path}/{{key}}", status_code=204, response_class=Response, summary=f"Delete a {noun}",
                    name=f"delete_{kind}")
@@ -130,7 +207,7 @@ def list_milestones(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[sche
 
 
 @router.post("/milestones", response_model=schemas.MilestoneAdmin, status_code=201, dependencies=Milestones,
-             summary="Create a milestone (criteria and rewards as in the Rules Engine's milestone model)")
+             summary="Create a milestone (criteria and rewards as in the Rules DbEngine's milestone model)")
 def create_milestone(guild_id: GuildId, s: AdminDep, conn: WriteConn,
                      body: Annotated[dict[str, Any], Body(description="MilestoneSpec: key, name, criteria, …")],
                      ) -> schemas.MilestoneAdmin:

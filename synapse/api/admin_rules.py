@@ -13,11 +13,13 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from synapse.admin.audit import record
 from synapse.api import schemas
 from synapse.api.deps import AdminDep, GuildId, ReadConn, Session, WriteConn
+from synapse.api.directory_schemas import RuleReferences
 from synapse.db import rules_store
 from synapse.db.reads import rules as rule_reads
 from synapse.db.uow import Conn, read_only_transaction
 from synapse.errors import ValidationFailed
 from synapse.rules.model import dump_rule, rules_schema, validate_rules
+from synapse.services import directory
 from synapse.services.queries import guild_row
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -30,13 +32,15 @@ Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 RuleBody = Annotated[dict[str, Any], Body(description="A rule as JSON (see GET …/admin/rules/schema)")]
 
 
-def _rule_out(r: rule_reads.RuleRow) -> schemas.RuleOut:
+def _rule_out(r: rule_reads.RuleRow, conn: Conn | None = None, guild_id: int = 0) -> schemas.RuleOut:
+    refs = None if conn is None else directory.check_rule(conn, guild_id, r.definition).as_dict()
     return schemas.RuleOut(rule_id=r.rule_id, version=r.version, name=r.name, enabled=r.enabled, module=r.module,
-                           priority=r.priority, trigger=r.trigger_event, definition=r.definition)
+                           priority=r.priority, trigger=r.trigger_event, definition=r.definition,
+                           references=None if refs is None else RuleReferences.model_validate(refs))
 
 
 def _out(conn: Conn, guild_id: int, rule_id: int) -> schemas.RuleOut:
-    return _rule_out(rule_reads.rule(conn, guild_id, rule_id))
+    return _rule_out(rule_reads.rule(conn, guild_id, rule_id), conn, guild_id)
 
 
 @router.get("/schema", response_model=dict[str, Any], summary="JSON Schema of a rule (for the editor)")
@@ -47,7 +51,7 @@ def schema(guild_id: GuildId, _: AdminDep) -> dict[str, Any]:
 @router.get("", response_model=list[schemas.RuleOut], summary="All rules (not deleted)")
 def list_rules(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[schemas.RuleOut]:
     guild_row(conn, guild_id)
-    return [_rule_out(r) for r in rule_reads.list_rules(conn, guild_id)]
+    return [_rule_out(r, conn, guild_id) for r in rule_reads.list_rules(conn, guild_id)]
 
 
 @router.get("/{rule_id}", response_model=schemas.RuleDetail, summary="A rule with all its versions")
@@ -63,6 +67,7 @@ def create_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, body: RuleBody)
     guild_row(conn, guild_id)
     body = {k: v for k, v in body.items() if k != "id"}
     saved = rules_store.save_rule(conn, guild_id, body, actor_id=s.user_id)
+    directory.require_valid_refs(conn, guild_id, body)  # a role the bot cannot assign: 422, nothing saved
     record(conn, guild_id=guild_id, actor=s.actor(), action="rule.create", entity_type="rule",
            entity_id=saved.rule_id, after={"version": saved.version, "definition": dump_rule(saved.spec)})
     return _out(conn, guild_id, saved.rule_id)
@@ -72,6 +77,7 @@ def create_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, body: RuleBody)
 def update_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, rule_id: RuleId, body: RuleBody) -> schemas.RuleOut:
     before = rules_store.get_rule(conn, guild_id, rule_id)
     saved = rules_store.save_rule(conn, guild_id, {**body, "id": rule_id}, rule_id=rule_id, actor_id=s.user_id)
+    directory.require_valid_refs(conn, guild_id, body)
     record(conn, guild_id=guild_id, actor=s.actor(), action="rule.update", entity_type="rule", entity_id=rule_id,
            before={"version": before.version, "definition": dump_rule(before.spec)},
            after={"version": saved.version, "definition": dump_rule(saved.spec)})
@@ -114,11 +120,13 @@ def delete_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, rule_id: RuleId
 def validate(guild_id: GuildId, _: AdminDep, conn: ReadConn,
              body: Annotated[dict[str, Any] | list[dict[str, Any]], Body()]) -> schemas.RuleValidation:
     guild_row(conn, guild_id)
+    ref_errors, warnings = directory.check_rules(conn, guild_id, body)
+    extra = {"warnings": [w.as_dict() for w in warnings]}
     try:
         validate_rules(body, context=rules_store.validation_context(conn, guild_id))
     except ValidationFailed as exc:
-        return schemas.RuleValidation(valid=False, errors=exc.details())
-    return schemas.RuleValidation(valid=True, errors=[])
+        return schemas.RuleValidation(valid=False, errors=exc.details() + [e.as_dict() for e in ref_errors], **extra)
+    return schemas.RuleValidation(valid=not ref_errors, errors=[e.as_dict() for e in ref_errors], **extra)
 
 
 @router.post("/backtest", response_model=schemas.BacktestOut,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from synapse.admin.modules import enabled_modules
 from synapse.api import pagination, schemas
 from synapse.api.deps import GuildId, Now, ReadConn, module, parse_snowflake, visible
-from synapse.services import queries
+from synapse.services import directory, queries
 
 router = APIRouter(prefix="/api/guilds/{guild_id}", tags=["public"])
 
@@ -44,7 +44,8 @@ def modules(guild_id: GuildId, conn: ReadConn) -> schemas.Modules:
             summary="Members tracked, events and active members over 24 h / 7 d / 30 d, top channels, "
                     "currency totals")
 def overview(guild_id: GuildId, conn: ReadConn, now: Now) -> schemas.Overview:
-    return schemas.Overview.model_validate(queries.overview(conn, guild_id, now=now))
+    return schemas.Overview.model_validate(
+        directory.name_top_channels(conn, guild_id, queries.overview(conn, guild_id, now=now)))
 
 
 @router.get("/seasons", response_model=list[schemas.SeasonInfo], responses=ERRORS,

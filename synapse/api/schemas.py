@@ -11,6 +11,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synapse.api.directory_schemas import ChannelRef, RuleReferences
+
 Snowflake = str
 T = TypeVar("T")
 
@@ -39,6 +41,8 @@ class ErrorResponse(Model):
 class ChannelCount(Model):
     channel_id: Snowflake
     events: int
+    name: str | None = Field(None, description="The channel's name (null: not known yet)")
+    deleted: bool = Field(False, description="The channel was deleted in Discord")
 
 
 class WindowCounts(Model):
@@ -267,6 +271,7 @@ class ChannelGroup(Model):
     name: str
     description: str
     channel_ids: list[Snowflake]
+    channels: list[ChannelRef] = Field(default_factory=list, description="channel_ids with names, in order")
 
 
 class MilestoneAdmin(Model):
@@ -487,6 +492,8 @@ class RuleOut(Model):
     priority: int
     trigger: str
     definition: dict[str, Any]
+    references: RuleReferences | None = Field(None, description="The channels and roles the rule names, "
+                                                                "resolved; deleted ones flagged")
 
 
 class RuleVersionOut(Model):
@@ -503,6 +510,8 @@ class RuleDetail(RuleOut):
 class RuleValidation(Model):
     valid: bool
     errors: list[dict[str, Any]] = Field(description="Every problem with its JSON path")
+    warnings: list[dict[str, Any]] = Field(default_factory=list, description="[{path, message}]: deleted or "
+                                           "unknown channels the rule names (it still saves)")
 
 
 class BacktestIn(Model):

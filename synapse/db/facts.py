@@ -26,6 +26,7 @@ from synapse.milestones import model as mm
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, walk_criteria
 from synapse.rules import model as rm
 from synapse.rules.compile import RuleSet, clawback_original, walk_conditions, window_bounds
+from synapse.rules.defaults import AFK_TAG
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 
 _FIRED = text("""
@@ -66,6 +67,11 @@ def load_channels(conn: Connection, guild_id: int) -> dict[int, Channel]:
         for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), {"g": guild_id}):
             for ch in row.channel_ids or ():
                 into.setdefault(int(ch), set()).add(row.key)
+    # The guild's AFK channel carries the built-in tag "afk" (the default voice XP rule excludes it).
+    afk = conn.execute(text("SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g"),
+                       {"g": guild_id}).scalar_one_or_none()
+    if afk is not None:
+        tags.setdefault(int(afk), set()).add(AFK_TAG)
     return {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
             for ch in regions.keys() | tags.keys()}
 

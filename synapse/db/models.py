@@ -463,4 +463,33 @@ class ImportBatch(Base):
     __table_args__ = (UniqueConstraint("guild_id", "file_sha256", "currency_key", name="uq_import_batches_file"),)
 
 
+class GuildDirectoryEntry(Base):
+    """A cached channel or role of a guild (names for ids); vanished ones keep their row with deleted_at."""
+
+    __tablename__ = "guild_directory"
+    guild_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    type: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    parent_id: Mapped[int | None]
+    managed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    color: Mapped[int] = mapped_column(Integer, server_default="0")
+    deleted_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("kind IN ('channel', 'role')", name="kind"),)
+
+
+class GuildDirectoryState(Base):
+    """Per guild: the AFK channel, the bot's own roles, when the directory was last fetched."""
+
+    __tablename__ = "guild_directory_state"
+    guild_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    afk_channel_id: Mapped[int | None]
+    bot_role_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    refreshed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = _now()
+
+
 __all__ = [name for name in dir() if name[0].isupper()]

@@ -19,7 +19,7 @@ from synapse.milestones.criteria import MilestoneRecord
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 from synapse.rules.compile import RuleRecord
 from synapse.rules.decisions import LevelUpRoute
-from synapse.rules.defaults import DEFAULT_MILESTONES, DEFAULT_RULES, SUPERSEDED_RULES
+from synapse.rules.defaults import AFK_TAG, DEFAULT_MILESTONES, DEFAULT_RULES, SUPERSEDED_RULES
 from synapse.rules.model import RuleSpec, ValidationContext, dump_rule, validate_rule
 
 
@@ -27,7 +27,8 @@ def validation_context(conn: Connection, guild_id: int) -> ValidationContext:
     def keys(table: str) -> frozenset[str]:
         return frozenset(r.key for r in conn.execute(text(f"SELECT key FROM {table} WHERE guild_id = :g"),
                                                      {"g": guild_id}))
-    return ValidationContext(currencies=keys("currencies"), regions=keys("regions"), tags=keys("taxonomy"))
+    return ValidationContext(currencies=keys("currencies"), regions=keys("regions"),
+                             tags=keys("taxonomy") | {AFK_TAG})
 
 
 def bump_rules_version(conn: Connection, guild_id: int) -> int:

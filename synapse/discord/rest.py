@@ -254,6 +254,16 @@ class DiscordRest:
                                                              guild_id=guild_id))
         return result
 
+    def get_guild(self, guild_id: int | str) -> dict[str, Any]:
+        """GET /guilds/{guild_id}: name, ``afk_channel_id``, ``afk_timeout``, ``owner_id``, …"""
+        result: dict[str, Any] = self.request(Route.of("GET", "/guilds/{guild_id}", guild_id=guild_id))
+        return result
+
+    def get_bot_user(self) -> dict[str, Any]:
+        """GET /users/@me with the bot token: the bot's own user (its id is the member id in guilds)."""
+        result: dict[str, Any] = self.request(Route.of("GET", "/users/@me"))
+        return result
+
     def get_guild_member(self, guild_id: int | str, user_id: int | str) -> dict[str, Any]:
         """GET /guilds/{guild_id}/members/{user_id} (404 10007 Unknown Member when gone)."""
         result: dict[str, Any] = self.request(Route.of("GET", "/guilds/{guild_id}/members/{user_id}",

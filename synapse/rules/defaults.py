@@ -17,6 +17,9 @@ from synapse.rules.model import RuleSpec
 MESSAGE_MIN_LENGTH: Final = 5
 STARS_DAILY_CAP: Final = 25
 VOICE_XP_PER_MINUTE: Final = 5
+# A built-in taxonomy tag on the guild's AFK channel (Discord's afk_channel_id, from the guild
+# directory): always a known tag, so rules may name it without an admin creating it.
+AFK_TAG: Final = "afk"
 
 DEFAULT_RULES: Final[list[dict[str, Any]]] = [
     {"name": "Message XP", "module": "economy", "priority": 100,
@@ -41,9 +44,9 @@ DEFAULT_RULES: Final[list[dict[str, Any]]] = [
      "trigger": {"event": "reaction_remove"},
      "effects": [{"type": "clawback", "currencies": ["stars"]}]},
     {"name": "Voice XP", "module": "economy", "priority": 100,
-     "description": "XP per minute in voice, not alone in the channel and not self-deafened.",
+     "description": "XP per minute in voice, not alone in the channel, not self-deafened, not in the AFK channel.",
      "trigger": {"event": "voice_tick"},
-     "conditions": [{"type": "not_bot"},
+     "conditions": [{"type": "not_bot"}, {"type": "tags", "none_of": [AFK_TAG]},
                     {"type": "payload", "field": "members_in_channel", "op": ">=", "value": 2},
                     {"type": "payload", "field": "self_deaf", "op": "!=", "value": True}],
      "effects": [{"type": "credit", "currency": "xp",
@@ -107,7 +110,15 @@ def _level_up_v1() -> dict[str, Any]:
 
 # Earlier definitions of default rules. ``install_defaults`` replaces a stored rule that still equals
 # one of them (never edited by the operator) with today's default; edited rules are left alone.
-SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {"Level-up message": [_level_up_v1()]}
+def _voice_xp_v1() -> dict[str, Any]:
+    """The first default voice XP rule: it paid in the guild's AFK channel too."""
+    [rule] = [r for r in DEFAULT_RULES if r["name"] == "Voice XP"]
+    return {**rule, "description": "XP per minute in voice, not alone in the channel and not self-deafened.",
+            "conditions": [c for c in rule["conditions"] if c.get("type") != "tags"]}
+
+
+SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {"Level-up message": [_level_up_v1()],
+                                                            "Voice XP": [_voice_xp_v1()]}
 
 
 def default_rules() -> list[RuleSpec]:

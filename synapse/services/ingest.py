@@ -27,7 +27,7 @@ from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
-from synapse.services import members, onboarding, voice
+from synapse.services import directory, members, onboarding, voice
 
 if TYPE_CHECKING:
     from synapse.rules.cache import RuleCache
@@ -82,6 +82,7 @@ def members_of(events: Sequence[Event]) -> set[tuple[int, int]]:
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,
                            rules: RuleCache[Any] | None = None) -> IngestResult:
     """Everything between BEGIN and COMMIT for a batch of decoded events."""
+    events = directory.apply_events(conn, events)  # channel/role/guild updates change the directory, not the lake
     # One round trip before the first insert: lock every member the events can touch (all of them
     # before anything is written, so no worker ever waits for a lock while holding lake rows another
     # one waits for), and take a transaction id, which the rollup watermark relies on

@@ -61,7 +61,7 @@ def test_overview_counts_windows_from_rollups(api: Api) -> None:
     assert body["windows"]["24h"] == {"events": 7, "messages": 7, "active_members": 2}
     assert body["windows"]["7d"] == {"events": 17, "messages": 11, "active_members": 3}
     assert body["windows"]["30d"] == {"events": 24, "messages": 18, "active_members": 4}
-    assert body["top_channels"][0] == {"channel_id": "10", "events": 12}
+    assert body["top_channels"][0] == {"channel_id": "10", "events": 12, "name": None, "deleted": False}
     xp = next(c for c in body["currencies"] if c["key"] == "xp")
     assert xp["holders"] == 2 and xp["total"] == 600
     assert body["members_tracked"] == 4

@@ -23,6 +23,7 @@ import pytest
 
 from synapse.config import PROJECT_ROOT
 from tests.browser.seed import GUILD_ID, seed
+from tests.support.fake_discord import FakeDiscord, channel, role
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -88,9 +89,30 @@ def test_dashboard_type_check_and_unit_tests() -> None:
     assert unit.returncode == 0, f"vitest failed:\n{unit.stdout[-4000:]}\n{unit.stderr[-2000:]}"
 
 
+# Roles of the simulated community in (fake) Discord: the bot's own role sits between them.
+ROLE_IDS = {"Moderators": "1100000000000000901", "Synapse": "1100000000000000902",
+            "Regulars": "1100000000000000903"}
+
+
+def discord_guild(fake: FakeDiscord) -> None:
+    """The seeded guild in the fake Discord, its channels named as the simulator names them."""
+    from synapse.simulate.community import SimulationConfig, Simulator
+
+    community = Simulator(SimulationConfig(seed=7, guild_id=GUILD_ID)).community
+    text = [channel(cid, name, position=i) for i, (name, cid) in enumerate(community.text_channels.items())]
+    voice = [channel(cid, name, type=2, position=i) for i, (name, cid) in enumerate(community.voice_channels.items())]
+    fake.add_guild(GUILD_ID, name="Simulated Community", channels=[*text, *voice],
+                   roles=[role(community.member_role, "Member", position=1),
+                          role(ROLE_IDS["Regulars"], "Regulars", position=2),
+                          role(ROLE_IDS["Synapse"], "Synapse", position=3, managed=True, bot_id=fake.application_id),
+                          role(ROLE_IDS["Moderators"], "Moderators", position=4)],
+                   bot_roles=[ROLE_IDS["Synapse"]])
+
+
 @pytest.fixture
 def stack(db_url: str) -> Iterator[str]:
-    """The HTTP app serving the API and dashboard/build on a free port, on a seeded database."""
+    """The HTTP app serving the API and dashboard/build on a free port, on a seeded database, with a
+    fake Discord serving the guild's channels and roles (names for the pickers)."""
     if shutil.which("node") is None:
         _missing("node is not installed (the dashboard's e2e runner needs Node 20)")
     if not Path(CHROMIUM).exists():
@@ -98,10 +120,12 @@ def stack(db_url: str) -> Iterator[str]:
     _ensure_build()
     report = seed(db_url, days=5, members=28)
     print(f"seeded: {report}")
+    fake = FakeDiscord().start()
+    discord_guild(fake)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SYNAPSE_ENV": "test", "SYNAPSE_TEST_LOGIN": "true", "SYNAPSE_DATABASE_URL": db_url,
-           "SYNAPSE_DASHBOARD_ORIGIN": base, "SYNAPSE_HTTP_PORT": str(port)}
+           "SYNAPSE_DASHBOARD_ORIGIN": base, "SYNAPSE_HTTP_PORT": str(port), **fake.env()}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "synapse.runner.http:asgi_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
@@ -128,6 +152,7 @@ def stack(db_url: str) -> Iterator[str]:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+        fake.stop()
 
 
 def test_dashboard_end_to_end_in_chromium(stack: str) -> None:

@@ -283,3 +283,22 @@ def test_static_guild_data(fake: FakeDiscord, rest: DiscordRest) -> None:
     with pytest.raises(DiscordError) as caught:
         rest.get_guild_member("9", "43")
     assert caught.value.discord_code == 10007
+
+
+def test_guild_object_and_the_bot_user(fake: FakeDiscord, rest: DiscordRest) -> None:
+    """GET /guilds/{id} carries afk_channel_id and the roles; GET /users/@me with the bot token is the bot,
+    whose member in the guild lists its roles; an unknown guild is 404 10004."""
+    from tests.support.fake_discord import channel, role
+
+    fake.add_guild("9", name="G", afk_channel_id="3", channels=[channel("3", "AFK", type=2)],
+                   roles=[role("21", "Synapse", position=2, managed=True, bot_id=fake.application_id)],
+                   bot_roles=["21"])
+    guild = rest.get_guild("9")
+    assert guild["afk_channel_id"] == "3" and [r["name"] for r in guild["roles"]] == ["@everyone", "Synapse"]
+    bot = rest.get_bot_user()
+    assert bot["id"] == fake.application_id and bot["bot"] is True
+    assert rest.get_guild_member("9", bot["id"])["roles"] == ["21"]
+    assert rest.get_guild_channels("9")[0]["bitrate"] == 64000
+    with pytest.raises(DiscordError) as caught:
+        rest.get_guild("10")
+    assert caught.value.discord_code == 10004

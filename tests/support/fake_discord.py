@@ -35,8 +35,16 @@ Route keys are ``"METHOD /template"`` exactly as ``synapse.discord.rest.Route.ke
     PUT    /applications/{application_id}/commands    (GET likewise)
     PUT    /applications/{application_id}/guilds/{guild_id}/commands (GET likewise)
     POST   /oauth2/token     GET /users/@me     GET /users/@me/guilds
-    GET    /guilds/{guild_id}/roles   GET /guilds/{guild_id}/channels
+    GET    /guilds/{guild_id}   GET /guilds/{guild_id}/roles   GET /guilds/{guild_id}/channels
     GET    /guilds/{guild_id}/members/{user_id}
+
+Guilds with Discord's full object shapes (guild, channels, roles, the bot's own member)::
+
+    fake_discord.add_guild("789", name="G", afk_channel_id="12",
+                           channels=[channel("11", "general"), channel("12", "AFK", type=2)],
+                           roles=[role("21", "Member", position=1), role("22", "Synapse", position=5,
+                                  managed=True)], bot_roles=["22"])
+    fake_discord.remove_channel("789", "11")       # it vanished (the next fetch no longer lists it)
 
 Behaviour, per Discord's docs:
 
@@ -676,6 +684,51 @@ class FakeDiscord:
                 for g in guilds]
         return _Reply(200, full)
 
+    def add_guild(self, guild_id: int | str, *, name: str = "Guild", channels: list[dict[str, Any]] | None = None,
+                  roles: list[dict[str, Any]] | None = None, afk_channel_id: int | str | None = None,
+                  bot_roles: list[int | str] | None = None, owner_id: int | str = "1") -> dict[str, Any]:
+        """Give ``guild_id`` a guild object, channels, roles (@everyone added) and the bot as a member."""
+        gid = str(guild_id)
+        everyone = role(gid, "@everyone", position=0, permissions="1071698660929")
+        all_roles = [everyone, *(roles or [])]
+        guild = {"id": gid, "name": name, "icon": None, "splash": None, "discovery_splash": None,
+                 "owner_id": str(owner_id), "afk_channel_id": None if afk_channel_id is None else str(afk_channel_id),
+                 "afk_timeout": 300, "widget_enabled": False, "verification_level": 1,
+                 "default_message_notifications": 1, "explicit_content_filter": 2, "roles": all_roles,
+                 "emojis": [], "features": [], "mfa_level": 0, "application_id": None,
+                 "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
+                 "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
+                 "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
+                 "premium_progress_bar_enabled": False}
+        bot_member = {"user": self.bot_user, "nick": None, "avatar": None,
+                      "roles": [str(r) for r in bot_roles or []], "joined_at": "2024-01-01T00:00:00+00:00",
+                      "premium_since": None, "deaf": False, "mute": False, "flags": 0, "pending": False}
+        with self._lock:
+            data = self.guild_data.setdefault(gid, {})
+            data["guild"] = guild
+            data["channels"] = [{**c, "guild_id": gid} for c in channels or []]
+            data["roles"] = all_roles
+            data.setdefault("members", {})[self.bot_user["id"]] = bot_member
+        return guild
+
+    def remove_channel(self, guild_id: int | str, channel_id: int | str) -> None:
+        """The channel is deleted in Discord: channel lists no longer show it."""
+        with self._lock:
+            data = self.guild_data[str(guild_id)]
+            data["channels"] = [c for c in data.get("channels", []) if c["id"] != str(channel_id)]
+
+    def get_guild(self, rec: Recorded) -> _Reply:
+        guild_id = rec.params["guild_id"]
+        if guild_id in self._guild_errors:
+            status, code, message = self._guild_errors[guild_id]
+            raise _Error(status, code, message)
+        data = self.guild_data.get(guild_id)
+        if data is None:
+            raise _Error(404, 10004, "Unknown Guild")
+        guild = data.get("guild") or {"id": guild_id, "name": "Guild", "afk_channel_id": None, "afk_timeout": 300,
+                                      "owner_id": "1", "features": []}
+        return _Reply(200, {**guild, "roles": data.get("roles", [])})
+
     def guild_part(self, rec: Recorded) -> _Reply:
         guild_id = rec.params["guild_id"]
         if guild_id in self._guild_errors:
@@ -691,6 +744,31 @@ class FakeDiscord:
             return _Reply(200, member)
         part = rec.path.rsplit("/", 1)[1]
         return _Reply(200, data.get(part, []))
+
+
+def channel(channel_id: int | str, name: str, *, type: int = 0, position: int = 0,
+            parent_id: int | str | None = None) -> dict[str, Any]:
+    """A guild channel object as ``GET /guilds/{id}/channels`` returns it (type 0 text, 2 voice, 4 category)."""
+    out: dict[str, Any] = {"id": str(channel_id), "type": type, "name": name, "position": position,
+                           "flags": 0, "parent_id": None if parent_id is None else str(parent_id),
+                           "permission_overwrites": [], "nsfw": False}
+    if type in (0, 5, 15):
+        out.update({"topic": None, "last_message_id": None, "rate_limit_per_user": 0})
+    if type == 2:
+        out.update({"bitrate": 64000, "user_limit": 0, "rtc_region": None, "last_message_id": None})
+    return out
+
+
+def role(role_id: int | str, name: str, *, position: int = 1, color: int = 0, managed: bool = False,
+         permissions: str = "0", bot_id: str | None = None) -> dict[str, Any]:
+    """A role object as ``GET /guilds/{id}/roles`` returns it (``managed`` + ``tags.bot_id``: a bot's own role)."""
+    out: dict[str, Any] = {"id": str(role_id), "name": name, "color": color,
+                           "colors": {"primary_color": color, "secondary_color": None, "tertiary_color": None},
+                           "hoist": False, "icon": None, "unicode_emoji": None, "position": position,
+                           "permissions": permissions, "managed": managed, "mentionable": False, "flags": 0}
+    if managed:
+        out["tags"] = {"bot_id": bot_id} if bot_id else {"integration_id": "1"}
+    return out
 
 
 _MESSAGES = {0: "General error", 10003: "Unknown Channel", 10004: "Unknown Guild", 10007: "Unknown Member",
@@ -718,6 +796,7 @@ def _routes(fake: FakeDiscord) -> list[tuple[str, re.Pattern[str], str, Callable
         ("POST", "/oauth2/token", fake.oauth_token),
         ("GET", "/users/@me", fake.current_user),
         ("GET", "/users/@me/guilds", fake.current_user_guilds),
+        ("GET", "/guilds/{guild_id}", fake.get_guild),
         ("GET", "/guilds/{guild_id}/roles", fake.guild_part),
         ("GET", "/guilds/{guild_id}/channels", fake.guild_part),
         ("GET", "/guilds/{guild_id}/members/{user_id}", fake.guild_part),
@@ -824,4 +903,4 @@ def fake_discord() -> Iterator[FakeDiscord]:
         fake.stop()
 
 
-__all__ = ["FakeDiscord", "Fault", "Recorded", "fake_discord"]
+__all__ = ["FakeDiscord", "Fault", "Recorded", "channel", "fake_discord", "role"]

@@ -158,6 +158,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/guilds/{guild_id}/admin/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The server's channels with names (fetched from Discord, cached; for the channel pickers) */
+        get: operations["list_channels_api_guilds__guild_id__admin_channels_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/guilds/{guild_id}/admin/currencies": {
         parameters: {
             query?: never;
@@ -191,6 +208,23 @@ export interface paths {
         head?: never;
         /** Change a currency (not its key) */
         patch: operations["patch_currency_api_guilds__guild_id__admin_currencies__key__patch"];
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/directory/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch channel and role names from Discord now (instead of waiting for the cache to expire) */
+        post: operations["refresh_directory_api_guilds__guild_id__admin_directory_refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/guilds/{guild_id}/admin/imports": {
@@ -419,6 +453,23 @@ export interface paths {
         patch: operations["patch_regions_api_guilds__guild_id__admin_regions__key__patch"];
         trace?: never;
     };
+    "/api/guilds/{guild_id}/admin/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The server's roles with names, highest first, and whether the bot can assign each (for the role pickers) */
+        get: operations["list_roles_api_guilds__guild_id__admin_roles_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/guilds/{guild_id}/admin/rules": {
         parameters: {
             query?: never;
@@ -599,7 +650,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Guild settings */
+        /** Guild settings (with the names of the channels and roles they name) */
         get: operations["get_settings_api_guilds__guild_id__admin_settings_get"];
         put?: never;
         post?: never;
@@ -1164,13 +1215,29 @@ export interface components {
         ChannelCount: {
             /** Channel Id */
             channel_id: string;
+            /**
+             * Deleted
+             * @description The channel was deleted in Discord
+             * @default false
+             */
+            deleted: boolean;
             /** Events */
             events: number;
+            /**
+             * Name
+             * @description The channel's name (null: not known yet)
+             */
+            name?: string | null;
         };
         /** ChannelGroup */
         ChannelGroup: {
             /** Channel Ids */
             channel_ids: string[];
+            /**
+             * Channels
+             * @description channel_ids with names, in order
+             */
+            channels?: components["schemas"]["ChannelRef"][];
             /** Description */
             description: string;
             /** Key */
@@ -1200,6 +1267,47 @@ export interface components {
             description?: string | null;
             /** Name */
             name?: string | null;
+        };
+        /** ChannelList */
+        ChannelList: {
+            /**
+             * Error
+             * @description Why they could not be fetched (the cached names are served)
+             */
+            error?: string | null;
+            /** Items */
+            items: components["schemas"]["DirectoryChannel"][];
+            /**
+             * Refreshed
+             * @description This request fetched them
+             * @default false
+             */
+            refreshed: boolean;
+            /**
+             * Refreshed At
+             * @description When the names were last fetched from Discord
+             */
+            refreshed_at: string | null;
+        };
+        /**
+         * ChannelRef
+         * @description A channel id with its name (null: the directory has never seen it) and whether it was deleted.
+         */
+        ChannelRef: {
+            /**
+             * Deleted
+             * @default false
+             */
+            deleted: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string | null;
+            /**
+             * Type
+             * @description text, voice, category, announcement, stage, forum, media
+             */
+            type?: string | null;
         };
         /** Cohort */
         Cohort: {
@@ -1305,6 +1413,78 @@ export interface components {
             before: unknown;
             /** Path */
             path: string;
+        };
+        /** DirectoryChannel */
+        DirectoryChannel: {
+            /**
+             * Afk
+             * @description The server's AFK channel (voice XP excludes it by default)
+             */
+            afk: boolean;
+            /**
+             * Category
+             * @description Name of the parent category
+             */
+            category: string | null;
+            /** Deleted */
+            deleted: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Parent Id */
+            parent_id: string | null;
+            /** Position */
+            position: number;
+            /** Type */
+            type: string;
+        };
+        /** DirectoryRole */
+        DirectoryRole: {
+            /**
+             * Assignable
+             * @description Below the bot's highest role and not managed: the bot can give it
+             */
+            assignable: boolean;
+            /** Color */
+            color: number;
+            /** Deleted */
+            deleted: boolean;
+            /**
+             * Everyone
+             * @description The @everyone role
+             */
+            everyone: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Managed
+             * @description Managed by an integration or a bot: nobody can assign it
+             */
+            managed: boolean;
+            /** Name */
+            name: string;
+            /** Position */
+            position: number;
+        };
+        /** DirectoryStatus */
+        DirectoryStatus: {
+            /**
+             * Error
+             * @description Why they could not be fetched (the cached names are served)
+             */
+            error?: string | null;
+            /**
+             * Refreshed
+             * @description This request fetched them
+             * @default false
+             */
+            refreshed: boolean;
+            /**
+             * Refreshed At
+             * @description When the names were last fetched from Discord
+             */
+            refreshed_at: string | null;
         };
         /** EarnedMilestone */
         EarnedMilestone: {
@@ -1415,63 +1595,6 @@ export interface components {
             /** Public Leaderboard */
             public_leaderboard: boolean;
             /** Timezone */
-            timezone: string;
-        };
-        /**
-         * GuildSettings
-         * @description Everything an admin can set for a guild (the dashboard's Settings page).
-         */
-        GuildSettings: {
-            /** Admin Role Ids */
-            admin_role_ids?: string[];
-            /**
-             * Announcements Channel Id
-             * @description Where milestone embeds are posted
-             */
-            announcements_channel_id?: string | null;
-            /**
-             * Level Role Mode
-             * @description Level roles: keep lower ones or replace
-             * @default stack
-             * @enum {string}
-             */
-            level_role_mode: "stack" | "replace";
-            /** Levelup Channel Id */
-            levelup_channel_id?: string | null;
-            /**
-             * Levelup Mode
-             * @description Level-up embed: in the channel of the message, a fixed channel, by DM, or not at all
-             * @default channel
-             * @enum {string}
-             */
-            levelup_mode: "channel" | "fixed" | "dm" | "off";
-            /**
-             * Levelup Template
-             * @default {mention} reached **level {level}** in {currency}!
-             */
-            levelup_template: string;
-            /**
-             * Milestone Template
-             * @default {mention} earned **{milestone}** {emoji}
-             */
-            milestone_template: string;
-            /**
-             * Public Activity
-             * @description Show activity analytics to anyone
-             * @default true
-             */
-            public_activity: boolean;
-            /**
-             * Public Leaderboard
-             * @description Show the leaderboard and profiles to anyone
-             * @default true
-             */
-            public_leaderboard: boolean;
-            /**
-             * Timezone
-             * @description IANA time zone for heatmaps, time windows and daily caps
-             * @default UTC
-             */
             timezone: string;
         };
         /**
@@ -1906,6 +2029,20 @@ export interface components {
              */
             type: "polynomial";
         };
+        /**
+         * References
+         * @description Every channel and role an object names, resolved (keys are the ids).
+         */
+        References: {
+            /** Channels */
+            channels?: {
+                [key: string]: components["schemas"]["ChannelRef"];
+            };
+            /** Roles */
+            roles?: {
+                [key: string]: components["schemas"]["RoleRef"];
+            };
+        };
         /** Retention */
         Retention: {
             /** Cohorts */
@@ -1949,6 +2086,46 @@ export interface components {
             /** Qualifying */
             qualifying: number;
         };
+        /** RoleList */
+        RoleList: {
+            /**
+             * Error
+             * @description Why they could not be fetched (the cached names are served)
+             */
+            error?: string | null;
+            /** Items */
+            items: components["schemas"]["DirectoryRole"][];
+            /**
+             * Refreshed
+             * @description This request fetched them
+             * @default false
+             */
+            refreshed: boolean;
+            /**
+             * Refreshed At
+             * @description When the names were last fetched from Discord
+             */
+            refreshed_at: string | null;
+        };
+        /** RoleRef */
+        RoleRef: {
+            /**
+             * Assignable
+             * @description The bot can give this role (below its highest role, not managed); null when unknown
+             */
+            assignable?: boolean | null;
+            /**
+             * Deleted
+             * @default false
+             */
+            deleted: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string | null;
+            /** Type */
+            type?: string | null;
+        };
         /** RuleDetail */
         RuleDetail: {
             /** Definition */
@@ -1963,6 +2140,8 @@ export interface components {
             name: string;
             /** Priority */
             priority: number;
+            /** @description The channels and roles the rule names, resolved; deleted ones flagged */
+            references?: components["schemas"]["RuleReferences"] | null;
             /** Rule Id */
             rule_id: number;
             /** Trigger */
@@ -1997,12 +2176,32 @@ export interface components {
             name: string;
             /** Priority */
             priority: number;
+            /** @description The channels and roles the rule names, resolved; deleted ones flagged */
+            references?: components["schemas"]["RuleReferences"] | null;
             /** Rule Id */
             rule_id: number;
             /** Trigger */
             trigger: string;
             /** Version */
             version: number;
+        };
+        /** RuleReferences */
+        RuleReferences: {
+            /** Channels */
+            channels?: {
+                [key: string]: components["schemas"]["ChannelRef"];
+            };
+            /** Roles */
+            roles?: {
+                [key: string]: components["schemas"]["RoleRef"];
+            };
+            /**
+             * Warnings
+             * @description [{path, message}]: deleted or unknown channels and roles the rule names where that does not make it invalid
+             */
+            warnings?: {
+                [key: string]: unknown;
+            }[];
         };
         /** RuleValidation */
         RuleValidation: {
@@ -2015,6 +2214,13 @@ export interface components {
             }[];
             /** Valid */
             valid: boolean;
+            /**
+             * Warnings
+             * @description [{path, message}]: deleted or unknown channels the rule names (it still saves)
+             */
+            warnings?: {
+                [key: string]: unknown;
+            }[];
         };
         /** RuleVersionOut */
         RuleVersionOut: {
@@ -2112,6 +2318,67 @@ export interface components {
             t: string;
             /** Voice Minutes */
             voice_minutes: number;
+        };
+        /** SettingsOut */
+        SettingsOut: {
+            /** Admin Role Ids */
+            admin_role_ids?: string[];
+            /**
+             * Announcements Channel Id
+             * @description Where milestone embeds are posted
+             */
+            announcements_channel_id?: string | null;
+            /**
+             * Level Role Mode
+             * @description Level roles: keep lower ones or replace
+             * @default stack
+             * @enum {string}
+             */
+            level_role_mode: "stack" | "replace";
+            /** Levelup Channel Id */
+            levelup_channel_id?: string | null;
+            /**
+             * Levelup Mode
+             * @description Level-up embed: in the channel of the message, a fixed channel, by DM, or not at all
+             * @default channel
+             * @enum {string}
+             */
+            levelup_mode: "channel" | "fixed" | "dm" | "off";
+            /**
+             * Levelup Template
+             * @default {mention} reached **level {level}** in {currency}!
+             */
+            levelup_template: string;
+            /**
+             * Milestone Template
+             * @default {mention} earned **{milestone}** {emoji}
+             */
+            milestone_template: string;
+            /**
+             * Public Activity
+             * @description Show activity analytics to anyone
+             * @default true
+             */
+            public_activity: boolean;
+            /**
+             * Public Leaderboard
+             * @description Show the leaderboard and profiles to anyone
+             * @default true
+             */
+            public_leaderboard: boolean;
+            /**
+             * @default {
+             *       "channels": {},
+             *       "roles": {}
+             *     }
+             */
+            references: components["schemas"]["References"];
+            /**
+             * Timezone
+             * @description IANA time zone for heatmaps, time windows and daily caps
+             * @default UTC
+             */
+            timezone: string;
         };
         /**
          * TableCurve
@@ -2834,6 +3101,79 @@ export interface operations {
             };
         };
     };
+    list_channels_api_guilds__guild_id__admin_channels_get: {
+        parameters: {
+            query?: {
+                /** @description Part of a name (case-insensitive) or an exact id */
+                q?: string;
+                /** @description Also list channels or roles deleted in Discord */
+                include_deleted?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_currencies_api_guilds__guild_id__admin_currencies_get: {
         parameters: {
             query?: never;
@@ -3000,6 +3340,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CurrencySpec"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    refresh_directory_api_guilds__guild_id__admin_directory_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DirectoryStatus"];
                 };
             };
             /** @description Unauthorized */
@@ -4325,6 +4733,79 @@ export interface operations {
             };
         };
     };
+    list_roles_api_guilds__guild_id__admin_roles_get: {
+        parameters: {
+            query?: {
+                /** @description Part of a name (case-insensitive) or an exact id */
+                q?: string;
+                /** @description Also list channels or roles deleted in Discord */
+                include_deleted?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_rules_api_guilds__guild_id__admin_rules_get: {
         parameters: {
             query?: never;
@@ -5268,7 +5749,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GuildSettings"];
+                    "application/json": components["schemas"]["SettingsOut"];
                 };
             };
             /** @description Unauthorized */
@@ -5342,7 +5823,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GuildSettings"];
+                    "application/json": components["schemas"]["SettingsOut"];
                 };
             };
             /** @description Unauthorized */

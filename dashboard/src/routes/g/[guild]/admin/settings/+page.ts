@@ -1,7 +1,12 @@
 import { api, need } from '$lib/api/client';
+import { loadDirectory } from '$lib/directory';
 import type { PageLoad } from './$types';
 
 export const load: PageLoad = async ({ params, parent }) => {
   await parent();
-  return { settings: await need(api.GET('/api/guilds/{guild_id}/admin/settings', { params: { path: { guild_id: params.guild } } })) };
+  const [settings, directory] = await Promise.all([
+    need(api.GET('/api/guilds/{guild_id}/admin/settings', { params: { path: { guild_id: params.guild } } })),
+    loadDirectory(params.guild)
+  ]);
+  return { settings, directory };
 };
