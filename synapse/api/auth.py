@@ -23,11 +23,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from synapse.api import schemas
-from synapse.api.deps import ALGORITHM, Now, ReadConn, SessionDep, issue_token, settings
+from synapse.api.deps import ALGORITHM, Now, ReadConn, SessionDep, WriteConn, issue_token, settings
 from synapse.config import Settings
 from synapse.db.reads import access
 from synapse.db.uow import Conn
 from synapse.errors import DiscordError, ErrorDetail, Unauthorized, ValidationFailed
+from synapse.services import onboarding
 
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
@@ -48,8 +49,8 @@ def discord_client(cfg: Cfg) -> Any:
     return DiscordRest.from_settings(cfg, max_retries=1, max_inline_wait=2.0)
 
 
-def administered(conn: Conn, user_id: int, discord_guilds: list[dict[str, Any]]) -> list[int]:
-    """Guilds (known to Synapse) the user may administer, from /users/@me/guilds and admin roles."""
+def _candidates(discord_guilds: list[dict[str, Any]]) -> dict[int, bool]:
+    """Guild id → whether Discord says the user owns it or holds Administrator or Manage Guild there."""
     candidates: dict[int, bool] = {}
     for g in discord_guilds:
         try:
@@ -58,6 +59,12 @@ def administered(conn: Conn, user_id: int, discord_guilds: list[dict[str, Any]])
         except (KeyError, TypeError, ValueError):
             continue
         candidates[gid] = bool(g.get("owner")) or bool(perms & (ADMINISTRATOR | MANAGE_GUILD))
+    return candidates
+
+
+def administered(conn: Conn, user_id: int, discord_guilds: list[dict[str, Any]]) -> list[int]:
+    """Guilds (known to Synapse) the user may administer, from /users/@me/guilds and admin roles."""
+    candidates = _candidates(discord_guilds)
     if not candidates:
         return []
     return sorted(g.guild_id for g in access.guild_access(conn, user_id, candidates)
@@ -89,7 +96,7 @@ def build_router(cfg: Settings) -> APIRouter:
     @router.get("/callback", name="auth_callback", status_code=307, responses={
         307: {"description": "Redirect to the dashboard with #token=…"}, **ERRORS},
         summary="Discord redirects here; exchanges the code and hands the dashboard a session token")
-    def callback(request: Request, cfg: Cfg, conn: ReadConn, now: Now,
+    def callback(request: Request, cfg: Cfg, conn: WriteConn, now: Now,
                  client: Annotated[Any, Depends(discord_client)],
                  code: Annotated[str, Query(min_length=1, max_length=200)],
                  state: Annotated[str, Query(min_length=1, max_length=2000)]) -> RedirectResponse:
@@ -112,6 +119,10 @@ def build_router(cfg: Settings) -> APIRouter:
                                    hint="start again from /api/auth/login") from None
             raise
         user_id = int(user["id"])
+        # A guild the bot is in but Synapse never saw sets itself up at its admin's first login.
+        names = {str(g.get("id")): str(g.get("name") or "") for g in guilds if isinstance(g, dict)}
+        onboarding.adopt_at_login(conn, client, {gid: names.get(str(gid), "")
+                                                 for gid, admin in _candidates(guilds).items() if admin})
         token = issue_token(cfg, user_id=user_id, username=user.get("global_name") or user.get("username", ""),
                             avatar=user.get("avatar"), guilds=administered(conn, user_id, guilds), issued_at=now)
         fragment = urllib.parse.urlencode({"token": token, "expires_in": cfg.jwt_ttl_seconds})

@@ -16,14 +16,23 @@ dashboard shows an admin about what was installed.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Connection, Engine, text
 
 from synapse.admin.audit import Actor
 from synapse.services.guild_init import InitReport, init_guild
+
+if TYPE_CHECKING:
+    from synapse.discord.rest import DiscordRest
+
+log = logging.getLogger(__name__)
+
+MAX_LOGIN_CHECKS: Final = 10
 
 
 def known(conn: Connection, guild_id: int) -> bool:
@@ -46,10 +55,29 @@ def ensure_committed(engine: Engine, guild_id: int, *, name: str = "", door: str
         return ensure(conn, guild_id, name=name, door=door)
 
 
-def adopt(conn: Connection, admin_guilds: dict[int, str], bot_guilds: set[int]) -> list[int]:
-    """At an admin's login: set up the guilds they administer that the bot is in; return those set up."""
+def adopt_at_login(conn: Connection, client: DiscordRest, admin_guilds: Mapping[int, str]) -> list[int]:
+    """At an admin's login: set up the guilds they administer that Synapse has not seen and the bot is in.
+
+    ``admin_guilds`` maps guild id → name from the user's ``/users/@me/guilds`` (owner, Administrator or
+    Manage Guild). The bot's presence is asked of Discord (``GET /guilds/{id}`` with the bot token: 403 or
+    404 when the bot is not there) for at most :data:`MAX_LOGIN_CHECKS` unseen guilds, so a login never
+    waits on dozens of calls. A Discord failure skips the guild (the login itself must not fail); the
+    next login, command or event sets it up. Returns the guilds set up now.
+    """
+    from synapse.errors import DiscordError
+
+    ids = sorted(admin_guilds)
+    seen = {int(g) for g in conn.execute(text("SELECT guild_id FROM guilds WHERE guild_id = ANY(:ids)"),
+                                         {"ids": ids}).scalars()}
     done = []
-    for guild_id in sorted(admin_guilds.keys() & bot_guilds):
+    for guild_id in [g for g in ids if g not in seen][:MAX_LOGIN_CHECKS]:
+        try:
+            client.get_guild(guild_id)
+        except DiscordError as exc:
+            if exc.status not in (403, 404):
+                log.warning("could not ask Discord whether the bot is in a guild",
+                            extra={"guild_id": guild_id, "status": exc.status})
+            continue
         if ensure(conn, guild_id, name=admin_guilds[guild_id], door="login") is not None:
             done.append(guild_id)
     return done

@@ -174,3 +174,29 @@ def test_cors_allows_only_the_dashboard_origin(api: Api) -> None:
     bad = api.client.options(f"{G}/admin/settings", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "PATCH"})
     assert "access-control-allow-origin" not in bad.headers
+
+
+def test_first_admin_login_sets_up_a_guild_the_bot_is_in(make_api: Any, fake_discord: FakeDiscord) -> None:
+    """A guild the bot is in but Synapse never saw: its admin's login installs the default pack and admits them."""
+    api = make_api(discord_api_base=fake_discord.base_url, discord_client_id=fake_discord.client_id,
+                   discord_client_secret=fake_discord.client_secret, discord_bot_token=fake_discord.bot_token)
+    fake_discord.add_guild(777000000000000001, name="Newcomers")   # the bot is a member there
+    fake_discord.add_oauth_user("code-new", user={"id": "42", "username": "ada"}, guilds=[
+        {"id": "777000000000000001", "name": "Newcomers", "permissions": "8"},
+        {"id": "777000000000000002", "name": "Bot not here", "permissions": "8"},
+        {"id": "777000000000000003", "name": "Not an admin", "permissions": "1024"},
+    ])
+    r = _login(api, fake_discord, "code-new")
+    assert r.status_code == 307, r.text
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["location"]).fragment)["token"][0]
+    assert jwt.decode(token, options={"verify_signature": False})["guilds"] == ["777000000000000001"]
+    rows = api.sql("SELECT guild_id, name FROM guilds WHERE guild_id BETWEEN 777000000000000000 AND 777999999999999999")
+    assert [(r.guild_id, r.name) for r in rows] == [(777000000000000001, "Newcomers")]
+    [init] = api.sql("SELECT request_id FROM admin_log WHERE guild_id = 777000000000000001 AND action = 'guild.init'")
+    assert init.request_id == "onboarding:login"
+    setup = api.client.get("/api/guilds/777000000000000001/admin/setup",
+                           headers={"Authorization": f"Bearer {token}"}).json()
+    assert setup["door"] == "login" and setup["rules"]
+    # Discord was asked about the two unseen guilds the user administers, not about the third.
+    asked = {rec.params["guild_id"] for rec in fake_discord.requests_to("GET /guilds/{guild_id}")}
+    assert asked == {"777000000000000001", "777000000000000002"}
