@@ -3,7 +3,7 @@ the retroactive grant. Audited.
 
 **Retroactive grant.** A milestone created today would otherwise only be earned by members
 who act again. ``retro_preview`` checks the milestone's criteria against history for every
-member who has not earned it (with the live engine's own facts, ``DbStore``) and returns who
+member who has not earned it (with the live engine's own facts: the loader's ``Snapshot``) and returns who
 qualifies, plus a ``preview_token`` (hash of the milestone version and the member list).
 ``retro_apply`` takes that token, recomputes, refuses (409) if the set changed since the admin
 reviewed it, and grants the batch in one transaction with one audit row listing the members.
@@ -82,7 +82,9 @@ def delete(conn: Connection, guild_id: int, key: str, *, actor: Actor) -> None:
 
 
 def _qualifying(conn: Connection, guild_id: int, key: str, at: datetime) -> tuple[dict[str, Any], list[int]]:
-    from synapse.db.facts import DbStore
+    from synapse.processing.loop import Context
+    from synapse.rules.compile import compile_rules
+    from synapse.services.rules_runner import facts_of
 
     m = get(conn, guild_id, key)
     records = [r for r in rules_store.load_milestones(conn, guild_id) if r.spec.key == key]
@@ -98,7 +100,8 @@ def _qualifying(conn: Connection, guild_id: int, key: str, at: datetime) -> tupl
          WHERE NOT EXISTS (SELECT 1 FROM user_milestones um WHERE um.guild_id = :g AND um.user_id = u.user_id
                               AND um.milestone_id = :m)
          ORDER BY u.user_id LIMIT :n"""), {"g": guild_id, "m": m["milestone_id"], "n": MAX_RETRO_CANDIDATES})]
-    facts = DbStore(conn, guild_id)
+    # The facts these candidates' criteria ask about, read in one round trip (the engine's loader).
+    facts = facts_of(conn, Context(compile_rules(()), currencies, compiled), guild_id, candidates, at)
     return m, [uid for uid in candidates if check(facts, uid, at)]
 
 
@@ -121,15 +124,18 @@ def retro_preview(conn: Connection, guild_id: int, key: str, *, at: datetime, sa
 
 
 def retro_apply(conn: Connection, guild_id: int, key: str, *, preview_token: str, actor: Actor,
-                at: datetime) -> dict[str, Any]:
+                at: datetime, announce: bool = True) -> dict[str, Any]:
+    """Grant the milestone to everyone the preview listed, through the engine (rewards paid, roles given,
+    ``milestone_earned`` events and what they trigger; ``announce=False``: no announcements)."""
+    from synapse.services.rules_runner import grant_by_hand
+
     m, users = _qualifying(conn, guild_id, key, at)
     if _token(m, users) != preview_token:
         raise Conflict("who qualifies changed since the preview", hint="preview again and review the new list")
-    granted = conn.execute(text("""
-        INSERT INTO user_milestones (guild_id, user_id, milestone_id, earned_at, source, granted_by)
-        SELECT :g, u, :m, :at, 'retro', :by FROM unnest(CAST(:users AS bigint[])) AS u
-        ON CONFLICT DO NOTHING"""), {"g": guild_id, "m": m["milestone_id"], "at": at, "by": actor.id,
-                                     "users": users}).rowcount
+    [milestone] = [r for r in rules_store.load_milestones(conn, guild_id) if r.spec.key == key]
+    done = grant_by_hand(conn, guild_id, users, milestone, source="retro", key=f"retro:{key}:{preview_token}",
+                         at=at, granted_by=actor.id, announce=announce)
+    granted = len(done.tally.milestones)
     record(conn, guild_id=guild_id, actor=actor, action="milestone.retro_grant", entity_type="milestone",
            entity_id=key, after={"granted": granted, "user_ids": [str(u) for u in users]})
     return {"milestone": key, "granted": granted}

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, text
 from synapse.admin.audit import Actor, record
 from synapse.db import ledger_store
 from synapse.errors import ErrorDetail, ValidationFailed
+from synapse.ledger import keys
 from synapse.ledger.model import Kind, Posting
 from synapse.ledger.posting import MAX_AMOUNT
 
@@ -226,7 +227,7 @@ def apply(conn: Connection, guild_id: int, parsed: Parsed, currency: str, *, act
     for i in range(0, len(rows), POSTING_BATCH):
         chunk = rows[i:i + POSTING_BATCH]
         postings = [Posting(guild_id=guild_id, user_id=r.user_id, currency=currency, amount=r.amount,
-                            kind=Kind.import_, idempotency_key=f"import:{parsed.sha256}:{currency}:{r.user_id}",
+                            kind=Kind.import_, idempotency_key=keys.Import(parsed.sha256, currency, r.user_id).render(),
                             occurred_at=at, reason=label, actor_id=actor.id,
                             meta={"source": parsed.source, "file_sha256": parsed.sha256}) for r in chunk]
         posted += len(ledger_store.post(conn, postings))
