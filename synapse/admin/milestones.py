@@ -7,8 +7,9 @@ member who has not earned it (with the live engine's own facts: the loader's ``S
 qualifies, plus a ``preview_token`` (hash of the milestone version and the member list).
 ``retro_apply`` takes that token, recomputes, refuses (409) if the set changed since the admin
 reviewed it, and grants the batch in one transaction with one audit row listing the members.
-Retroactive grants are recorded with ``source='retro'``; they pay no rewards and post no
-announcements (an old achievement should not flood the channel or mint currency at once).
+Retroactive grants are recorded with ``source='retro'`` and go through the engine as earning the
+milestone does (``services.rules_runner.grant_by_hand``): rewards paid, role rewards given,
+``milestone_earned`` events and what they trigger; ``announce=False`` keeps them quiet.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
+from synapse.bootstrap import rule_cache
 from synapse.clock import Clock
 from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
@@ -34,17 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RULES: Any = None
-
-
-def rule_cache() -> RuleCache[Any]:
-    """The worker's compiled-rules cache: one per process, refreshed when a guild's rules version moves."""
-    global _RULES
-    if _RULES is None:
-        from synapse.rules.cache import RuleCache
-
-        _RULES = RuleCache()
-    return _RULES  # type: ignore[no-any-return]
+__all__ = ["IngestResult", "ingest_events", "ingest_message", "members_of", "process_in_transaction", "rule_cache"]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from synapse.db import rules_store
 from synapse.db.ledger_store import load_currencies
 from synapse.errors import Conflict, NotFound
 from synapse.milestones.model import MilestoneSpec, validate_milestone
+from synapse.services.rules_runner import grant_by_hand
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,22 @@ def search_milestones(conn: Connection, guild_id: int, prefix: str, *, limit: in
 
 
 def grant_milestone(conn: Connection, guild_id: int, user_id: int, key: str, *, actor: Actor,
-                    at: datetime) -> Grant:
-    """Give a member a milestone by hand; a second grant changes nothing and says so."""
+                    at: datetime, announce: bool = True) -> Grant:
+    """Give a member a milestone by hand; a second grant changes nothing and says so.
+
+    Through the engine, as earning it does (``rules_runner.grant_by_hand``): currency rewards paid
+    (and the level-ups they cause), role rewards, a ``milestone_earned`` event and what the rules
+    do with it; ``announce=False`` writes no announcement rows.
+    """
     milestone = find_milestone(conn, guild_id, key)
-    row = conn.execute(text("""
-        INSERT INTO user_milestones (guild_id, user_id, milestone_id, earned_at, source, granted_by)
-        VALUES (:g, :u, :m, :at, 'admin', :by)
-        ON CONFLICT DO NOTHING
-        RETURNING earned_at"""), {"g": guild_id, "u": user_id, "m": milestone.milestone_id, "at": at,
-                                   "by": actor.id}).first()
-    if row is None:
+    [spec] = [r for r in rules_store.load_milestones(conn, guild_id) if r.milestone_id == milestone.milestone_id]
+    done = grant_by_hand(conn, guild_id, [user_id], spec, source="admin", key=f"milestone_grant:{key}:{user_id}",
+                         at=at, granted_by=actor.id, announce=announce)
+    if not done.tally.milestones:
         earned_at = conn.execute(text("""
             SELECT earned_at FROM user_milestones WHERE guild_id = :g AND user_id = :u AND milestone_id = :m"""),
             {"g": guild_id, "u": user_id, "m": milestone.milestone_id}).scalar_one()
         return Grant(milestone, user_id, True, earned_at)
     record(conn, guild_id=guild_id, actor=actor, action="milestone.grant", entity_type="member",
            entity_id=user_id, after={"milestone": milestone.key, "milestone_id": milestone.milestone_id})
-    return Grant(milestone, user_id, False, row.earned_at)
+    return Grant(milestone, user_id, False, at)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from synapse.bootstrap import rule_cache
 from synapse.clock import Clock
 from synapse.db import ledger_store, rules_store
 from synapse.db import snapshot as loader
@@ -216,15 +217,20 @@ def _cause(guild_id: int, kind: str, key: str, user_id: int | None, at: Any, pay
 
 
 def _manual(conn: Connection, guild_id: int, users: Iterable[int], cause: Event, rules: RuleCache[Any] | None,
-            announce: bool, extra_postings: int, step: Any) -> ManualResult:
+            announce: bool, extra_postings: int, step: Any, posting_keys: Sequence[str] = ()) -> ManualResult:
     """Plan, load, run ``step(ctx, state)``, write: one manual action in the caller's transaction."""
-    ctx = load_context(conn, guild_id, rules if rules is not None else RuleCache())
+    ctx = load_context(conn, guild_id, rules if rules is not None else rule_cache())
     members = sorted(set(users))
     ledger_store.lock_members(conn, guild_id, members)   # reentrant: a caller may hold them already
 
     def body(grow: int) -> ManualResult:
-        state = _state(conn, ctx, [cause], members, extra_postings=extra_postings,
-                       extra_events=2 * len(members) + 16, grow=grow)
+        query = facts_needed(ctx, [cause], members=members, extra_postings=extra_postings,
+                             extra_events=2 * len(members) + 16)
+        # The action's own keys may be posted already (skipped, as ever); a milestone granted by hand
+        # may have its ``milestone_earned`` event in the lake from an earlier grant.
+        query = replace(query, keys=(*query.keys, *posting_keys), milestone_events=True,
+                        tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow)
+        state = state_for(ctx, loader.load(conn, query))
         tally = step(ctx, state)
         changes = state.changes if announce else state.changes.without_announcements()
         return ManualResult(changes, tally, write(conn, changes))
@@ -247,7 +253,8 @@ def post_by_hand(conn: Connection, guild_id: int, postings: Sequence[Posting], *
     cause = _cause(guild_id, kind, key, users[0] if len(users) == 1 else None, at,
                    {} if actor_id is None else {"actor_id": str(actor_id)})
     return _manual(conn, guild_id, users, cause, rules, announce, len(postings),
-                   lambda ctx, state: loop.apply_postings(ctx, state, postings, cause, check_milestones=users))
+                   lambda ctx, state: loop.apply_postings(ctx, state, postings, cause, check_milestones=users),
+                   [p.idempotency_key for p in postings])
 
 
 def grant_by_hand(conn: Connection, guild_id: int, user_ids: Sequence[int], milestone: MilestoneRecord, *,
