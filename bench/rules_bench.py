@@ -29,12 +29,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from synapse.milestones.defaults import default_milestones
+
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
 from synapse.processing.backtest import backtest
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, compile_rules
-from synapse.rules.defaults import default_milestones, default_rules
+from synapse.rules.defaults import default_rules
 from synapse.rules.engine import evaluate
 from synapse.rules.simulate import START, from_wire, simulate, to_wire
 

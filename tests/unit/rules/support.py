@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from synapse.milestones.defaults import default_milestones
+
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
 from synapse.processing.loop import Context
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, RuleSet, compile_rules
-from synapse.rules.defaults import default_milestones, default_rules
+from synapse.rules.defaults import default_rules
 from synapse.rules.model import validate_rule
 
 G = 1
