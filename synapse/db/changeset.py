@@ -20,31 +20,37 @@ from sqlalchemy.exc import IntegrityError
 from synapse.db import lake_store, ledger_store
 from synapse.processing.changes import ChangeSet
 
-_EVENTS = text("""
-INSERT INTO event_lake (id, guild_id, source_system, source_event_id, event_type, user_id, channel_id,
-                        occurred_at, payload)
-SELECT * FROM unnest(
-    CAST(:id AS bigint[]),
-    CAST(:guild_id AS bigint[]), CAST(:source_system AS text[]), CAST(:source_event_id AS text[]),
-    CAST(:event_type AS text[]), CAST(:user_id AS bigint[]), CAST(:channel_id AS bigint[]),
-    CAST(:occurred_at AS timestamptz[]), CAST(:payload AS jsonb[]))
-ON CONFLICT (guild_id, source_system, source_event_id) DO NOTHING
-RETURNING id
-""")
-# The setting is switched on by a CTE the INSERT reads (one round trip); the statement trigger sees it.
-_POSTINGS = text("""
-WITH batch AS (SELECT set_config('synapse.batch_posting', 'on', true) AS on_)
-INSERT INTO transactions (id, balance_after, guild_id, user_id, currency_key, amount, kind, idempotency_key, reason,
-                          rule_id, rule_version, event_id, event_type, actor_id, season_id, occurred_at, meta)
-SELECT x.* FROM unnest(
-    CAST(:id AS bigint[]), CAST(:balance_after AS bigint[]),
-    CAST(:guild_id AS bigint[]), CAST(:user_id AS bigint[]), CAST(:currency AS text[]),
-    CAST(:amount AS bigint[]), CAST(:kind AS text[]), CAST(:key AS text[]), CAST(:reason AS text[]),
-    CAST(:rule_id AS bigint[]), CAST(:rule_version AS int[]), CAST(:event_id AS bigint[]),
-    CAST(:event_type AS text[]), CAST(:actor_id AS bigint[]), CAST(:season_id AS int[]),
-    CAST(:occurred_at AS timestamptz[]), CAST(:meta AS jsonb[])) AS x
- WHERE (SELECT on_ FROM batch) = 'on'
-RETURNING id, balance_after
+# Derived events and postings in one statement. The setting is switched on by a CTE the INSERT reads; the
+# statement trigger (after the whole statement) sees it. It is switched off by the next statement
+# (``_REST``), never in this one: the trigger would then skip the wallets.
+_FIRST = text("""
+WITH batch AS (SELECT set_config('synapse.batch_posting', 'on', true) AS on_),
+events AS (
+  INSERT INTO event_lake (id, guild_id, source_system, source_event_id, event_type, user_id, channel_id,
+                          occurred_at, payload)
+  SELECT * FROM unnest(
+      CAST(:e_id AS bigint[]),
+      CAST(:e_guild_id AS bigint[]), CAST(:e_source_system AS text[]), CAST(:e_source_event_id AS text[]),
+      CAST(:e_event_type AS text[]), CAST(:e_user_id AS bigint[]), CAST(:e_channel_id AS bigint[]),
+      CAST(:e_occurred_at AS timestamptz[]), CAST(:e_payload AS jsonb[]))
+  ON CONFLICT (guild_id, source_system, source_event_id) DO NOTHING
+  RETURNING id),
+postings AS (
+  INSERT INTO transactions (id, balance_after, guild_id, user_id, currency_key, amount, kind, idempotency_key,
+                            reason, rule_id, rule_version, event_id, event_type, actor_id, season_id, occurred_at,
+                            meta)
+  SELECT x.* FROM unnest(
+      CAST(:id AS bigint[]), CAST(:balance_after AS bigint[]),
+      CAST(:guild_id AS bigint[]), CAST(:user_id AS bigint[]), CAST(:currency AS text[]),
+      CAST(:amount AS bigint[]), CAST(:kind AS text[]), CAST(:key AS text[]), CAST(:reason AS text[]),
+      CAST(:rule_id AS bigint[]), CAST(:rule_version AS int[]), CAST(:event_id AS bigint[]),
+      CAST(:event_type AS text[]), CAST(:actor_id AS bigint[]), CAST(:season_id AS int[]),
+      CAST(:occurred_at AS timestamptz[]), CAST(:meta AS jsonb[])) AS x
+   WHERE (SELECT on_ FROM batch) = 'on'
+  RETURNING id, balance_after)
+SELECT (SELECT count(*) FROM events) AS events,
+       (SELECT COALESCE(array_agg(id ORDER BY id), '{}') FROM postings) AS ids,
+       (SELECT COALESCE(array_agg(balance_after ORDER BY id), '{}') FROM postings) AS balances
 """)
 _REST = text("""
 WITH off AS (SELECT set_config('synapse.batch_posting', 'off', true)),
@@ -82,29 +88,28 @@ class Mispredicted(Exception):
 
 def write(conn: Connection, changes: ChangeSet) -> list[int]:
     """Store a run's changes; return the ids of the outbox rows inserted (send them after commit)."""
-    if changes.derived:
-        columns = lake_store.event_columns(changes.derived)
-        columns["id"] = [e.id for e in changes.derived]
-        rows = conn.execute(_EVENTS, columns).all()
-        if len(rows) != len(changes.derived):
-            raise Mispredicted(f"{len(changes.derived) - len(rows)} derived event(s) were already in the lake")
-    posted = changes.postings
-    if posted:
-        columns = ledger_store.posting_columns([p.posting for p in posted])
-        columns["id"] = [p.transaction_id for p in posted]
-        columns["balance_after"] = [p.balance_after for p in posted]
+    posted, derived = changes.postings, changes.derived
+    if posted or derived:
+        params: dict[str, Any] = {f"e_{k}": v for k, v in lake_store.event_columns(derived).items()}
+        params["e_id"] = [e.id for e in derived]
+        params.update(ledger_store.posting_columns([p.posting for p in posted]))
+        params["id"] = [p.transaction_id for p in posted]
+        params["balance_after"] = [p.balance_after for p in posted]
         try:   # a refusal aborts the caller's transaction: it rolls back, nothing half-written remains
-            written = {int(r.id): int(r.balance_after) for r in conn.execute(_POSTINGS, columns)}
+            row = conn.execute(_FIRST, params).one()
         except IntegrityError as exc:
             raise Mispredicted(f"the database refused the postings: {exc.orig}") from exc
+        if row.events != len(derived):
+            raise Mispredicted(f"{len(derived) - row.events} derived event(s) were already in the lake")
+        written = dict(zip(row.ids, row.balances, strict=True))
         for p in posted:
             if written.get(p.transaction_id) != p.balance_after:
                 raise Mispredicted(f"posting {p.posting.idempotency_key}: predicted balance {p.balance_after}, "
                                    f"database {written.get(p.transaction_id)}")
-    if not (changes.grants or changes.fires or changes.outbox or posted):
+    if not (changes.grants or changes.fires or changes.outbox or posted or derived):   # (switches it off)
         return []
     grants, fires = changes.grants, list(changes.fires.items())
-    params: dict[str, Any] = {
+    params = {
         "g": changes.guild_id,
         "gu": [x.user_id for x in grants], "gm": [x.milestone_id for x in grants],
         "gt": [x.earned_at for x in grants], "gev": [x.event_id for x in grants],
@@ -113,7 +118,7 @@ def write(conn: Connection, changes: ChangeSet) -> list[int]:
         "ft": [v[0] for _, v in fires], "fev": [v[1] for _, v in fires],
         "ok": [o.kind for o in changes.outbox], "od": [o.dedupe_key for o in changes.outbox],
         "op": [json.dumps(o.payload) for o in changes.outbox]}
-    row = conn.execute(_REST, params).one()
-    if row.granted != len(grants):
-        raise Mispredicted(f"{len(grants) - row.granted} milestone(s) were already granted")
-    return [int(i) for i in row.outbox_ids]
+    rest = conn.execute(_REST, params).one()
+    if rest.granted != len(grants):
+        raise Mispredicted(f"{len(grants) - rest.granted} milestone(s) were already granted")
+    return [int(i) for i in rest.outbox_ids]

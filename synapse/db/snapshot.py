@@ -1,7 +1,8 @@
 """The one fact loader: ``load(conn, query) -> Snapshot``, one round trip, for ingest, manual actions, backtests.
 
 It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets, milestones and
-rows, counts and sums of their events, history in the windows given, the keys given that are in
+rows, lifetime counts and sums of their events (the query's own events included), history in
+the windows given (its own events left out), the keys given that are in
 the ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
 rules: which facts, windows and keys matter is the planner's business. Call it after the members'
 locks are taken, so what it reads stays true until commit.
@@ -47,8 +48,7 @@ SELECT
                    (SELECT CASE WHEN x.f IS NULL THEN count(*)
                                 ELSE COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
                                                        THEN (payload ->> x.f)::numeric ELSE x.d END), 0) END::bigint
-                      FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t
-                       AND id <> ALL(CAST(:own AS bigint[])))))
+                      FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
      FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
                   unnest(CAST(:lt_t AS text[]), CAST(:lt_f AS text[]), CAST(:lt_d AS int[]), CAST(:lt_m AS text[]))
                     WITH ORDINALITY AS c(t, f, d, m, n)) x
@@ -56,28 +56,27 @@ SELECT
                    WHERE NOT EXISTS (SELECT 1 FROM user_milestones
                                       WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS lifetimes,
   -- [[member, position in the rc_* arrays, occurred_at, value]]: the members' events since a time
-  (SELECT json_agg(json_build_array(x.u, x.n, e.occurred_at,
+  (SELECT json_agg(json_build_array(x.u, x.n, e.occurred_at, e.id,
                    CASE WHEN x.f IS NOT NULL AND jsonb_typeof(e.payload -> x.f) = 'number'
                         THEN (e.payload ->> x.f)::numeric ELSE x.d END))
      FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
                   unnest(CAST(:rc_t AS text[]), CAST(:rc_f AS text[]), CAST(:rc_d AS int[]),
                          CAST(:rc_s AS timestamptz[])) WITH ORDINALITY AS c(t, f, d, s, n)) x
-     CROSS JOIN LATERAL (SELECT occurred_at, payload FROM event_lake
+     CROSS JOIN LATERAL (SELECT id, occurred_at, payload FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND event_type = x.t AND occurred_at >= x.s
-                            AND id <> ALL(CAST(:own AS bigint[])) OFFSET 0) e) AS recent,
+                          OFFSET 0) e) AS recent,
   -- [[member, UTC day]] the members were active on since :ds
   (SELECT json_agg(json_build_array(x.u, d.day)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND occurred_at >= CAST(:ds AS date)
                             AND CAST(:ds AS date) IS NOT NULL OFFSET 0) d) AS days,
   -- [[member, fingerprint, occurred_at, source id]] of the members' messages with these fingerprints
-  (SELECT json_agg(json_build_array(x.u, e.payload ->> 'fingerprint', e.occurred_at, e.source_event_id))
+  (SELECT json_agg(json_build_array(x.u, e.payload ->> 'fingerprint', e.occurred_at, e.source_event_id, e.id))
      FROM unnest(CAST(:u AS bigint[])) AS x(u)
-     CROSS JOIN LATERAL (SELECT occurred_at, payload, source_event_id FROM event_lake
+     CROSS JOIN LATERAL (SELECT id, occurred_at, payload, source_event_id FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND event_type = 'message_create'
                             AND occurred_at >= :fp_s AND occurred_at <= :fp_e
-                            AND payload ->> 'fingerprint' = ANY(CAST(:fps AS text[]))
-                            AND id <> ALL(CAST(:own AS bigint[])) OFFSET 0) e) AS fingerprints,
+                            AND payload ->> 'fingerprint' = ANY(CAST(:fps AS text[])) OFFSET 0) e) AS fingerprints,
   -- [[rule, member, fired at]] in the span (ledger rows and rule_state)
   (SELECT json_agg(json_build_array(x.r, x.u, f.at))
      FROM (SELECT u, r FROM unnest(CAST(:u AS bigint[])) AS members(u), unnest(CAST(:fire_r AS bigint[])) AS r(r)) x
@@ -130,7 +129,7 @@ def _params(q: FactQuery) -> dict[str, Any]:
     fire_s, fire_e = q.fire_span or (None, None)
     fp_s, fp_e = q.fingerprint_span or (None, None)
     return {
-        "g": q.guild_id, "u": list(q.members), "own": list(q.exclude_event_ids), "me": q.milestone_events,
+        "g": q.guild_id, "u": list(q.members), "me": q.milestone_events,
         "lt_t": [x.event_type for x in q.lifetimes], "lt_f": [x.field for x in q.lifetimes],
         "lt_d": [x.default for x in q.lifetimes], "lt_m": [",".join(map(str, x.milestone_ids)) for x in q.lifetimes],
         "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
@@ -171,12 +170,14 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
             snap.counts[(user_id, lt.event_type)] = int(value)
         else:
             snap.sums[(user_id, lt.event_type, lt.field)] = int(value)
-    for user_id, position, at, value in row.recent or ():
-        rc = query.recent[position - 1]
-        snap.recent.append((user_id, rc.event_type, rc.field, datetime.fromisoformat(at), int(value)))
+    own = set(query.own_event_ids)
+    for user_id, position, at, event_id, value in row.recent or ():
+        if event_id not in own:
+            rc = query.recent[position - 1]
+            snap.recent.append((user_id, rc.event_type, rc.field, datetime.fromisoformat(at), int(value)))
     snap.days = [(user_id, date.fromisoformat(day)) for user_id, day in row.days or ()]
     snap.fingerprints = [(user_id, fp, datetime.fromisoformat(at), source_id)
-                         for user_id, fp, at, source_id in row.fingerprints or ()]
+                         for user_id, fp, at, source_id, event_id in row.fingerprints or () if event_id not in own]
     snap.fires = [(rule_id, user_id, datetime.fromisoformat(at)) for rule_id, user_id, at in row.fires or ()]
     for user_id, position, used in row.caps or ():
         w = query.cap_windows[position - 1]

@@ -62,7 +62,9 @@ class FactQuery:
 
     guild_id: int
     members: tuple[int, ...]
-    exclude_event_ids: tuple[int, ...] = ()     # the message's own events (the run observes them itself)
+    # The message's own events, already in the lake: the run observes them itself, so the windowed history
+    # leaves them out; lifetime totals include them (``state_for`` takes them off: cheaper than in SQL).
+    own_event_ids: tuple[int, ...] = ()
     lifetimes: tuple[Lifetime, ...] = ()
     recent: tuple[Recent, ...] = ()
     days_since: date | None = None              # active days from here (streaks)
@@ -94,7 +96,7 @@ class Needs:
     recent: tuple[tuple[str, str | None, int, timedelta], ...]   # (type, field, default, span)
     longest_streak: int
     rewards: tuple[tuple[int, int], ...]                    # (milestone id, reward index) of currency rewards
-    postings_per_event: int                                 # credit/debit effects of the busiest trigger
+    postings_by_trigger: dict[str, int]                     # credit/debit/clawback effects per trigger
 
 
 def _default(field: str | None) -> int:
@@ -153,7 +155,7 @@ def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
                         for (t, f), ids in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))),
         recent=tuple((t, f, d, timedelta(days=days)) for t, f, d, days in sorted(recent, key=str)),
         longest_streak=streak, rewards=tuple(rewards),
-        postings_per_event=max(per_trigger.values(), default=0))
+        postings_by_trigger=per_trigger)
 
 
 def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int],
@@ -167,12 +169,14 @@ def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int
     guild_id = events[0].guild_id if events else 0
     milestones = ctx.milestones if ctx.milestones_enabled else ()
     own = tuple(e.id for e in events if e.id is not None)
-    # Ids: every effect of every event may post, and so may milestone rewards and what derived events cause.
+    # Ids: what the events' own effects may post, with room for derived events and milestone rewards; should
+    # a busy message need more, the run stops before writing anything and is run again with more.
     n = len(events)
-    tx = 16 + extra_postings + n * max(1, needs.postings_per_event) * 2 + len(needs.rewards) * len(uids)
+    by_trigger = needs.postings_by_trigger
+    tx = 32 + extra_postings + sum(by_trigger.get(e.event_type, 0) for e in events)
     query: dict[str, Any] = {
-        "guild_id": guild_id, "members": uids, "exclude_event_ids": own, "tx_ids": tx,
-        "event_ids": 8 + n + extra_events + (len(milestones) + 4) * min(len(uids), n + 1),
+        "guild_id": guild_id, "members": uids, "own_event_ids": own, "tx_ids": tx,
+        "event_ids": 16 + n // 4 + extra_events,
         "milestone_events": bool(milestones)}
     if milestones:
         query["lifetimes"] = needs.lifetimes

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency
 from synapse.processing.loop import Context
 from synapse.processing.state import MemoryState
@@ -24,7 +25,7 @@ class Snapshot:
     balances: dict[tuple[int, str], int] = field(default_factory=dict)
     earned: dict[int, set[str]] = field(default_factory=dict)
     milestone_events: set[str] = field(default_factory=set)       # source ids of milestone_earned in the lake
-    counts: dict[tuple[int, str], int] = field(default_factory=dict)            # lifetime, own events aside
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)    # lifetime, the message's own included
     sums: dict[tuple[int, str, str], int] = field(default_factory=dict)
     # (member, event type, summed field or None, occurred_at, value)
     recent: list[tuple[int, str, str | None, datetime, int]] = field(default_factory=list)
@@ -38,10 +39,32 @@ class Snapshot:
     event_ids: list[int] = field(default_factory=list)
 
 
-def state_for(ctx: Context, snapshot: Snapshot, *, currencies: Mapping[str, Currency] | None = None,
-              record: bool = True) -> MemoryState:
-    """The state a live run starts from: the snapshot's facts, the reserved ids, recording changes."""
+def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (),
+              currencies: Mapping[str, Currency] | None = None, record: bool = True) -> MemoryState:
+    """The state a live run starts from: the snapshot's facts, the reserved ids, recording changes.
+
+    ``observed``: the events the run will observe that are in the lake already (the message's own):
+    the snapshot's lifetime counts and sums include them, so they are taken off here.
+    """
     s = snapshot
+    counts, sums = s.counts, s.sums
+    fields_of: dict[str, set[str]] = {}
+    for _, et, name in sums:
+        fields_of.setdefault(et, set()).add(name)
+    for e in observed:
+        uid = e.user_id
+        if e.id is None or uid is None:
+            continue
+        key = (uid, e.event_type)
+        if key in counts:
+            counts[key] -= 1
+        for name in fields_of.get(e.event_type, ()):
+            skey = (uid, e.event_type, name)
+            if skey in sums:
+                value = e.payload.get(name)
+                number = value if isinstance(value, int | float) and not isinstance(value, bool) else (
+                    1 if name == "minutes" else 0)
+                sums[skey] -= int(number)
     state = MemoryState(s.guild_id, currencies=currencies if currencies is not None else ctx.currencies,
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start, record=record,

@@ -179,7 +179,7 @@ def _state(conn: Connection, ctx: Context, events: Sequence[Event], users: Itera
     query = facts_needed(ctx, events, members=users, extra_postings=extra_postings, extra_events=extra_events)
     if grow > 1:
         query = replace(query, tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow + 16)
-    return state_for(ctx, loader.load(conn, query))
+    return state_for(ctx, loader.load(conn, query), observed=events)
 
 
 def _with_ids(conn: Connection, body: Any) -> Any:
