@@ -18,7 +18,6 @@ delivers the message again. Manual actions (``post_by_hand``, ``grant_by_hand``)
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,7 @@ from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.eventlake.events import Event
 from synapse.ledger.model import Posting
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
-from synapse.processing import loop
+from synapse.processing import loop, touched
 from synapse.processing.changes import ChangeSet
 from synapse.processing.loop import Context, Tally
 from synapse.processing.plan import facts_needed
@@ -104,17 +103,8 @@ def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_
 
 
 def members_of(events: Iterable[Event]) -> set[int]:
-    """Every member an event's rules may credit or debit (locked before evaluating)."""
-    out: set[int] = set()
-    for e in events:
-        if e.user_id is not None:
-            out.add(e.user_id)
-        for name in ("message_author_id", "reply_to_user_id"):
-            value = e.payload.get(name)
-            if value is not None:
-                with contextlib.suppress(TypeError, ValueError):
-                    out.add(int(value))
-    return out
+    """Every member an event's rules may credit or debit (one guild's events; ``processing.touched``)."""
+    return {u for _, u in touched.members_of(events)}
 
 
 def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
