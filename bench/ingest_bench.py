@@ -14,7 +14,7 @@ Both measurements run in the same fresh database, in the same run, on the same e
 
 The floor runs in a guild of its own, so both see an empty lake for their guild. Figures are
 events received per second (derived events such as voice ticks and level-ups are extra work the
-ingest figure includes). Aim: ingest ≥ 40 % of the floor and ≥ 2,000 events/s on 2 cores.
+ingest figure includes). Aim: ingest ≥ 50 % of the floor and ≥ 2,000 events/s on 2 cores.
 Uses SYNAPSE_DATABASE_URL's server (or the embedded one), in a throwaway database.
 """
 
@@ -67,7 +67,9 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=200, help="events per envelope (relay cuts at ≤ 500)")
+    parser.add_argument("--phases", action="store_true", help="also time the phases of ingest (where time goes)")
     args = parser.parse_args()
+    phases = _phase_timers() if args.phases else None
 
     os.environ.setdefault("SYNAPSE_LOG_LEVEL", "WARNING")
     base = resolve_database_url(get_settings())
@@ -146,8 +148,11 @@ def main() -> int:
         print(f"ingest (default rule pack): {ingest_rate:8.0f} events/s  ({ingest_seconds:.2f} s; best of "
               f"{ingest_first:.2f}/{ingest_second:.2f} s; {derived} derived events, {postings} postings)")
         print(f"pipeline without rules:     {len(events) / bare_seconds:8.0f} events/s  ({bare_seconds:.2f} s)")
+        if phases is not None:
+            print("phases over all ingest passes (seconds, calls): " + ", ".join(
+                f"{name} {seconds:.2f} ({calls})" for name, (seconds, calls) in phases.items()))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 40 %, ≥ 2,000 events/s; {cores} cores, "
+        print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 50 %, ≥ 2,000 events/s; {cores} cores, "
               f"load average {load:.1f})")
         engine.dispose()
     finally:
@@ -155,6 +160,40 @@ def main() -> int:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
     return 0
+
+
+def _phase_timers() -> dict[str, list[float]]:
+    """Wrap the phases of ingest with timers (totals over the run: seconds, calls)."""
+    from synapse.services import ingest as ingest_service
+    from synapse.services import rules_runner
+
+    totals: dict[str, list[float]] = {}
+
+    def wrap(module: object, attr: str, name: str) -> None:
+        real = getattr(module, attr)
+        totals[name] = [0.0, 0]
+
+        def timed(*args: object, **kwargs: object) -> object:
+            began = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                totals[name][0] += time.perf_counter() - began
+                totals[name][1] += 1
+        setattr(module, attr, timed)
+
+    wrap(ingest_service, "decode_envelope", "decode")
+    wrap(ingest_service.lake_store, "append", "lake append (+ voice derived)")
+    wrap(ingest_service.ledger_store, "lock_member_pairs", "locks")
+    wrap(ingest_service.members, "refresh", "member cache")
+    wrap(ingest_service.voice, "apply", "voice sessions")
+    wrap(rules_runner, "load_context", "rules context")
+    wrap(rules_runner, "facts_needed", "plan")
+    wrap(rules_runner.loader, "load", "load (snapshot)")
+    wrap(rules_runner, "state_for", "seed state")
+    wrap(rules_runner.loop, "run", "run (pure loop)")
+    wrap(rules_runner, "write", "write (changeset)")
+    return totals
 
 
 def for_guild(texts: list[str], guild: int) -> list[str]:

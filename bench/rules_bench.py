@@ -31,15 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
-from synapse.rules.backtest import backtest
+from synapse.milestones.defaults import default_milestones
+from synapse.processing.backtest import backtest
+from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, compile_rules
-from synapse.rules.defaults import default_milestones, default_rules
+from synapse.rules.defaults import default_rules
 from synapse.rules.engine import evaluate
-from synapse.rules.memory import MemoryState
 from synapse.rules.simulate import START, from_wire, simulate, to_wire
 
 GUILD = 1
-AIM = 100_000
+AIM = 150_000
 
 
 def _events(target: int, members: int) -> list[dict[str, Any]]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synapse.clock import Clock, SystemClock
 from synapse.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from synapse.rules.cache import RuleCache
 
 
 class Container:
@@ -68,3 +70,20 @@ def set_container(value: Container | None) -> None:
         if _container is not None and value is not _container:
             _container.close()
         _container = value
+
+
+_RULES: Any = None
+_RULES_LOCK = threading.Lock()
+
+
+def rule_cache() -> RuleCache[Any]:
+    """The process's compiled-rules cache (ingest, the voice timer and manual actions share it); each
+    guild's entry is refreshed when its rules fingerprint moves (``services.rules_runner.load_context``)."""
+    global _RULES
+    if _RULES is None:
+        with _RULES_LOCK:
+            if _RULES is None:
+                from synapse.rules.cache import RuleCache
+
+                _RULES = RuleCache()
+    return _RULES  # type: ignore[no-any-return]

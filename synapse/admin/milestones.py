@@ -1,21 +1,11 @@
-"""Milestone admin beyond create/grant (``synapse.services.milestones_admin``): list, update, and
-the retroactive grant. Audited.
+"""Milestone admin beyond create/grant (``synapse.services.milestones_admin``): list, update, delete. Audited.
 
-**Retroactive grant.** A milestone created today would otherwise only be earned by members
-who act again. ``retro_preview`` checks the milestone's criteria against history for every
-member who has not earned it (with the live engine's own facts, ``DbStore``) and returns who
-qualifies, plus a ``preview_token`` (hash of the milestone version and the member list).
-``retro_apply`` takes that token, recomputes, refuses (409) if the set changed since the admin
-reviewed it, and grants the batch in one transaction with one audit row listing the members.
-Retroactive grants are recorded with ``source='retro'``; they pay no rewards and post no
-announcements (an old achievement should not flood the channel or mint currency at once).
+The retroactive grant runs through the engine, so it lives with the other milestone use cases in
+``synapse.services.milestones_admin``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -23,11 +13,8 @@ from sqlalchemy import Connection, text
 from synapse.admin.audit import Actor, record
 from synapse.db import rules_store
 from synapse.db.ledger_store import load_currencies
-from synapse.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
-from synapse.milestones.criteria import compile_milestones
+from synapse.errors import ErrorDetail, NotFound, ValidationFailed
 from synapse.milestones.model import validate_milestone
-
-MAX_RETRO_CANDIDATES = 200_000
 
 
 def _row(r: Any, earned: int = 0) -> dict[str, Any]:
@@ -79,57 +66,3 @@ def delete(conn: Connection, guild_id: int, key: str, *, actor: Actor) -> None:
     rules_store.bump_rules_version(conn, guild_id)
     record(conn, guild_id=guild_id, actor=actor, action="milestone.delete", entity_type="milestone",
            entity_id=key, before={**_spec_dict(before), "earned_count": earned})
-
-
-def _qualifying(conn: Connection, guild_id: int, key: str, at: datetime) -> tuple[dict[str, Any], list[int]]:
-    from synapse.db.facts import DbStore
-
-    m = get(conn, guild_id, key)
-    records = [r for r in rules_store.load_milestones(conn, guild_id) if r.spec.key == key]
-    currencies = load_currencies(conn, guild_id)
-    compiled = compile_milestones(records, curves={k: c.curve for k, c in currencies.items()})
-    if not compiled:
-        raise ValidationFailed("milestone is disabled", [ErrorDetail("enabled", "enable it before granting it")])
-    check = compiled[0].check
-    candidates = [int(r.user_id) for r in conn.execute(text("""
-        SELECT u.user_id FROM (
-            SELECT user_id FROM member_cache WHERE guild_id = :g AND NOT is_bot
-            UNION SELECT DISTINCT user_id FROM wallets WHERE guild_id = :g) u
-         WHERE NOT EXISTS (SELECT 1 FROM user_milestones um WHERE um.guild_id = :g AND um.user_id = u.user_id
-                              AND um.milestone_id = :m)
-         ORDER BY u.user_id LIMIT :n"""), {"g": guild_id, "m": m["milestone_id"], "n": MAX_RETRO_CANDIDATES})]
-    facts = DbStore(conn, guild_id)
-    return m, [uid for uid in candidates if check(facts, uid, at)]
-
-
-def _token(m: dict[str, Any], users: list[int]) -> str:
-    digest = hashlib.sha256(json.dumps([m["milestone_id"], m["criteria"], users]).encode()).hexdigest()
-    return digest[:32]
-
-
-def _names(conn: Connection, guild_id: int, users: list[int]) -> dict[int, str | None]:
-    return {int(r.user_id): r.display_name for r in conn.execute(text(
-        "SELECT user_id, display_name FROM member_cache WHERE guild_id = :g AND user_id = ANY(:u)"),
-        {"g": guild_id, "u": users})}
-
-
-def retro_preview(conn: Connection, guild_id: int, key: str, *, at: datetime, sample: int = 200) -> dict[str, Any]:
-    m, users = _qualifying(conn, guild_id, key, at)
-    names = _names(conn, guild_id, users[:sample])
-    return {"milestone": key, "qualifying": len(users), "preview_token": _token(m, users),
-            "members": [{"user_id": str(u), "display_name": names.get(u)} for u in users[:sample]]}
-
-
-def retro_apply(conn: Connection, guild_id: int, key: str, *, preview_token: str, actor: Actor,
-                at: datetime) -> dict[str, Any]:
-    m, users = _qualifying(conn, guild_id, key, at)
-    if _token(m, users) != preview_token:
-        raise Conflict("who qualifies changed since the preview", hint="preview again and review the new list")
-    granted = conn.execute(text("""
-        INSERT INTO user_milestones (guild_id, user_id, milestone_id, earned_at, source, granted_by)
-        SELECT :g, u, :m, :at, 'retro', :by FROM unnest(CAST(:users AS bigint[])) AS u
-        ON CONFLICT DO NOTHING"""), {"g": guild_id, "m": m["milestone_id"], "at": at, "by": actor.id,
-                                     "users": users}).rowcount
-    record(conn, guild_id=guild_id, actor=actor, action="milestone.retro_grant", entity_type="milestone",
-           entity_id=key, after={"granted": granted, "user_ids": [str(u) for u in users]})
-    return {"milestone": key, "granted": granted}

@@ -243,12 +243,12 @@ def grant_milestone(guild_id: GuildId, s: AdminDep, conn: WriteConn, key: Key, b
 @router.post("/milestones/{key}/retro/preview", response_model=schemas.RetroPreview, dependencies=Milestones,
              summary="Retroactive grant, step 1: who already qualifies from history (nothing written)")
 def retro_preview(guild_id: GuildId, _: AdminDep, conn: ReadConn, key: Key, now: Now) -> schemas.RetroPreview:
-    return schemas.RetroPreview.model_validate(milestones_admin.retro_preview(conn, guild_id, key, at=now))
+    return schemas.RetroPreview.model_validate(milestone_service.retro_preview(conn, guild_id, key, at=now))
 
 
 @router.post("/milestones/{key}/retro/apply", response_model=schemas.RetroApplied, dependencies=Milestones,
              summary="Retroactive grant, step 2: grant exactly the reviewed list (409 if it changed)")
 def retro_apply(guild_id: GuildId, s: AdminDep, conn: WriteConn, key: Key, body: schemas.RetroApplyIn,
                 now: Now) -> schemas.RetroApplied:
-    return schemas.RetroApplied.model_validate(milestones_admin.retro_apply(
+    return schemas.RetroApplied.model_validate(milestone_service.retro_apply(
         conn, guild_id, key, preview_token=body.preview_token, actor=s.actor(), at=now))

@@ -16,10 +16,11 @@ from sqlalchemy import Connection, text
 
 from synapse.errors import NotFound
 from synapse.milestones.criteria import MilestoneRecord
+from synapse.milestones.defaults import DEFAULT_MILESTONES
 from synapse.milestones.model import MilestoneSpec, validate_milestone
 from synapse.rules.compile import RuleRecord
 from synapse.rules.decisions import LevelUpRoute
-from synapse.rules.defaults import AFK_TAG, DEFAULT_MILESTONES, DEFAULT_RULES, SUPERSEDED_RULES
+from synapse.rules.defaults import AFK_TAG, DEFAULT_RULES, SUPERSEDED_RULES
 from synapse.rules.model import RuleSpec, ValidationContext, dump_rule, validate_rule
 
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from synapse.errors import ErrorDetail, InsufficientBalance, ValidationFailed
+from synapse.ledger import keys
 from synapse.ledger.model import Currency, LevelUp, Posted, Posting
 
 MAX_AMOUNT = 10**12
 
 
 def rule_key(*, rule_id: int, event_id: int, effect_index: int) -> str:
-    return f"rule:{rule_id}:{event_id}:{effect_index}"
+    return keys.RuleCredit(rule_id, event_id, effect_index).render()
 
 
 def award_key(request_id: str) -> str:
-    return f"award:{request_id}"
+    return keys.Award(request_id).render()
 
 
 def check_posting(posting: Posting, *, currency: Currency, balance: int) -> int:

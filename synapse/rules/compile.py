@@ -15,6 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from synapse.eventlake.events import Event
+from synapse.ledger import keys
 from synapse.ledger.model import Kind, Posting, make_posting
 from synapse.rules import model as m
 from synapse.rules.decisions import Announcement, Evaluation, RoleChange
@@ -423,15 +424,19 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
 
 
 def _once_key(rule_id: int, event: Event, index: int) -> str:
-    return f"rule:{rule_id}:once:{event.payload.get('message_id')}:{event.user_id}:{index}"
+    message = event.payload.get("message_id")
+    return keys.OncePerReactor(rule_id, None if message is None else str(message), event.user_id, index).render()
 
 
-def _posting_key(rule_id: int, event: Event, index: int, once: bool, known: tuple[int, list[str]] | None) -> str:
+def _posting_key(rule_id: int, head: str, tail: str, event: Event, index: int, once: bool,
+                 known: tuple[int, list[str]] | None) -> str:
+    """The posting's key; ``head``/``tail`` are ``keys.RuleCredit``'s, computed once per effect (hot path:
+    the same string as ``keys.RuleCredit(rule_id, event.id, index).render()``)."""
     if once:
         return known[1][index] if known is not None and known[0] == rule_id else _once_key(rule_id, event, index)
     if event.id is not None:
-        return f"rule:{rule_id}:{event.id}:{index}"   # ledger.posting.rule_key, inlined (hot path)
-    return f"rule:{rule_id}:k:{event.source_system}:{event.source_event_id}:{index}"
+        return f"{head}{event.id}{tail}"
+    return keys.RuleCreditBySource(rule_id, event.source_system, event.source_event_id, index).render()
 
 
 # ---------------------------------------------------------------- effects
@@ -509,14 +514,16 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
         mults = [(_multiplier(mu), mu.times) for mu in e.multipliers] if isinstance(e, m.CreditEffect) else []
         partial = e.partial if isinstance(e, m.DebitEffect) else True
         reason = e.reason or name
+        head, tail = keys.RuleCredit.prefix(rid), f":{index}"
 
         def post(s: Scope, ev: Evaluation, uid: int, key: tuple[int, str], amt: int) -> None:
             pending = s.pending_balance
             pending[key] = pending.get(key, 0) + amt
             event = s.event
+            idem = _posting_key(rid, head, tail, event, index, once, s.once_keys)
             ev.postings.append(make_posting(
-                event.guild_id, uid, cur, amt, Kind.rule, _posting_key(rid, event, index, once, s.once_keys),
-                event.occurred_at, reason, rid, version, event.id, {"event_type": event.event_type}))
+                event.guild_id, uid, cur, amt, Kind.rule, idem, event.occurred_at, reason, rid, version, event.id,
+                {"event_type": event.event_type}))
 
         def credit(s: Scope, ev: Evaluation) -> None:
             uid = who(s)
@@ -572,8 +579,8 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             # "levelup" keeps the event's channel too: the guild's level-up setting may choose it.
             channel = s.event.channel_id if target == "channel" or target == "levelup" else fixed
             ev.announcements.append(Announcement(
-                rid, f"announce:{rid}:{s.event.source_system}:{s.event.source_event_id}:{index}", uid, target,
-                channel, title.format_map(values), template.format_map(values), color, why))
+                rid, keys.Announcement(rid, s.event.source_system, s.event.source_event_id, index).render(), uid,
+                target, channel, title.format_map(values), template.format_map(values), color, why))
         return announce
     if isinstance(e, m.RoleEffect):
         who, role, action = _recipient(e.to), int(e.role_id), e.action
@@ -582,7 +589,7 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             uid = who(s)
             if uid is not None:
                 ev.role_changes.append(RoleChange(
-                    rid, f"role_{action}:{rid}:{s.event.source_system}:{s.event.source_event_id}:{index}",
+                    rid, keys.RoleChange(action, rid, s.event.source_system, s.event.source_event_id, index).render(),
                     uid, role, action, name))
         return role_change
     if isinstance(e, m.LevelRolesEffect):
@@ -594,19 +601,22 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
             old, new = _int(p.get("old_level")), _int(p.get("new_level"))
             if uid is None or old is None or new is None or p.get("currency") != cur:
                 return
-            base = f"{rid}:{s.event.source_system}:{s.event.source_event_id}"
+            ss, se = s.event.source_system, s.event.source_event_id
             reached = [(lvl, r) for lvl, r in ladder if old < lvl <= new]
             if not reached:
                 return
             if mode_ == "stack":
                 for _lvl, r in reached:
-                    ev.role_changes.append(RoleChange(rid, f"role_add:{base}:{r}", uid, r, "add", name))
+                    ev.role_changes.append(RoleChange(rid, keys.RoleChange("add", rid, ss, se, r).render(), uid, r,
+                                                      "add", name))
                 return
             top = reached[-1][1]
-            ev.role_changes.append(RoleChange(rid, f"role_add:{base}:{top}", uid, top, "add", name))
+            ev.role_changes.append(RoleChange(rid, keys.RoleChange("add", rid, ss, se, top).render(), uid, top, "add",
+                                              name))
             for lvl, r in ladder:
                 if lvl <= new and r != top:
-                    ev.role_changes.append(RoleChange(rid, f"role_remove:{base}:{r}", uid, r, "remove", name))
+                    ev.role_changes.append(RoleChange(rid, keys.RoleChange("remove", rid, ss, se, r).render(), uid, r,
+                                                      "remove", name))
         return level_roles
     if isinstance(e, m.ClawbackEffect):
         within = None if e.within_minutes is None else timedelta(minutes=e.within_minutes)
@@ -630,7 +640,7 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
                 s.pending_balance[key] = s.pending_balance.get(key, 0) - amt
                 ev.postings.append(Posting(
                     guild_id=event.guild_id, user_id=prior.user_id, currency=prior.currency, amount=-amt,
-                    kind=Kind.clawback, idempotency_key=f"clawback:{prior.idempotency_key}",
+                    kind=Kind.clawback, idempotency_key=keys.Clawback(prior.idempotency_key).render(),
                     occurred_at=event.occurred_at, reason=f"{name}: {event.event_type}", rule_id=rid,
                     rule_version=version, event_id=event.id, meta={"event_type": event.event_type}))
         return clawback

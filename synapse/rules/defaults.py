@@ -1,4 +1,4 @@
-"""The default rule pack and default milestones a new guild gets (``synapse guild init``).
+"""The default rule pack a new guild gets (``synapse guild init``; its milestones: ``milestones.defaults``).
 
 Message XP follows what members know from MEE6: 15–25 XP per message, at most once a
 minute, on the same level curve (``ledger.curves.MEE6``). Stars reward the author of a
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from synapse.milestones.model import MilestoneSpec
 from synapse.rules.model import RuleSpec
 
 MESSAGE_MIN_LENGTH: Final = 5
@@ -83,23 +82,6 @@ DEFAULT_RULES: Final[list[dict[str, Any]]] = [
       for event in ("message_create", "thread_create", "voice_tick", "level_up")),
 ]
 
-DEFAULT_MILESTONES: Final[list[dict[str, Any]]] = [
-    {"key": "first-message", "name": "First Words", "emoji": "💬",
-     "description": "Sent a first message.",
-     "criteria": {"type": "event_count", "event": "message_create", "at_least": 1}},
-    {"key": "level-5", "name": "Regular", "emoji": "⭐", "description": "Reached level 5.",
-     "criteria": {"type": "level", "currency": "xp", "at_least": 5},
-     "rewards": [{"type": "currency", "currency": "gold", "amount": 50}]},
-    {"key": "level-10", "name": "Veteran", "emoji": "🏅", "description": "Reached level 10.",
-     "criteria": {"type": "level", "currency": "xp", "at_least": 10},
-     "rewards": [{"type": "currency", "currency": "gold", "amount": 100}]},
-    {"key": "messages-100", "name": "Chatterbox", "emoji": "🗨️", "description": "Sent 100 messages.",
-     "criteria": {"type": "event_count", "event": "message_create", "at_least": 100}},
-    {"key": "voice-10h", "name": "Night Owl", "emoji": "🎙️", "description": "Spent 10 hours in voice.",
-     "criteria": {"type": "event_sum", "event": "voice_tick", "field": "minutes", "at_least": 600}},
-    {"key": "first-thread", "name": "Conversation Starter", "emoji": "🧵", "description": "Started a first thread.",
-     "criteria": {"type": "event_count", "event": "thread_create", "at_least": 1}},
-]
 
 
 def _level_up_v1() -> dict[str, Any]:
@@ -123,7 +105,3 @@ SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {"Level-up message": 
 
 def default_rules() -> list[RuleSpec]:
     return [RuleSpec.model_validate(r) for r in DEFAULT_RULES]
-
-
-def default_milestones() -> list[MilestoneSpec]:
-    return [MilestoneSpec.model_validate(ms) for ms in DEFAULT_MILESTONES]

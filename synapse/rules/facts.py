@@ -1,7 +1,8 @@
 """The Facts port: everything a rule may know beyond the event itself.
 
-One ``Facts`` serves one guild. The PostgreSQL adapter is ``synapse.db.facts.DbFacts``;
-``synapse.rules.memory.MemoryState`` implements it in memory for tests and backtests.
+One ``Facts`` serves one guild. Its one implementation is ``synapse.processing.state.MemoryState``,
+seeded live from the snapshot ``synapse.db.snapshot.load`` reads for one message, and from history
+for backtests.
 Only what is listed here can be asked (the whitelist of facts); time bounds are always
 given by the caller (from the event), never read from a clock.
 """

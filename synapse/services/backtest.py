@@ -1,7 +1,7 @@
 """Backtest service: draft rules over a time range of the Event Lake, without writing anything.
 
 Everything runs in one READ ONLY transaction that is rolled back, so PostgreSQL itself
-refuses any write; the run happens in memory (``synapse.rules.backtest``). The state at
+refuses any write; the run happens in memory (``synapse.processing.backtest``). The state at
 the start of the range (balances, earned milestones, event counts, recent credits and
 fires for caps and cooldowns) is loaded first, so the run continues where history was.
 """
@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from synapse.db import ledger_store, rules_store
-from synapse.db.facts import load_channels
+from synapse.db.snapshot import load_channels
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
-from synapse.rules.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
+from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
+from synapse.processing.state import MemoryState
 from synapse.rules.facts import Member
-from synapse.rules.memory import MemoryState
 from synapse.rules.model import RuleSpec
 
 HISTORY = timedelta(days=8)   # caps (≤ a week) and cooldowns (≤ 30 days, rare) look back this far

@@ -34,8 +34,10 @@ from sqlalchemy import Connection, text
 from synapse.admin.audit import Actor, record
 from synapse.db import ledger_store
 from synapse.errors import ErrorDetail, ValidationFailed
+from synapse.ledger import keys
 from synapse.ledger.model import Kind, Posting
 from synapse.ledger.posting import MAX_AMOUNT
+from synapse.services.rules_runner import post_by_hand
 
 Format = Literal["mee6", "csv"]
 MAX_ROWS = 1_000_000
@@ -212,8 +214,12 @@ def preview(conn: Connection, guild_id: int, parsed: Parsed, currency: str, *, s
 
 
 def apply(conn: Connection, guild_id: int, parsed: Parsed, currency: str, *, actor: Actor, at: datetime,
-          filename: str = "", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Post the opening balances (idempotent per file and currency); returns the batch summary."""
+          filename: str = "", progress: Callable[[int], None] | None = None, announce: bool = True) -> dict[str, Any]:
+    """Post the opening balances (idempotent per file and currency); returns the batch summary.
+
+    Through the engine, as earned credit: members who land on a level get their ``level_up`` events
+    (level roles, announcements unless ``announce=False``) and the milestones they now meet.
+    """
     ledger_store.get_currency(conn, guild_id, currency)
     conn.execute(text("SELECT 1 FROM guilds WHERE guild_id = :g FOR UPDATE"), {"g": guild_id})
     done = _batch(conn, guild_id, parsed.sha256, currency)
@@ -226,10 +232,12 @@ def apply(conn: Connection, guild_id: int, parsed: Parsed, currency: str, *, act
     for i in range(0, len(rows), POSTING_BATCH):
         chunk = rows[i:i + POSTING_BATCH]
         postings = [Posting(guild_id=guild_id, user_id=r.user_id, currency=currency, amount=r.amount,
-                            kind=Kind.import_, idempotency_key=f"import:{parsed.sha256}:{currency}:{r.user_id}",
+                            kind=Kind.import_, idempotency_key=keys.Import(parsed.sha256, currency, r.user_id).render(),
                             occurred_at=at, reason=label, actor_id=actor.id,
                             meta={"source": parsed.source, "file_sha256": parsed.sha256}) for r in chunk]
-        posted += len(ledger_store.post(conn, postings))
+        done = post_by_hand(conn, guild_id, postings, kind="import", key=f"import:{parsed.sha256}:{currency}",
+                            at=at, announce=announce, actor_id=actor.id)
+        posted += sum(1 for p in done.changes.postings if p.posting.kind is Kind.import_)
         named = [r for r in chunk if r.username]
         if named:  # display names for the leaderboard, never overwriting what Discord told us
             conn.execute(text("""

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
+from synapse.bootstrap import rule_cache
 from synapse.clock import Clock
 from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
+from synapse.processing.touched import members_of
 from synapse.services import directory, members, onboarding, voice
 
 if TYPE_CHECKING:
@@ -34,17 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_RULES: Any = None
-
-
-def rule_cache() -> RuleCache[Any]:
-    """The worker's compiled-rules cache: one per process, refreshed when a guild's rules version moves."""
-    global _RULES
-    if _RULES is None:
-        from synapse.rules.cache import RuleCache
-
-        _RULES = RuleCache()
-    return _RULES  # type: ignore[no-any-return]
+__all__ = ["IngestResult", "ingest_events", "ingest_message", "members_of", "process_in_transaction", "rule_cache"]
 
 
 @dataclass(frozen=True)
@@ -64,19 +56,6 @@ class IngestResult:
     def log_fields(self) -> dict[str, Any]:
         return {"received": self.received, "new": self.new, "derived": self.derived, "postings": self.postings,
                 "milestones": self.milestones, "outbox": len(self.outbox_ids), "seconds": round(self.seconds, 4)}
-
-
-def members_of(events: Sequence[Event]) -> set[tuple[int, int]]:
-    """Every (guild, member) an event can touch: actor, message author of a reaction, reply target."""
-    out: set[tuple[int, int]] = set()
-    for e in events:
-        if e.user_id is not None:
-            out.add((e.guild_id, e.user_id))
-        for key in ("message_author_id", "reply_to_user_id"):
-            value = e.payload.get(key)
-            if isinstance(value, str | int) and str(value).isdigit() and int(value) < 2**63:
-                out.add((e.guild_id, int(value)))
-    return out
 
 
 def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: Clock,

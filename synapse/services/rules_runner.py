@@ -2,42 +2,51 @@
 
 The ingest pipeline calls ``process`` inside its open transaction, right after
 ``lake_store.append`` returned the newly inserted events, and sends
-``ProcessResult.outbox_ids`` after commit. See ``synapse/rules/README.md`` for the contract.
+``ProcessResult.outbox_ids`` after commit. See ``docs/pipeline.md`` for the contract.
 
 Member locks: a caller that already holds ``ledger_store.lock_members``'s locks for every member
 ``members_of(events)`` names passes ``members_locked=True`` (ingest and the voice timer do);
 otherwise ``process`` takes them itself, in one round trip, before reading anything.
 
-How a batch runs (``synapse.db.facts.BatchStore``): after the locks, a handful of set-based
-queries prefetch what the rules can ask about the batch's members; every event is evaluated in
-memory (the state updated as decisions are made, as the backtest's ``MemoryState`` does); derived
-events, postings, milestones, cooldown fires and outbox rows are written in bulk at the end.
-The locks make the prefetched state authoritative; the bulk posting still checks each
-``balance_after`` it predicted, and on any disagreement (a writer that takes no member lock) the
-batch is rolled back to a savepoint and processed statement by statement (``DbStore``).
+One path for every guild's batch: the pure planner says which facts the events can ask about
+(``processing.plan.facts_needed``), the loader reads them in one round trip
+(``db.snapshot.load``), the one state (``processing.state.MemoryState``) runs the loop and records
+a ``ChangeSet``, and the writer stores it in bulk (``db.changeset.write``), the database checking
+every balance. A wrong prediction raises ``Mispredicted``: the transaction rolls back and the queue
+delivers the message again. Manual actions (``post_by_hand``, ``grant_by_hand``) take the same path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from synapse.bootstrap import rule_cache
 from synapse.clock import Clock
 from synapse.db import ledger_store, rules_store
-from synapse.db.facts import BatchStore, DbStore, Mispredicted
+from synapse.db import snapshot as loader
+from synapse.db.changeset import Mispredicted, write
 from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.eventlake.events import Event
-from synapse.milestones.criteria import compile_milestones
+from synapse.ledger.model import Posting
+from synapse.milestones.criteria import MilestoneRecord, compile_milestones
+from synapse.processing import loop, touched
+from synapse.processing.changes import ChangeSet
+from synapse.processing.loop import Context, Tally
+from synapse.processing.plan import facts_needed
+from synapse.processing.snapshot import state_for
+from synapse.processing.state import IdsExhausted, MemoryState
 from synapse.rules.cache import RuleCache
 from synapse.rules.compile import compile_rules
 from synapse.rules.decisions import LevelUpRoute
-from synapse.rules.runner import Context, Tally, run
+
+__all__ = ["MAX_DEPTH", "Mispredicted", "ProcessResult", "grant_by_hand", "load_context", "members_of",
+           "post_by_hand", "process"]
 
 MAX_DEPTH = 3
 
@@ -100,17 +109,8 @@ def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_
 
 
 def members_of(events: Iterable[Event]) -> set[int]:
-    """Every member an event's rules may credit or debit (locked before evaluating)."""
-    out: set[int] = set()
-    for e in events:
-        if e.user_id is not None:
-            out.add(e.user_id)
-        for name in ("message_author_id", "reply_to_user_id"):
-            value = e.payload.get(name)
-            if value is not None:
-                with contextlib.suppress(TypeError, ValueError):
-                    out.add(int(value))
-    return out
+    """Every member an event's rules may credit or debit (one guild's events; ``processing.touched``)."""
+    return {u for _, u in touched.members_of(events)}
 
 
 def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
@@ -159,22 +159,120 @@ class _Done(Tally):
 
 
 def _run_batch(conn: Connection, ctx: Context, guild_id: int, events: Sequence[Event], users: set[int]) -> _Done:
-    """One guild's events: prefetch, evaluate in memory, write in bulk (``BatchStore``); should the
-    database disagree with what the batch predicted, roll it back and go statement by statement."""
-    done = _Done()
-    try:
-        with conn.begin_nested():
-            batch = BatchStore(conn, guild_id, currencies=ctx.currencies)
-            batch.prefetch(events, users, ctx.rules, ctx.milestones if ctx.milestones_enabled else ())
-            run(ctx, batch, events, tally=done)
-            batch.finish()
-            done.outbox_ids = batch.outbox_ids
-            return done
-    except Mispredicted as exc:
-        log.warning("batch prediction failed, processing statement by statement: %s", exc,
-                    extra={"guild_id": guild_id, "events": len(events)})
-    done = _Done()
-    store = DbStore(conn, guild_id)
-    run(ctx, store, events, tally=done)
-    done.outbox_ids = store.outbox_ids
-    return done
+    """One guild's events: plan, load (one round trip), run in memory, write in bulk."""
+    def body(grow: int) -> _Done:
+        done = _Done()
+        state = _state(conn, ctx, events, users, grow=grow)
+        loop.run(ctx, state, events, tally=done)
+        done.outbox_ids = write(conn, state.changes)
+        return done
+    result: _Done = _with_ids(conn, body)
+    return result
+
+
+def _state(conn: Connection, ctx: Context, events: Sequence[Event], users: Iterable[int], *,
+           extra_postings: int = 0, extra_events: int = 0, grow: int = 1) -> MemoryState:
+    query = facts_needed(ctx, events, members=users, extra_postings=extra_postings, extra_events=extra_events)
+    if grow > 1:
+        query = replace(query, tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow + 16)
+    return state_for(ctx, loader.load(conn, query), observed=events)
+
+
+def _with_ids(conn: Connection, body: Any) -> Any:
+    """Run ``body(grow)``; should the reserved ids not suffice (a rare, busy message), reserve 8x as many.
+
+    The ids run out during the pure run, before anything is written: nothing to undo (the unused
+    reserved ids are a gap in the sequence, as a rolled-back insert leaves one).
+    """
+    for grow in (1, 8, 64):
+        try:
+            return body(grow)
+        except IdsExhausted:
+            log.info("reserved ids ran out; running the batch again with more", extra={"grow": grow})
+    return body(1024)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Manual actions: the same plan → load → run → write path as earned credit
+
+
+@dataclass(frozen=True)
+class ManualResult:
+    """What a manual action changed, through the engine (level-ups, milestones, outbox rows it caused)."""
+
+    changes: ChangeSet
+    tally: Tally
+    outbox_ids: list[int]
+
+
+def _cause(guild_id: int, kind: str, key: str, user_id: int | None, at: Any, payload: dict[str, Any]) -> Event:
+    """The action as an event the loop can reason about (never written to the lake: ``id`` None)."""
+    from synapse.eventlake.events import SYNAPSE
+
+    return Event(SYNAPSE, key, kind, guild_id, user_id, None, at, payload)
+
+
+def _manual(conn: Connection, guild_id: int, users: Iterable[int], cause: Event, rules: RuleCache[Any] | None,
+            announce: bool, extra_postings: int, step: Any, posting_keys: Sequence[str] = ()) -> ManualResult:
+    """Plan, load, run ``step(ctx, state)``, write: one manual action in the caller's transaction."""
+    ctx = load_context(conn, guild_id, rules if rules is not None else rule_cache())
+    members = sorted(set(users))
+    ledger_store.lock_members(conn, guild_id, members)   # reentrant: a caller may hold them already
+
+    def body(grow: int) -> ManualResult:
+        query = facts_needed(ctx, [cause], members=members, extra_postings=extra_postings,
+                             extra_events=2 * len(members) + 16)
+        # The action's own keys may be posted already (skipped, as ever); a milestone granted by hand
+        # may have its ``milestone_earned`` event in the lake from an earlier grant.
+        query = replace(query, keys=(*query.keys, *posting_keys), milestone_events=True,
+                        tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow)
+        state = state_for(ctx, loader.load(conn, query))
+        tally = step(ctx, state)
+        changes = state.changes if announce else state.changes.without_announcements()
+        return ManualResult(changes, tally, write(conn, changes))
+    result: ManualResult = _with_ids(conn, body)
+    return result
+
+
+def post_by_hand(conn: Connection, guild_id: int, postings: Sequence[Posting], *, kind: str, key: str,
+                 at: Any, rules: RuleCache[Any] | None = None, announce: bool = True,
+                 actor_id: int | None = None) -> ManualResult:
+    """Post manual postings (an award, an import) as earned credit would be: level-ups (``level_up``
+    events, level roles, announcements), milestone checks and their rewards, in the caller's transaction.
+
+    ``kind``/``key`` name the action (``admin_award``/``award:{request}``) for derived events'
+    ``cause``; ``announce=False`` writes no ``announce`` outbox rows (role changes still apply). A
+    posting whose key is in the ledger already is skipped, as ever; one that would overdraw a
+    wallet raises ``InsufficientBalance`` before anything is written.
+    """
+    users = sorted({p.user_id for p in postings})
+    cause = _cause(guild_id, kind, key, users[0] if len(users) == 1 else None, at,
+                   {} if actor_id is None else {"actor_id": str(actor_id)})
+    return _manual(conn, guild_id, users, cause, rules, announce, len(postings),
+                   lambda ctx, state: loop.apply_postings(ctx, state, postings, cause, check_milestones=users),
+                   [p.idempotency_key for p in postings])
+
+
+def grant_by_hand(conn: Connection, guild_id: int, user_ids: Sequence[int], milestone: MilestoneRecord, *,
+                  source: str, key: str, at: Any, granted_by: int | None = None,
+                  rules: RuleCache[Any] | None = None, announce: bool = True) -> ManualResult:
+    """Grant a milestone by hand (``source`` admin | retro) as earning it would: rewards paid (and the
+    level-ups they cause), role rewards, ``milestone_earned`` and what it triggers. Members who have
+    it already are skipped (``tally.milestones`` lists those granted now)."""
+    cause = _cause(guild_id, "milestone_grant", key, user_ids[0] if len(user_ids) == 1 else None, at, {})
+
+    def step(ctx: Context, state: MemoryState) -> Tally:
+        tally = Tally()
+        for uid in user_ids:
+            loop.grant_by_hand(ctx, state, uid, [milestone], cause, source=source, granted_by=granted_by,
+                               tally=tally)
+        return tally
+    return _manual(conn, guild_id, user_ids, cause, rules, announce, len(milestone.spec.rewards) * len(user_ids),
+                   step)
+
+
+def facts_of(conn: Connection, ctx: Context, guild_id: int, members: Iterable[int], at: Any) -> MemoryState:
+    """The state of these members at ``at`` (for questions outside a run: who meets a milestone now?)."""
+    probe = _cause(guild_id, "probe", "probe", None, at, {})
+    query = replace(facts_needed(ctx, [probe], members=members), tx_ids=0, event_ids=0)
+    return state_for(ctx, loader.load(conn, query), record=False)

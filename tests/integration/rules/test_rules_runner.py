@@ -172,15 +172,25 @@ def test_events_without_ids_are_refused(engine: sa.Engine, guild: int) -> None:
 
 
 def test_db_facts_answer_like_memory(engine: sa.Engine, guild: int) -> None:
-    """Counts, streak days, fingerprints and voice sums read from the lake."""
-    from synapse.db.facts import DbStore
+    """Counts, streak days, fingerprints and voice sums read from the lake (the loader, seeding the state)."""
+    from synapse.db import snapshot as loader
+    from synapse.processing.loop import Context
+    from synapse.processing.plan import FactQuery, Lifetime, Recent
+    from synapse.processing.snapshot import state_for
+    from synapse.rules.compile import compile_rules
     from synapse.rules.simulate import voice_tick
 
     events = [message(GUILD, 7, i, T0 - timedelta(days=i), fingerprint="same") for i in range(3)]
     events += [voice_tick(GUILD, 7, T0 + timedelta(minutes=i)) for i in range(5)]
+    nobody = (10**9,)   # a milestone id no member holds: the lifetime facts are read for everyone
+    query = FactQuery(GUILD, (7,), lifetimes=(Lifetime("message_create", None, 0, nobody),
+                                              Lifetime("voice_tick", "minutes", 1, nobody)),
+                      recent=(Recent("message_create", None, 0, T0 - timedelta(days=5)),),
+                      days_since=(T0 - timedelta(days=5)).date(), fingerprints=("same",),
+                      fingerprint_span=(T0 - timedelta(days=5), T0))
     with engine.begin() as conn:
         lake_store.append(conn, events)
-        facts = DbStore(conn, GUILD)
+        facts = state_for(Context(compile_rules(()), {}), loader.load(conn, query), record=False)
         assert facts.event_count(7, "message_create", None) == 3
         assert facts.event_count(7, "message_create", T0 - timedelta(days=1)) == 2
         assert facts.event_sum(7, "voice_tick", "minutes", None) == 5

@@ -7,11 +7,12 @@ from typing import Any
 
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
+from synapse.milestones.defaults import default_milestones
+from synapse.processing.loop import Context
+from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, RuleSet, compile_rules
-from synapse.rules.defaults import default_milestones, default_rules
-from synapse.rules.memory import MemoryState
+from synapse.rules.defaults import default_rules
 from synapse.rules.model import validate_rule
-from synapse.rules.runner import Context
 
 G = 1
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import timedelta
 
 from synapse.ledger.curves import DEFAULT_CURVE
+from synapse.processing.loop import run
 from synapse.rules.defaults import default_rules
-from synapse.rules.runner import run
 from synapse.rules.simulate import simulate
 from tests.unit.rules.support import G, default_context, state
 

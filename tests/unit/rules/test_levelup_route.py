@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from synapse.processing.loop import run
 from synapse.rules.decisions import Announcement, LevelUpRoute, route
 from synapse.rules.defaults import default_rules
-from synapse.rules.runner import run
 from synapse.rules.simulate import message
 from tests.unit.rules.support import G, default_context, state
 

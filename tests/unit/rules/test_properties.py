@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse.eventlake.events import Event
+from synapse.processing.loop import Context, run
+from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, compile_rules
-from synapse.rules.memory import MemoryState
 from synapse.rules.model import validate_rule
-from synapse.rules.runner import Context, run
 from synapse.rules.simulate import message, reaction
 from tests.unit.rules.support import G, currencies, default_context
 

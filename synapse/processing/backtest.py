@@ -16,11 +16,11 @@ from typing import Any
 from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import CompiledMilestone
+from synapse.processing.loop import Context, Tally, ctx_step
+from synapse.processing.state import MemoryState
 from synapse.rules.compile import RuleRecord, compile_rules
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
-from synapse.rules.memory import MemoryState
 from synapse.rules.model import RuleSpec
-from synapse.rules.runner import Context, Tally, ctx_step
 
 # Derived events the engine writes itself: a backtest regenerates them, so it skips stored ones.
 ENGINE_DERIVED = frozenset({"level_up", "milestone_earned"})

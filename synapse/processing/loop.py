@@ -1,10 +1,12 @@
-"""The processing loop shared by live processing and backtests (pure over the ``Store`` port).
+"""The processing loop shared by live ingest, manual actions and backtests (pure over the ``Store`` port).
 
 For each event: evaluate → record cooldown fires → post → level-ups → milestone checks
 and grants (with rewards) → announcements and role changes → derived events
 (``level_up``, ``milestone_earned``) that re-enter the loop up to ``max_depth``.
-The live service runs it over PostgreSQL (``synapse.db.facts.DbStore``); a backtest over
-``synapse.rules.memory.MemoryState``. One loop, so a backtest pays exactly what live would.
+The only ``Store`` is ``synapse.processing.state.MemoryState``: live, it is seeded from the
+``Snapshot`` the database loader read for one message and records a ``ChangeSet`` the writer
+stores; a backtest seeds it from history. One loop and one state, so a backtest pays exactly
+what live would. Manual actions (``apply_postings``, ``grant_by_hand``) enter the same loop.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from synapse.eventlake.events import SYNAPSE, Event
+from synapse.ledger import keys
 from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
 from synapse.ledger.posting import level_up
@@ -26,9 +29,12 @@ from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute, route
 from synapse.rules.engine import decide
 from synapse.rules.facts import Facts
 
+if TYPE_CHECKING:
+    from synapse.processing.plan import Needs
+
 
 class Store(Facts, Protocol):
-    """Facts plus the writes the loop needs. Implementations: DbStore (live), MemoryState (backtest)."""
+    """Facts plus the writes the loop needs. The one implementation: ``processing.state.MemoryState``."""
 
     def observe(self, event: Event) -> None:
         """Note an event the loop is about to evaluate (the lake already holds live ones)."""
@@ -38,7 +44,8 @@ class Store(Facts, Protocol):
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None: ...
 
-    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None, *,
+              source: str = "rule", granted_by: int | None = None) -> bool:
         """Record the milestone as earned; False if the member already had it."""
         ...
 
@@ -73,6 +80,13 @@ class Context:
     milestones: tuple[CompiledMilestone, ...] = ()
     milestones_enabled: bool = True
     levelup: LevelUpRoute = LEVELUP_DEFAULT   # where ``levelup`` announcements go (the guild's setting)
+
+    @cached_property
+    def needs(self) -> Needs:
+        """What these rules and milestones can ask about (the planner's input, computed once)."""
+        from synapse.processing.plan import needs_of
+
+        return needs_of(self.rules, self.milestones if self.milestones_enabled else ())
 
     @cached_property
     def level_curves(self) -> dict[str, LevelCurve]:
@@ -120,18 +134,7 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
     if postings:
         _post(ctx, store, postings, event, derived, t)
     if checks and ctx.milestones_enabled and ctx.milestones:
-        at = event.occurred_at
-        for uid in checks:
-            left = unearned.get(uid)
-            if left is None:
-                left = unearned[uid] = unearned_of(ctx.milestones, store, uid)
-            if not left:
-                continue
-            met = [ms for ms in left if ms.check(store, uid, at)]   # = due(ctx.milestones, store, uid, at)
-            if met:
-                for ms in met:
-                    left.remove(ms)
-                _grant(ctx, store, uid, met, event, derived, t)
+        _check(ctx, store, checks, event, derived, t, unearned)
     for announcement in announcements:
         a = route(announcement, ctx.levelup)   # a ``levelup`` target per the guild's setting
         if a is None:   # levelup_mode "off": no row at all
@@ -142,14 +145,74 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
         store.emit(rc.kind, rc.dedupe_key, rc.payload())
         t.role_changes.append((rc.user_id, rc.role_id, rc.action))
     if derived:
-        written = store.append_derived(derived)
-        t.derived += len(written)
-        if depth < ctx.rules.max_depth:
-            t.events += len(written)
-            triggers = ctx.rules.triggers
-            for d in written:
-                if d.event_type in triggers:
-                    _process(ctx, store, d, depth + 1, t, unearned)
+        _derive(ctx, store, derived, depth, t, unearned)
+
+
+def _check(ctx: Context, store: Store, uids: Sequence[int], cause: Event, derived: list[Event], t: Tally,
+           unearned: dict[int, list[CompiledMilestone]]) -> None:
+    """Grant the members the milestones they meet now (earned ones are never re-checked)."""
+    at = cause.occurred_at
+    for uid in uids:
+        left = unearned.get(uid)
+        if left is None:
+            left = unearned[uid] = unearned_of(ctx.milestones, store, uid)
+        if not left:
+            continue
+        met = [ms for ms in left if ms.check(store, uid, at)]   # = due(ctx.milestones, store, uid, at)
+        if met:
+            for ms in met:
+                left.remove(ms)
+            _grant(ctx, store, uid, [ms.record for ms in met], cause, derived, t)
+
+
+def _derive(ctx: Context, store: Store, derived: list[Event], depth: int, t: Tally,
+            unearned: dict[int, list[CompiledMilestone]]) -> None:
+    """Append derived events and run the rules they trigger (up to ``max_depth``)."""
+    written = store.append_derived(derived)
+    t.derived += len(written)
+    if depth < ctx.rules.max_depth:
+        t.events += len(written)
+        triggers = ctx.rules.triggers
+        for d in written:
+            if d.event_type in triggers:
+                _process(ctx, store, d, depth + 1, t, unearned)
+
+
+def apply_postings(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, *,
+                   check_milestones: Sequence[int] = (), tally: Tally | None = None) -> Tally:
+    """Manual postings (an award, an import) through the loop, as earned credit goes.
+
+    ``cause`` is the action as an event (not in the lake: ``id`` None; its ``source_event_id`` is
+    the action's key). The postings level members up (``level_up`` events and the rules they
+    trigger: level roles, announcements), and the members in ``check_milestones`` are checked for
+    milestones as a ``check_milestones`` effect would.
+    """
+    t = tally if tally is not None else Tally()
+    derived: list[Event] = []
+    unearned: dict[int, list[CompiledMilestone]] = {}
+    if postings:
+        _post(ctx, store, postings, cause, derived, t)
+    if check_milestones and ctx.milestones_enabled and ctx.milestones:
+        _check(ctx, store, check_milestones, cause, derived, t, unearned)
+    if derived:
+        _derive(ctx, store, derived, 0, t, unearned)
+    return t
+
+
+def grant_by_hand(ctx: Context, store: Store, user_id: int, milestones: Sequence[MilestoneRecord], cause: Event, *,
+                  source: str, granted_by: int | None = None, tally: Tally | None = None) -> Tally:
+    """Grant milestones by hand (``/grant-milestone``, a retroactive grant) through the loop.
+
+    Exactly what earning them does: rewards paid (and the level-ups they cause), role rewards, a
+    ``milestone_earned`` event and the rules it triggers. A milestone the member already has is
+    skipped (``tally.milestones`` lists the ones granted now).
+    """
+    t = tally if tally is not None else Tally()
+    derived: list[Event] = []
+    _grant(ctx, store, user_id, milestones, cause, derived, t, source=source, granted_by=granted_by)
+    if derived:
+        _derive(ctx, store, derived, 0, t, {})
+    return t
 
 
 def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
@@ -177,20 +240,19 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
 def level_up_event(up: LevelUp, cause: Event) -> Event:
     actor = cause.actor if cause.user_id == up.user_id else None
     return Event(source_system=SYNAPSE,
-                 source_event_id=f"level_up:{up.currency}:{up.user_id}:{up.new_level}:{up.transaction_id}",
+                 source_event_id=keys.LevelUpEvent(up.currency, up.user_id, up.new_level, up.transaction_id).render(),
                  event_type="level_up", guild_id=up.guild_id, user_id=up.user_id, channel_id=cause.channel_id,
                  occurred_at=up.occurred_at, actor=actor,
                  payload={"currency": up.currency, "old_level": up.old_level, "new_level": up.new_level,
                           "balance": up.balance, "cause": cause.source_event_id})
 
 
-def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[CompiledMilestone], cause: Event,
-           derived: list[Event], t: Tally) -> None:
+def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[MilestoneRecord], cause: Event,
+           derived: list[Event], t: Tally, *, source: str = "rule", granted_by: int | None = None) -> None:
     """Grant the milestones the member has just met, with their rewards (those already granted are skipped)."""
     at = cause.occurred_at
-    for ms in milestones:
-        record = ms.record
-        if not store.grant(record, uid, at, cause.id):
+    for record in milestones:
+        if not store.grant(record, uid, at, cause.id, source=source, granted_by=granted_by):
             continue
         spec = record.spec
         t.milestones.append((uid, spec.key))
@@ -199,18 +261,18 @@ def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[CompiledMi
             if isinstance(reward, CurrencyReward):
                 rewards.append(Posting(
                     guild_id=cause.guild_id, user_id=uid, currency=reward.currency, amount=reward.amount,
-                    kind=Kind.rule, idempotency_key=f"milestone:{record.milestone_id}:{uid}:{i}",
+                    kind=Kind.rule, idempotency_key=keys.MilestoneReward(record.milestone_id, uid, i).render(),
                     occurred_at=at, reason=f"milestone {spec.name}", event_id=cause.id,
                     meta={"event_type": cause.event_type, "milestone": spec.key}))
             else:
-                store.emit("role_add", f"milestone_role:{spec.key}:{uid}:{reward.role_id}",
+                store.emit("role_add", keys.MilestoneRole(spec.key, uid, int(reward.role_id)).render(),
                            {"user_id": str(uid), "role_id": reward.role_id, "reason": f"milestone {spec.name}"})
                 t.role_changes.append((uid, int(reward.role_id), "add"))
         if rewards:
             _post(ctx, store, rewards, cause, derived, t)
         actor = cause.actor if cause.user_id == uid else None
         derived.append(Event(
-            source_system=SYNAPSE, source_event_id=f"milestone_earned:{spec.key}:{uid}",
+            source_system=SYNAPSE, source_event_id=keys.MilestoneEarnedEvent(spec.key, uid).render(),
             event_type="milestone_earned", guild_id=cause.guild_id, user_id=uid, channel_id=cause.channel_id,
             occurred_at=at, actor=actor,
             payload={"milestone": spec.key, "name": spec.name, "announce": spec.announce, "hidden": spec.hidden,

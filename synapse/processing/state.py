@@ -1,8 +1,11 @@
-"""An in-memory ``Store``: the facts and writes of one guild, for tests and backtests.
+"""The one ``Store``: the facts and writes of one guild in memory (live ingest, manual actions, backtests).
 
-It mirrors the database adapter's semantics (duplicate idempotency keys skipped, no-negative
-wallets refuse to go below zero, milestones earned once, outbox deduplicated), so a run over
-it pays exactly what a run over PostgreSQL pays.
+It has the database's semantics (duplicate idempotency keys skipped, no-negative wallets refuse
+to go below zero, milestones earned once, derived events and outbox rows deduplicated). Live, it
+is seeded from the ``Snapshot`` the loader read for one message (``processing.snapshot.state_for``),
+takes transaction and lake ids from the blocks the loader reserved, and records what changed as
+a ``ChangeSet`` (``record=True``) that the writer stores; a backtest seeds it from history and
+records nothing but its tally.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +22,7 @@ from synapse.eventlake.events import Event
 from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import MilestoneRecord, walk_criteria
+from synapse.processing.changes import ChangeSet, GrantRow, OutboxItem
 from synapse.rules import model as rm
 from synapse.rules.compile import CLAWBACK_ORIGINALS, walk_conditions
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
@@ -27,12 +31,11 @@ _NONE: frozenset[str] = frozenset()
 _ABSENT = object()
 _CLAWBACK_SOURCES = frozenset(CLAWBACK_ORIGINALS.values())
 
+__all__ = ["ChangeSet", "IdsExhausted", "MemoryState", "OutboxItem"]
 
-@dataclass
-class OutboxItem:
-    kind: str
-    dedupe_key: str
-    payload: dict[str, Any]
+
+class IdsExhausted(Exception):
+    """The run needs more transaction or lake ids than the loader reserved (the caller reserves more)."""
 
 
 class MemoryState:
@@ -42,7 +45,8 @@ class MemoryState:
                  members: Mapping[int, Member] | None = None, channels: Mapping[int, Channel] | None = None,
                  balances: Mapping[tuple[int, str], int] | None = None,
                  earned: Mapping[int, Iterable[str]] | None = None, season_start: datetime | None = None,
-                 first_event_id: int = 1, keep_outbox: bool = True) -> None:
+                 first_event_id: int = 1, keep_outbox: bool = True, record: bool = False,
+                 tx_ids: Sequence[int] | None = None, event_ids: Sequence[int] | None = None) -> None:
         self.guild_id = guild_id
         self.currencies = dict(currencies or {})
         self.members = dict(members or {})
@@ -77,12 +81,20 @@ class MemoryState:
         self._prior: dict[tuple[str, str], list[tuple[int, str, int, str, datetime]]] = {}
         self._next_tx = 1
         self._next_event = first_event_id
-        self.outbox: list[OutboxItem] = []
+        # Ids reserved by the loader (live), used in order; None: numbered from 1 / ``first_event_id``.
+        self._tx_pool = None if tx_ids is None else list(reversed(tx_ids))
+        self._event_pool = None if event_ids is None else list(reversed(event_ids))
+        # Cap usage before this run per (member, currency, window start, window end) (live: from the snapshot).
+        self._cap_base: dict[tuple[int, str, datetime, datetime | None], int] = {}
+        self._lake_keys: set[str] = set()      # derived events' source ids already in the lake (or derived now)
+        self.changes = ChangeSet(guild_id)
+        self.recording = record
+        self.outbox: list[OutboxItem] = self.changes.outbox
         self._outbox_keys: set[str] = set()
-        self.keep_outbox = keep_outbox
-        self.derived: list[Event] = []
-        self.transactions: list[Posted] = []
-        self.keep_transactions = False
+        self.keep_outbox = keep_outbox or record
+        self.derived: list[Event] = self.changes.derived
+        self.transactions: list[Posted] = self.changes.postings
+        self.keep_transactions = record
 
     def tune(self, rules: Iterable[rm.RuleSpec], milestones: Iterable[mm.MilestoneSpec]) -> None:
         """Keep only the history these rules and milestones can ask about (faster, smaller backtests)."""
@@ -203,6 +215,34 @@ class MemoryState:
     def seed_fire(self, rule_id: int, user_id: int, at: datetime) -> None:
         bisect.insort(self._fires.setdefault((rule_id, user_id), []), at)
 
+    def seed_cap_used(self, user_id: int, currency: str, start: datetime, end: datetime | None, used: int) -> None:
+        """Rule credits of the currency to the member in [start, end) before this run (a cap window)."""
+        self._cap_base[(user_id, currency, start, end)] = used
+
+    def seed_time(self, user_id: int, event_type: str, at: datetime) -> None:
+        """An earlier event of the member (windowed counts)."""
+        bisect.insort(self._times.setdefault((user_id, event_type), []), at)
+
+    def seed_sum_item(self, user_id: int, event_type: str, field: str, at: datetime, value: int) -> None:
+        """An earlier event's summed field (windowed sums; the lifetime total is ``seed_sum``)."""
+        self._sums.setdefault((user_id, event_type, field), []).append((at, value))
+
+    def seed_fingerprint(self, user_id: int, fingerprint: str, at: datetime, source_event_id: str) -> None:
+        bisect.insort(self._fingerprints.setdefault((user_id, fingerprint), []), (at, source_event_id))
+
+    def seed_posted(self, keys: Iterable[str]) -> None:
+        """Idempotency keys already in the ledger (postings with them are skipped, as the database would)."""
+        self._keys.update(keys)
+
+    def seed_lake_keys(self, source_event_ids: Iterable[str]) -> None:
+        """Derived events already in the lake (appending them again writes nothing and triggers nothing)."""
+        self._lake_keys.update(source_event_ids)
+
+    def seed_prior(self, source_system: str, source_event_id: str, credit: PriorCredit) -> None:
+        """A rule credit an earlier event caused (what a clawback of that event takes back)."""
+        self._prior.setdefault((source_system, source_event_id), []).append(
+            (credit.user_id, credit.currency, credit.amount, credit.idempotency_key, credit.occurred_at))
+
     def _add_sum(self, key: tuple[int, str, str], at: datetime, value: int) -> None:
         if self._keep_sum_items:
             self._sums.setdefault(key, []).append((at, value))
@@ -226,8 +266,15 @@ class MemoryState:
             keys.add(key)
             balances[bkey] = after
             posted = object.__new__(Posted)  # frozen dataclass: skip the per-field setattr of __init__
-            posted.__dict__.update(posting=p, transaction_id=self._next_tx, balance_after=after)
-            self._next_tx += 1
+            pool = self._tx_pool
+            if pool is None:
+                tx = self._next_tx
+                self._next_tx += 1
+            elif pool:
+                tx = pool.pop()
+            else:
+                raise IdsExhausted("transaction ids")
+            posted.__dict__.update(posting=p, transaction_id=tx, balance_after=after)
             if amount > 0 and p.kind is Kind.rule:
                 if capped is None or currency in capped:
                     self.seed_credit(uid, currency, p.occurred_at, amount)
@@ -255,6 +302,12 @@ class MemoryState:
             credits.append(credit)
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
+        if self.recording:
+            rows = self.changes.fires
+            for key in fires:
+                had = rows.get(key)
+                if had is None or at >= had[0]:   # as the upsert: the latest fire wins, the later one on a tie
+                    rows[key] = (at, event_id)
         for rule_id, uid in fires:
             times = self._fires.get((rule_id, uid))
             if times is None:
@@ -264,18 +317,33 @@ class MemoryState:
             else:
                 bisect.insort(times, at)
 
-    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None) -> bool:
+    def grant(self, milestone: MilestoneRecord, user_id: int, at: datetime, event_id: int | None, *,
+              source: str = "rule", granted_by: int | None = None) -> bool:
         have = self.earned.setdefault(user_id, set())
         if milestone.spec.key in have:
             return False
         have.add(milestone.spec.key)
+        if self.recording:
+            self.changes.grants.append(GrantRow(milestone.milestone_id, user_id, at, event_id, source, granted_by))
         return True
 
     def append_derived(self, events: Sequence[Event]) -> list[Event]:
         out = []
+        seen = self._lake_keys
         for e in events:
-            e = replace(e, id=self._next_event)
-            self._next_event += 1
+            key = e.source_event_id
+            if key in seen:
+                continue   # the lake keeps the first one
+            seen.add(key)
+            pool = self._event_pool
+            if pool is None:
+                event_id = self._next_event
+                self._next_event += 1
+            elif pool:
+                event_id = pool.pop()
+            else:
+                raise IdsExhausted("lake ids")
+            e = replace(e, id=event_id)
             self.derived.append(e)
             self.observe(e)
             out.append(e)
@@ -307,7 +375,7 @@ class MemoryState:
         key = (user_id, currency)
         times = self._credit_times.get(key)
         if not times:
-            return 0
+            return self._cap_base.get((user_id, currency, start, end), 0) if self._cap_base else 0
         # Events come in time order, so the window usually holds the latest credits: no search for its end.
         hi = len(times) if end is None or times[-1] < end else bisect.bisect_left(times, end)
         known = self._window_lo.get(key)
@@ -317,7 +385,7 @@ class MemoryState:
             lo = 0 if times[0] >= start else bisect.bisect_left(times, start, 0, hi)
             self._window_lo[key] = (start, lo)
         cum = self._cumulative[key]
-        return cum[hi] - cum[lo]
+        return cum[hi] - cum[lo] + (self._cap_base.get((user_id, currency, start, end), 0) if self._cap_base else 0)
 
     def season_start(self) -> datetime | None:
         return self._season

@@ -1,0 +1,214 @@
+"""The one fact loader: ``load(conn, query) -> Snapshot``, one round trip, for ingest, manual actions, backtests.
+
+It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets, milestones and
+rows, lifetime counts and sums of their events (the query's own events included), history in
+the windows given (its own events left out), the keys given that are in
+the ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
+rules: which facts, windows and keys matter is the planner's business. Call it after the members'
+locks are taken, so what it reads stays true until commit.
+
+Each part reads member by member (``unnest`` of the keys, an index probe each, behind ``OFFSET 0``
+or in a scalar subquery so the planner cannot turn it into a scan of the whole guild): plans that
+hold whatever the statistics say, for a new guild in a big database or a fresh one nobody analysed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from synapse.processing.plan import FactQuery
+from synapse.processing.snapshot import Snapshot
+from synapse.rules.defaults import AFK_TAG
+from synapse.rules.facts import Channel, Member, PriorCredit
+
+_LOAD = text("""
+SELECT
+  (SELECT json_agg(json_build_array(w.user_id, w.currency_key, w.balance)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT user_id, currency_key, balance FROM wallets
+                          WHERE guild_id = :g AND user_id = x.u OFFSET 0) w) AS wallets,
+  (SELECT json_agg(json_build_array(um.user_id, m.key)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT user_id, milestone_id FROM user_milestones
+                          WHERE guild_id = :g AND user_id = x.u OFFSET 0) um
+     JOIN milestones m ON m.guild_id = :g AND m.milestone_id = um.milestone_id) AS earned,
+  CASE WHEN :me THEN
+  (SELECT json_agg(e.source_event_id) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT source_event_id FROM event_lake
+                          WHERE guild_id = :g AND user_id = x.u AND event_type = 'milestone_earned'
+                            AND source_system = 'synapse' OFFSET 0) e) END AS milestone_events,
+  (SELECT json_agg(json_build_array(m.user_id, m.roles, m.joined_at, m.account_created_at, m.is_bot))
+     FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
+  (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
+  (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
+  (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
+  -- [[member, position in the lt_* arrays, lifetime count or sum]] unless the member holds every listed milestone
+  (SELECT json_agg(json_build_array(x.u, x.n,
+                   (SELECT CASE WHEN x.f IS NULL THEN count(*)
+                                ELSE COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
+                                                       THEN (payload ->> x.f)::numeric ELSE x.d END), 0) END::bigint
+                      FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
+     FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
+                  unnest(CAST(:lt_t AS text[]), CAST(:lt_f AS text[]), CAST(:lt_d AS int[]), CAST(:lt_m AS text[]))
+                    WITH ORDINALITY AS c(t, f, d, m, n)) x
+    WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
+                   WHERE NOT EXISTS (SELECT 1 FROM user_milestones
+                                      WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS lifetimes,
+  -- [[member, position in the rc_* arrays, occurred_at, value]]: the members' events since a time
+  (SELECT json_agg(json_build_array(x.u, x.n, e.occurred_at, e.id,
+                   CASE WHEN x.f IS NOT NULL AND jsonb_typeof(e.payload -> x.f) = 'number'
+                        THEN (e.payload ->> x.f)::numeric ELSE x.d END))
+     FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
+                  unnest(CAST(:rc_t AS text[]), CAST(:rc_f AS text[]), CAST(:rc_d AS int[]),
+                         CAST(:rc_s AS timestamptz[])) WITH ORDINALITY AS c(t, f, d, s, n)) x
+     CROSS JOIN LATERAL (SELECT id, occurred_at, payload FROM event_lake
+                          WHERE guild_id = :g AND user_id = x.u AND event_type = x.t AND occurred_at >= x.s
+                          OFFSET 0) e) AS recent,
+  -- [[member, UTC day]] the members were active on since :ds
+  (SELECT json_agg(json_build_array(x.u, d.day)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM event_lake
+                          WHERE guild_id = :g AND user_id = x.u AND occurred_at >= CAST(:ds AS date)
+                            AND CAST(:ds AS date) IS NOT NULL OFFSET 0) d) AS days,
+  -- [[member, fingerprint, occurred_at, source id]] of the members' messages with these fingerprints
+  (SELECT json_agg(json_build_array(x.u, e.payload ->> 'fingerprint', e.occurred_at, e.source_event_id, e.id))
+     FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (SELECT id, occurred_at, payload, source_event_id FROM event_lake
+                          WHERE guild_id = :g AND user_id = x.u AND event_type = 'message_create'
+                            AND occurred_at >= :fp_s AND occurred_at <= :fp_e
+                            AND payload ->> 'fingerprint' = ANY(CAST(:fps AS text[])) OFFSET 0) e) AS fingerprints,
+  -- [[rule, member, fired at]] in the span (ledger rows and rule_state)
+  (SELECT json_agg(json_build_array(x.r, x.u, f.at))
+     FROM (SELECT u, r FROM unnest(CAST(:u AS bigint[])) AS members(u), unnest(CAST(:fire_r AS bigint[])) AS r(r)) x
+     CROSS JOIN LATERAL (SELECT * FROM (
+         SELECT occurred_at AS at FROM transactions
+          WHERE guild_id = :g AND user_id = x.u AND rule_id = x.r AND occurred_at > :fire_s AND occurred_at < :fire_e
+         UNION ALL
+         SELECT last_fired_at FROM rule_state
+          WHERE guild_id = :g AND rule_id = x.r AND user_id = x.u
+            AND last_fired_at > :fire_s AND last_fired_at < :fire_e) AS fired OFFSET 0) f) AS fires,
+  -- [[member, position in the cap_* arrays, positive rule credits of the currency in the window]]
+  (SELECT json_agg(json_build_array(x.u, x.n, (
+            SELECT COALESCE(SUM(amount), 0) FROM transactions
+             WHERE guild_id = :g AND user_id = x.u AND currency_key = x.c AND kind = 'rule' AND amount > 0
+               AND occurred_at >= COALESCE(x.s, (SELECT started_at FROM seasons
+                                                  WHERE guild_id = :g AND status = 'active'), 'epoch')
+               AND (x.e IS NULL OR occurred_at < x.e))))
+     FROM (SELECT members.u, w.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
+                  unnest(CAST(:cap_c AS text[]), CAST(:cap_s AS timestamptz[]), CAST(:cap_e AS timestamptz[]))
+                    WITH ORDINALITY AS w(c, s, e, n)) x) AS caps,
+  (SELECT json_agg(x.k) FROM unnest(CAST(:keys AS text[])) AS x(k)
+    WHERE (SELECT true FROM transactions WHERE guild_id = :g AND idempotency_key = x.k)) AS keys,
+  -- [[source, source id, member, currency, amount, key, occurred_at, taken back already, wallet balance]]
+  (SELECT json_agg(json_build_array(x.ss, x.se, t.user_id, t.currency_key, t.amount, t.idempotency_key,
+                                    t.occurred_at,
+                                    (SELECT true FROM transactions
+                                      WHERE guild_id = :g AND idempotency_key = :tb || t.idempotency_key),
+                                    (SELECT balance FROM wallets WHERE guild_id = :g AND user_id = t.user_id
+                                        AND currency_key = t.currency_key))
+                   ORDER BY t.id)
+     FROM unnest(CAST(:prior_ss AS text[]), CAST(:prior_se AS text[])) AS x(ss, se)
+     CROSS JOIN LATERAL (SELECT id FROM event_lake
+                          WHERE guild_id = :g AND source_system = x.ss AND source_event_id = x.se OFFSET 0) e
+     CROSS JOIN LATERAL (SELECT * FROM transactions
+                          WHERE guild_id = :g AND event_id = e.id AND kind = 'rule' AND amount > 0
+                            AND rule_id IS NOT NULL OFFSET 0) t) AS priors,
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id
+                                             FROM generate_series(1, :n_tx)) AS ids) AS tx_ids,
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('event_lake', 'id')) AS id
+                                             FROM generate_series(1, :n_events)) AS ids) AS event_ids
+""")
+
+
+def _ts(value: str | None) -> datetime | None:
+    """A timestamp PostgreSQL wrote into JSON (ISO 8601 with its offset)."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _params(q: FactQuery) -> dict[str, Any]:
+    fire_s, fire_e = q.fire_span or (None, None)
+    fp_s, fp_e = q.fingerprint_span or (None, None)
+    return {
+        "g": q.guild_id, "u": list(q.members), "me": q.milestone_events,
+        "lt_t": [x.event_type for x in q.lifetimes], "lt_f": [x.field for x in q.lifetimes],
+        "lt_d": [x.default for x in q.lifetimes], "lt_m": [",".join(map(str, x.milestone_ids)) for x in q.lifetimes],
+        "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
+        "rc_d": [x.default for x in q.recent], "rc_s": [x.since for x in q.recent],
+        "ds": q.days_since, "fps": list(q.fingerprints), "fp_s": fp_s, "fp_e": fp_e,
+        "fire_r": list(q.fire_rules), "fire_s": fire_s, "fire_e": fire_e,
+        "cap_c": [w.currency for w in q.cap_windows], "cap_s": [w.start for w in q.cap_windows],
+        "cap_e": [w.end for w in q.cap_windows], "keys": list(q.keys), "tb": q.taken_back_prefix,
+        "prior_ss": [o[0] for o in q.originals], "prior_se": [o[1] for o in q.originals],
+        "n_tx": q.tx_ids, "n_events": q.event_ids}
+
+
+def load(conn: Connection, query: FactQuery) -> Snapshot:
+    """Answer ``query`` in one statement (after the members' locks are taken)."""
+    row = conn.execute(_LOAD, _params(query)).one()
+    snap = Snapshot(query.guild_id, season_start=row.season_start)
+    for user_id, currency, balance in row.wallets or ():
+        snap.balances[(user_id, currency)] = int(balance)
+    snap.earned = {u: set() for u in query.members}
+    for user_id, key in row.earned or ():
+        snap.earned[user_id].add(key)
+    snap.milestone_events = set(row.milestone_events or ())
+    snap.members = dict.fromkeys(query.members)
+    for user_id, roles, joined_at, created_at, is_bot in row.members or ():
+        snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
+                                       account_created_at=_ts(created_at), is_bot=is_bot)
+    regions: dict[int, set[str]] = {}
+    tags: dict[int, set[str]] = {}
+    for items, into in ((row.regions, regions), (row.tags, tags)):
+        for key, channel_ids in items or ():
+            for ch in channel_ids or ():
+                into.setdefault(int(ch), set()).add(key)
+    snap.channels = {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
+                     for ch in regions.keys() | tags.keys()}
+    for user_id, position, value in row.lifetimes or ():
+        lt = query.lifetimes[position - 1]
+        if lt.field is None:
+            snap.counts[(user_id, lt.event_type)] = int(value)
+        else:
+            snap.sums[(user_id, lt.event_type, lt.field)] = int(value)
+    own = set(query.own_event_ids)
+    for user_id, position, at, event_id, value in row.recent or ():
+        if event_id not in own:
+            rc = query.recent[position - 1]
+            snap.recent.append((user_id, rc.event_type, rc.field, datetime.fromisoformat(at), int(value)))
+    snap.days = [(user_id, date.fromisoformat(day)) for user_id, day in row.days or ()]
+    snap.fingerprints = [(user_id, fp, datetime.fromisoformat(at), source_id)
+                         for user_id, fp, at, source_id, event_id in row.fingerprints or () if event_id not in own]
+    snap.fires = [(rule_id, user_id, datetime.fromisoformat(at)) for rule_id, user_id, at in row.fires or ()]
+    for user_id, position, used in row.caps or ():
+        w = query.cap_windows[position - 1]
+        snap.cap_used[(user_id, w.currency, w.start, w.end)] = int(used)
+    snap.posted_keys = set(row.keys or ())
+    for ss, se, user_id, currency, amount, key, at, taken_back, balance in row.priors or ():
+        snap.priors.setdefault((ss, se), []).append(
+            PriorCredit(user_id, currency, int(amount), key, datetime.fromisoformat(at)))
+        if taken_back:
+            snap.posted_keys.add(query.taken_back_prefix + key)
+        snap.balances.setdefault((user_id, currency), 0 if balance is None else int(balance))
+    for o in query.originals:
+        snap.priors.setdefault(o, [])
+    snap.tx_ids = [int(i) for i in row.tx_ids or ()]
+    snap.event_ids = [int(i) for i in row.event_ids or ()]
+    return snap
+
+
+def load_channels(conn: Connection, guild_id: int) -> dict[int, Channel]:
+    """The regions and tags of every channel that has some (a channel not listed has none)."""
+    regions: dict[int, set[str]] = {}
+    tags: dict[int, set[str]] = {}
+    for table, into in (("regions", regions), ("taxonomy", tags)):
+        for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), {"g": guild_id}):
+            for ch in row.channel_ids or ():
+                into.setdefault(int(ch), set()).add(row.key)
+    # The guild's AFK channel carries the built-in tag "afk" (the default voice XP rule excludes it).
+    afk = conn.execute(text("SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g"),
+                       {"g": guild_id}).scalar_one_or_none()
+    if afk is not None:
+        tags.setdefault(int(afk), set()).add(AFK_TAG)
+    return {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
+            for ch in regions.keys() | tags.keys()}

@@ -1,0 +1,225 @@
+"""The planner: which facts one message's events can ask about, as a typed query (pure; no SQL, no keys).
+
+``facts_needed(ctx, events, members=...)`` reads the compiled rules and milestones once
+(``needs_of``, cached per ``Context``) and the events' types and times, and returns a
+``FactQuery``: the members whose wallets, milestones and rows to read, the lifetime counts and
+sums milestones can still ask about, the history windows (cooldown fires, cap windows, windowed
+counts and sums, streak days, repeated-message fingerprints), the once-keys that may already be
+in the ledger and the clawbacks' original events. ``synapse.db.snapshot.load`` answers it in
+one round trip; ``processing.snapshot.state_for`` seeds the state with the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from synapse.eventlake.events import Event
+from synapse.ledger import keys as ledger_keys
+from synapse.milestones import model as mm
+from synapse.milestones.criteria import CompiledMilestone, walk_criteria
+from synapse.processing.loop import Context
+from synapse.rules import model as rm
+from synapse.rules.compile import RuleSet, clawback_original, walk_conditions, window_bounds
+from synapse.rules.compile import _zone as zone
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """A lifetime count (``field`` None) or sum of an event type, for members who have not yet earned
+    every milestone in ``milestone_ids`` (the others never ask)."""
+
+    event_type: str
+    field: str | None
+    default: int                  # what an event without a number in ``field`` adds (a tick is one minute)
+    milestone_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """The members' events of a type since ``since`` (their times, and ``field``'s values when summed)."""
+
+    event_type: str
+    field: str | None
+    default: int
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CapWindow:
+    """Positive rule credits of ``currency`` per member in [start, end); ``start`` None: since the season."""
+
+    currency: str
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FactQuery:
+    """What to read for one guild's events, after the members are locked."""
+
+    guild_id: int
+    members: tuple[int, ...]
+    # The message's own events, already in the lake: the run observes them itself, so the windowed history
+    # leaves them out; lifetime totals include them (``state_for`` takes them off: cheaper than in SQL).
+    own_event_ids: tuple[int, ...] = ()
+    lifetimes: tuple[Lifetime, ...] = ()
+    recent: tuple[Recent, ...] = ()
+    days_since: date | None = None              # active days from here (streaks)
+    fingerprints: tuple[str, ...] = ()          # message fingerprints to count repeats of
+    fingerprint_span: tuple[datetime, datetime] | None = None
+    fire_rules: tuple[int, ...] = ()            # cooldown rules: their fires in ``fire_span``
+    fire_span: tuple[datetime, datetime] | None = None
+    cap_windows: tuple[CapWindow, ...] = ()
+    keys: tuple[str, ...] = ()                  # idempotency keys that may be in the ledger already
+    originals: tuple[tuple[str, str], ...] = ()  # (source, source id) whose rule credits a clawback takes back
+    # A credit taken back already has a posting keyed ``taken_back_prefix + its key`` (``keys.Clawback``).
+    taken_back_prefix: str = ledger_keys.Clawback.PREFIX
+    milestone_events: bool = False              # the members' milestone_earned events already in the lake
+    tx_ids: int = 0                             # transaction ids to reserve
+    event_ids: int = 0                          # lake ids to reserve (derived events)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a guild's compiled rules and milestones can ask about, computed once per ``Context``."""
+
+    cooldown_rules: tuple[int, ...]
+    longest_cooldown: timedelta
+    caps: tuple[tuple[str, str, Any], ...]                 # (currency, window, tz)
+    once: dict[str, tuple[tuple[int, int], ...]]            # trigger -> (rule id, number of effects)
+    clawback_triggers: frozenset[str]
+    repeat_window: timedelta | None                         # the longest repeat guard
+    lifetimes: tuple[Lifetime, ...]
+    recent: tuple[tuple[str, str | None, int, timedelta], ...]   # (type, field, default, span)
+    longest_streak: int
+    rewards: tuple[tuple[int, int], ...]                    # (milestone id, reward index) of currency rewards
+    postings_by_trigger: dict[str, int]                     # credit/debit/clawback effects per trigger
+
+
+def _default(field: str | None) -> int:
+    return 1 if field == "minutes" else 0
+
+
+def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
+    active = {c.rule_id for compiled in rules.by_event.values() for c in compiled}
+    cooldowns: set[int] = set()
+    longest = 0
+    caps: set[tuple[str, str, str]] = set()
+    once: dict[str, list[tuple[int, int]]] = {}
+    clawbacks: set[str] = set()
+    repeat = 0
+    per_trigger: dict[str, int] = {}
+    for record in rules.records:
+        if record.rule_id not in active:
+            continue
+        spec = record.spec
+        for c in walk_conditions(spec.conditions):
+            if isinstance(c, rm.CooldownCond):
+                cooldowns.add(record.rule_id)
+                longest = max(longest, c.seconds)
+            elif isinstance(c, rm.CapCond):
+                caps.add((c.currency, c.window, c.tz))
+            elif isinstance(c, rm.OncePerReactorCond):
+                once.setdefault(spec.trigger.event, []).append((record.rule_id, len(spec.effects)))
+            elif isinstance(c, rm.RepeatGuardCond):
+                repeat = max(repeat, c.within_seconds)
+        if any(isinstance(e, rm.ClawbackEffect) for e in spec.effects):
+            clawbacks.add(spec.trigger.event)
+        per_trigger[spec.trigger.event] = per_trigger.get(spec.trigger.event, 0) + sum(
+            1 for e in spec.effects if isinstance(e, rm.CreditEffect | rm.DebitEffect | rm.ClawbackEffect))
+    counts: dict[tuple[str, str | None], set[int]] = {}
+    recent: set[tuple[str, str | None, int, int]] = set()
+    streak = 0
+    rewards: list[tuple[int, int]] = []
+    for ms in milestones:
+        mid = ms.record.milestone_id
+        for c in walk_criteria(ms.record.spec.criteria):
+            if isinstance(c, mm.EventCountCrit | mm.EventSumCrit):
+                name = c.field if isinstance(c, mm.EventSumCrit) else None
+                if c.within_days is None:
+                    counts.setdefault((c.event, name), set()).add(mid)
+                else:
+                    recent.add((c.event, name, _default(name), c.within_days))
+            elif isinstance(c, mm.StreakCrit):
+                streak = max(streak, c.days)
+        rewards.extend((mid, i) for i, r in enumerate(ms.record.spec.rewards) if isinstance(r, mm.CurrencyReward))
+    return Needs(
+        cooldown_rules=tuple(sorted(cooldowns)), longest_cooldown=timedelta(seconds=longest),
+        caps=tuple((cur, window, zone(tz)) for cur, window, tz in sorted(caps)),
+        once={k: tuple(v) for k, v in once.items()}, clawback_triggers=frozenset(clawbacks),
+        repeat_window=timedelta(seconds=repeat) if repeat else None,
+        lifetimes=tuple(Lifetime(t, f, _default(f), tuple(sorted(ids)))
+                        for (t, f), ids in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))),
+        recent=tuple((t, f, d, timedelta(days=days)) for t, f, d, days in sorted(recent, key=str)),
+        longest_streak=streak, rewards=tuple(rewards),
+        postings_by_trigger=per_trigger)
+
+
+def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int],
+                 extra_postings: int = 0, extra_events: int = 0) -> FactQuery:
+    """The facts ``events`` (one guild's, new to the lake unless ``id`` is None) can ask about ``members``.
+
+    ``extra_postings``/``extra_events`` reserve ids for what a manual action brings in.
+    """
+    needs = ctx.needs
+    uids = tuple(sorted(set(members)))
+    guild_id = events[0].guild_id if events else 0
+    milestones = ctx.milestones if ctx.milestones_enabled else ()
+    own = tuple(e.id for e in events if e.id is not None)
+    # Ids: what the events' own effects may post, with room for derived events and milestone rewards; should
+    # a busy message need more, the run stops before writing anything and is run again with more.
+    n = len(events)
+    by_trigger = needs.postings_by_trigger
+    tx = 32 + extra_postings + sum(by_trigger.get(e.event_type, 0) for e in events)
+    query: dict[str, Any] = {
+        "guild_id": guild_id, "members": uids, "own_event_ids": own, "tx_ids": tx,
+        "event_ids": 16 + n // 4 + extra_events,
+        "milestone_events": bool(milestones)}
+    if milestones:
+        query["lifetimes"] = needs.lifetimes
+    if not events:
+        return FactQuery(**query)
+    first = min(e.occurred_at for e in events)
+    last = max(e.occurred_at for e in events)
+    if milestones and needs.recent:
+        query["recent"] = tuple(Recent(t, f, d, first - span) for t, f, d, span in needs.recent)
+    if milestones and needs.longest_streak:
+        query["days_since"] = first.astimezone(UTC).date() - timedelta(days=needs.longest_streak - 1)
+    if needs.repeat_window is not None:
+        fps = sorted({str(fp) for e in events if e.event_type == "message_create"
+                      if (fp := e.payload.get("fingerprint"))})
+        if fps:
+            query["fingerprints"] = tuple(fps)
+            query["fingerprint_span"] = (first - needs.repeat_window, last)
+    if needs.cooldown_rules:
+        span = needs.longest_cooldown
+        query["fire_rules"] = needs.cooldown_rules
+        query["fire_span"] = (first - span, last + span)
+    if needs.caps:
+        windows: set[CapWindow] = set()
+        times = {e.occurred_at for e in events}
+        for currency, window, tz in needs.caps:
+            if window == "season":
+                windows.add(CapWindow(currency, None, None))
+                continue
+            for at in times:
+                start, end = window_bounds(at, window, tz, None)
+                windows.add(CapWindow(currency, start, end))
+        query["cap_windows"] = tuple(sorted(windows, key=str))
+    wanted: set[str] = set()
+    for e in events:
+        for rid, count in needs.once.get(e.event_type, ()):
+            message = e.payload.get("message_id")
+            msg = None if message is None else str(message)
+            wanted.update(ledger_keys.OncePerReactor(rid, msg, e.user_id, i).render() for i in range(count))
+    # A milestone reward is keyed per member: granted, revoked and earned again, it is not paid twice.
+    wanted.update(ledger_keys.MilestoneReward(mid, u, i).render() for mid, i in needs.rewards for u in uids)
+    query["keys"] = tuple(sorted(wanted))
+    if needs.clawback_triggers:
+        query["originals"] = tuple(sorted({(e.source_system, original) for e in events
+                                           if e.event_type in needs.clawback_triggers
+                                           if (original := clawback_original(e.source_event_id)) is not None}))
+    return FactQuery(**query)
