@@ -14,6 +14,7 @@ hold whatever the statistics say, for a new guild in a big database or a fresh o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ SELECT
      CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
+  (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
   (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
   -- [[member, position in the lt_* arrays, lifetime count or sum]] unless the member holds every listed milestone
   (SELECT json_agg(json_build_array(x.u, x.n,
@@ -157,14 +159,7 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
     for user_id, roles, joined_at, created_at, is_bot in row.members or ():
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
                                        account_created_at=_ts(created_at), is_bot=is_bot)
-    regions: dict[int, set[str]] = {}
-    tags: dict[int, set[str]] = {}
-    for items, into in ((row.regions, regions), (row.tags, tags)):
-        for key, channel_ids in items or ():
-            for ch in channel_ids or ():
-                into.setdefault(int(ch), set()).add(key)
-    snap.channels = {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
-                     for ch in regions.keys() | tags.keys()}
+    snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
     for user_id, position, value in row.lifetimes or ():
         lt = query.lifetimes[position - 1]
         if lt.field is None:
@@ -198,17 +193,26 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
 
 
 def load_channels(conn: Connection, guild_id: int) -> dict[int, Channel]:
-    """The regions and tags of every channel that has some (a channel not listed has none)."""
+    """The regions and tags of every channel that has some (a channel not listed has none); the same
+    facts ``load`` reads in its one statement, for callers that need only these (backtests)."""
+    row = conn.execute(text("""
+        SELECT (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
+               (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
+               (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id"""),
+        {"g": guild_id}).one()
+    return _channels(row.regions or (), row.tags or (), row.afk_channel_id)
+
+
+def _channels(regions_of: Iterable[Any], tags_of: Iterable[Any], afk_channel_id: int | None) -> dict[int, Channel]:
+    """``[[key, channel ids]]`` of regions and of tags → each channel's facts. The guild's AFK channel
+    carries the built-in tag "afk" (the default voice XP rule excludes it)."""
     regions: dict[int, set[str]] = {}
     tags: dict[int, set[str]] = {}
-    for table, into in (("regions", regions), ("taxonomy", tags)):
-        for row in conn.execute(text(f"SELECT key, channel_ids FROM {table} WHERE guild_id = :g"), {"g": guild_id}):
-            for ch in row.channel_ids or ():
-                into.setdefault(int(ch), set()).add(row.key)
-    # The guild's AFK channel carries the built-in tag "afk" (the default voice XP rule excludes it).
-    afk = conn.execute(text("SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g"),
-                       {"g": guild_id}).scalar_one_or_none()
-    if afk is not None:
-        tags.setdefault(int(afk), set()).add(AFK_TAG)
+    for items, into in ((regions_of, regions), (tags_of, tags)):
+        for key, channel_ids in items:
+            for ch in channel_ids or ():
+                into.setdefault(int(ch), set()).add(key)
+    if afk_channel_id is not None:
+        tags.setdefault(int(afk_channel_id), set()).add(AFK_TAG)
     return {ch: Channel(frozenset(regions.get(ch, ())), frozenset(tags.get(ch, ())))
             for ch in regions.keys() | tags.keys()}
