@@ -27,7 +27,6 @@ MAX_EVENTS: Final = 500
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # Azure Storage Queue limit for one message (encoded)
 MAX_PAYLOAD_BYTES: Final = 8 * 1024
 _TYPED_SOURCES: Final = frozenset({DISCORD, SYNAPSE})
-_NUL_FREE: Final = {"nul_free": True}  # validation context: the JSON text was checked for NUL (decode_envelope)
 
 _snowflake = int
 
@@ -56,9 +55,8 @@ class ActorModel(BaseModel):
 
     @field_validator("name", "avatar")
     @classmethod
-    def _no_nul_text(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.context is not _NUL_FREE:
-            _no_nul(value)
+    def _no_nul_text(cls, value: str | None) -> str | None:
+        _no_nul(value)
         return value
 
 
@@ -84,17 +82,17 @@ class EventModel(BaseModel):
 
     @field_validator("source_event_id")
     @classmethod
-    def _no_nul_id(cls, value: str, info: ValidationInfo) -> str:
-        if info.context is not _NUL_FREE:
-            _no_nul(value)
+    def _no_nul_id(cls, value: str) -> str:
+        _no_nul(value)
         return value
 
     @field_validator("payload")
     @classmethod
     def _payload(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if info.context is not _NUL_FREE:
-            _no_nul(value)
-        if len(json.dumps(value, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
+        dumped = json.dumps(value, separators=(",", ":"))  # ASCII: a NUL anywhere in it reads \u0000
+        if "\\u0000" in dumped:
+            _no_nul(value)  # the walk only when there may be one (the text \\u0000 also matches)
+        if len(dumped) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"larger than {MAX_PAYLOAD_BYTES} bytes")
         if "content" in value or "text" in value:
             raise ValueError("must not carry message text (content/text)")
@@ -183,19 +181,13 @@ def decode_envelope(body: bytes | str) -> list[Event]:
     except json.JSONDecodeError as exc:
         raise EnvelopeError("message body is not JSON",
                             [ErrorDetail("$", f"{exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
-    # JSON can spell a NUL character only as the escape \u0000 (json.loads refuses raw control characters
-    # in strings): without one in the text, no string in the data holds a NUL, and the walks are skipped.
-    return _validate(data, _NUL_FREE if "\\u0000" not in text else None)
+    return validate_envelope(data)
 
 
 def validate_envelope(data: Any) -> list[Event]:
     """Validate an already parsed envelope (what ``decode_envelope`` does after ``json.loads``)."""
-    return _validate(data, None)
-
-
-def _validate(data: Any, context: dict[str, bool] | None) -> list[Event]:
     try:
-        model = EnvelopeModel.model_validate(data, context=context)
+        model = EnvelopeModel.model_validate(data)
     except ValidationError as exc:
         errors = [ErrorDetail(_path(err["loc"]), _message(err)) for err in exc.errors(include_url=False)]
         raise EnvelopeError("invalid envelope", errors) from None
