@@ -104,3 +104,18 @@ def test_the_engines_derived_events_have_valid_payloads() -> None:
     for derived in st.derived:
         check_payload(derived.event_type, derived.payload)
         assert set(derived.payload) <= (payload_fields(derived.event_type) or set()), derived.event_type
+
+
+@pytest.mark.parametrize(("snowflake", "fits"), [
+    (str(2**63 - 1), True), (str(2**63), False), ("0" + str(2**63 - 1), True), ("0" + str(2**63), False),
+    ("1", True), ("9" * 18, True), ("9" * 19, False), ("0" * 20, True), ("0" * 21, False), ("", False),
+    ("12a", False), ("١٢", False),
+])
+def test_snowflakes_are_range_checked_by_their_pattern(snowflake: str, fits: bool) -> None:
+    """Envelope and payload snowflakes: digits that fit BIGINT pass, anything else is refused with its path."""
+    wire = dict(event("reaction_add", {"message_id": snowflake}), guild_id=snowflake)
+    if fits:
+        [decoded] = decode_envelope(json.dumps({"v": 1, "events": [wire]}))
+        assert decoded.guild_id == int(snowflake) and decoded.payload["message_id"] == snowflake
+    else:
+        assert set(problems(wire)) == {"events[0].guild_id", "events[0].payload.message_id"}
