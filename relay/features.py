@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any, Final
+from typing import Final
+
+from synapse.eventlake.payloads import TextFeatures
 
 FINGERPRINT_HEX: Final = 32  # 128 bits: plenty for repeat detection, short on the wire
 
@@ -35,7 +37,7 @@ def fingerprint(text: str, *, key: bytes, guild_id: int) -> str | None:
     return mac.hexdigest()[:FINGERPRINT_HEX]
 
 
-def text_features(text: str, *, key: bytes, guild_id: int) -> dict[str, Any]:
+def text_features(text: str, *, key: bytes, guild_id: int) -> TextFeatures:
     """Length, words, code blocks (and their lines), links and the fingerprint of ``text``."""
     blocks = _CODE_BLOCK.findall(text)
     code_lines = sum(len([line for line in block.split("\n") if line.strip()]) for block in blocks)

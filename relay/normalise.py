@@ -4,12 +4,14 @@ One function per gateway event kind, each returning the event exactly as the
 envelope carries it: snowflakes as strings, ``occurred_at`` in the one ISO
 spelling of :mod:`relay.clock`, ``source_event_id`` in the formats of the
 design's table (the lake deduplicates on them, so they must be stable across
-replays). Message text is read only through :func:`relay.features.text_features`.
+replays). Payloads are built as the payload types of :mod:`synapse.eventlake.payloads`, the
+ones the envelope checks them against. Message text is read only through
+:func:`relay.features.text_features`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -17,6 +19,16 @@ import discord
 
 from relay.clock import iso
 from relay.features import text_features
+from synapse.eventlake.payloads import (
+    MemberPayload,
+    MessageCreatePayload,
+    MessageDeletePayload,
+    ReactionPayload,
+    ThreadCreatePayload,
+    VoiceLeavePayload,
+    VoiceMember,
+    VoiceStateSnapshotPayload,
+)
 
 SOURCE: Final = "discord"
 SNAPSHOT_MEMBERS_PER_EVENT: Final = 75  # ~101 bytes each with 20-digit ids: under the 8 KiB payload limit
@@ -32,7 +44,7 @@ Wire = dict[str, Any]
 
 
 def _event(event_type: str, source_event_id: str, *, guild_id: int, user_id: int | None,
-           channel_id: int | None, occurred_at: str, payload: Wire, actor: Wire | None = None) -> Wire:
+           channel_id: int | None, occurred_at: str, payload: Mapping[str, Any], actor: Wire | None = None) -> Wire:
     event: Wire = {
         "source_system": SOURCE,
         "source_event_id": source_event_id,
@@ -71,11 +83,11 @@ def message_created(message: discord.Message, *, key: bytes) -> Wire | None:
     guild_id = message.guild.id if message.guild is not None else _guild_id_of(message.channel)
     if guild_id is None or message.type not in MEMBER_MESSAGE_TYPES:
         return None
-    payload = text_features(message.content, key=key, guild_id=guild_id)
     reference = message.reference
     resolved = reference.resolved if reference is not None else None
     channel = message.channel
-    payload.update({
+    payload: MessageCreatePayload = {
+        **text_features(message.content, key=key, guild_id=guild_id),
         "attachments": len(message.attachments),
         "mentions": len(set(message.raw_mentions)),
         "is_reply": message.type is discord.MessageType.reply and reference is not None,
@@ -83,7 +95,7 @@ def message_created(message: discord.Message, *, key: bytes) -> Wire | None:
         "thread_id": str(channel.id) if isinstance(channel, discord.Thread) else None,
         "is_bot": bool(message.author.bot),
         "is_webhook": message.webhook_id is not None,
-    })
+    }
     return _event("message_create", f"message_create:{message.id}", guild_id=guild_id,
                   user_id=message.author.id, channel_id=channel.id, occurred_at=iso(message.created_at),
                   payload=payload, actor=actor_of(message.author, webhook=message.webhook_id is not None))
@@ -96,8 +108,9 @@ def _guild_id_of(channel: object) -> int | None:
 
 def message_deleted(*, guild_id: int, channel_id: int, message_id: int, author_id: int | None,
                     now: datetime) -> Wire:
+    payload: MessageDeletePayload = {"message_id": str(message_id)}
     return _event("message_delete", f"message_delete:{message_id}", guild_id=guild_id, user_id=author_id,
-                  channel_id=channel_id, occurred_at=iso(now), payload={"message_id": str(message_id)})
+                  channel_id=channel_id, occurred_at=iso(now), payload=payload)
 
 
 def emoji_key(emoji: discord.PartialEmoji) -> str:
@@ -110,8 +123,8 @@ def reaction(raw: discord.RawReactionActionEvent, *, author_id: int | None, now:
         return None
     kind = "reaction_add" if raw.event_type == "REACTION_ADD" else "reaction_remove"
     emoji = emoji_key(raw.emoji)
-    payload: Wire = {"message_id": str(raw.message_id), "message_author_id": _sid(author_id),
-                     "emoji": emoji, "burst": raw.burst}
+    payload: ReactionPayload = {"message_id": str(raw.message_id), "message_author_id": _sid(author_id),
+                                "emoji": emoji, "burst": raw.burst}
     return _event(kind, f"{kind}:{raw.message_id}:{raw.user_id}:{emoji}", guild_id=raw.guild_id,
                   user_id=raw.user_id, channel_id=raw.channel_id, occurred_at=iso(now), payload=payload,
                   actor=actor_of(raw.member))
@@ -129,7 +142,8 @@ def voice_change(member: discord.Member, before: discord.VoiceState, after: disc
     if (old.id if old else None) == (new.id if new else None):
         return None
     at = iso(now)
-    payload: Wire = {"self_mute": bool(after.self_mute), "self_deaf": bool(after.self_deaf)}
+    # A join's payload is a VoiceJoinPayload: a VoiceLeavePayload without from_channel_id.
+    payload: VoiceLeavePayload = {"self_mute": bool(after.self_mute), "self_deaf": bool(after.self_deaf)}
     if old is None and new is not None:
         kind, channel = "voice_join", new
     elif new is None and old is not None:
@@ -153,7 +167,7 @@ def voice_snapshots(guild: discord.Guild, *, now: datetime) -> list[Wire]:
     only then does the id carry a ``:{part}/{parts}`` suffix (and the payload
     ``part``/``parts``), so the common single-part id is exactly the design's.
     """
-    members = [
+    members: list[VoiceMember] = [
         {"user_id": str(user_id), "channel_id": _sid(state.channel.id if state.channel else None),
          "self_mute": bool(state.self_mute), "self_deaf": bool(state.self_deaf)}
         for channel in [*guild.voice_channels, *guild.stage_channels]
@@ -164,19 +178,21 @@ def voice_snapshots(guild: discord.Guild, *, now: datetime) -> list[Wire]:
     chunks = [members[i:i + SNAPSHOT_MEMBERS_PER_EVENT]
               for i in range(0, len(members), SNAPSHOT_MEMBERS_PER_EVENT)] or [[]]
     if len(chunks) == 1:
+        whole: VoiceStateSnapshotPayload = {"members": chunks[0]}
         return [_event("voice_state_snapshot", base, guild_id=guild.id, user_id=None, channel_id=None,
-                       occurred_at=at, payload={"members": chunks[0]})]
-    return [_event("voice_state_snapshot", f"{base}:{n}/{len(chunks)}", guild_id=guild.id, user_id=None,
-                   channel_id=None, occurred_at=at,
-                   payload={"members": chunk, "part": n, "parts": len(chunks)})
-            for n, chunk in enumerate(chunks, start=1)]
+                       occurred_at=at, payload=whole)]
+    parts: list[VoiceStateSnapshotPayload] = [{"members": chunk, "part": n, "parts": len(chunks)}
+                                              for n, chunk in enumerate(chunks, start=1)]
+    return [_event("voice_state_snapshot", f"{base}:{part['part']}/{len(chunks)}", guild_id=guild.id,
+                   user_id=None, channel_id=None, occurred_at=at, payload=part)
+            for part in parts]
 
 
 def thread_created(thread: discord.Thread) -> Wire:
     created = thread.created_at or discord.utils.snowflake_time(thread.id)
+    payload: ThreadCreatePayload = {"thread_id": str(thread.id), "parent_id": _sid(thread.parent_id)}
     return _event("thread_create", f"thread_create:{thread.id}", guild_id=thread.guild.id,
-                  user_id=thread.owner_id, channel_id=thread.parent_id, occurred_at=iso(created),
-                  payload={"thread_id": str(thread.id), "parent_id": _sid(thread.parent_id)})
+                  user_id=thread.owner_id, channel_id=thread.parent_id, occurred_at=iso(created), payload=payload)
 
 
 def guild_joined(guild: discord.Guild, *, now: datetime) -> Wire:
@@ -189,15 +205,13 @@ def guild_joined(guild: discord.Guild, *, now: datetime) -> Wire:
 
 def member_joined(member: discord.Member, *, now: datetime) -> Wire:
     at = iso(member.joined_at or now)
+    payload: MemberPayload = {"account_created_at": iso(member.created_at), "is_bot": bool(member.bot)}
     return _event("member_join", f"member_join:{member.id}:{at}", guild_id=member.guild.id,
-                  user_id=member.id, channel_id=None, occurred_at=at,
-                  payload={"account_created_at": iso(member.created_at), "is_bot": bool(member.bot)},
-                  actor=actor_of(member))
+                  user_id=member.id, channel_id=None, occurred_at=at, payload=payload, actor=actor_of(member))
 
 
 def member_left(*, guild_id: int, user: discord.User | discord.Member, now: datetime) -> Wire:
     at = iso(now)
+    payload: MemberPayload = {"account_created_at": iso(user.created_at), "is_bot": bool(user.bot)}
     return _event("member_leave", f"member_leave:{user.id}:{at}", guild_id=guild_id, user_id=user.id,
-                  channel_id=None, occurred_at=at,
-                  payload={"account_created_at": iso(user.created_at), "is_bot": bool(user.bot)},
-                  actor=actor_of(user))
+                  channel_id=None, occurred_at=at, payload=payload, actor=actor_of(user))

@@ -19,34 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.eventlake.events import DISCORD, KNOWN_TYPES, SYNAPSE
+from synapse.eventlake.payloads import payload_fields
 from synapse.rules.operators import Op
 
 Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-# Payload fields per event type: the whitelist of "facts" a payload condition may read.
-PAYLOAD_FIELDS: dict[str, frozenset[str]] = {
-    "message_create": frozenset({"length", "words", "has_code_block", "code_block_lines", "links", "attachments",
-                                 "mentions", "is_reply", "reply_to_user_id", "thread_id", "fingerprint"}),
-    "message_delete": frozenset({"message_id"}),
-    "reaction_add": frozenset({"message_id", "message_author_id", "emoji"}),
-    "reaction_remove": frozenset({"message_id", "message_author_id", "emoji"}),
-    "voice_join": frozenset({"channel_id", "self_mute", "self_deaf", "members_in_channel"}),
-    "voice_leave": frozenset({"channel_id", "from_channel_id", "self_mute", "self_deaf", "members_in_channel"}),
-    "voice_move": frozenset({"channel_id", "from_channel_id", "self_mute", "self_deaf", "members_in_channel"}),
-    "voice_state_snapshot": frozenset({"members"}),
-    "thread_create": frozenset({"thread_id", "parent_id"}),
-    "member_join": frozenset({"account_created_at", "is_bot"}),
-    "member_leave": frozenset({"account_created_at", "is_bot"}),
-    "command_used": frozenset({"command", "options"}),
-    "voice_session_end": frozenset({"duration_seconds", "minutes", "started_at", "channel_id", "end_reason",
-                                    "self_mute", "self_deaf"}),
-    "voice_tick": frozenset({"minutes", "minute", "members_in_channel", "self_deaf", "self_mute"}),
-    "level_up": frozenset({"currency", "old_level", "new_level", "balance", "cause"}),
-    "milestone_earned": frozenset({"milestone", "name", "announce", "hidden", "emoji", "cause"}),
-}
 
 PLACEHOLDERS = frozenset({"mention", "user", "user_id", "channel", "level", "old_level", "currency",
                           "balance", "milestone", "milestone_name", "amount"})
@@ -363,7 +342,7 @@ def _semantic(rule: RuleSpec, ctx: ValidationContext, base: str) -> list[ErrorDe
     ours = rule.trigger.source in (None, DISCORD, SYNAPSE)
     if ours and event not in KNOWN_TYPES and event not in ctx.extra_event_types:
         errors.append(ErrorDetail(f"{base}.trigger.event", f"unknown event type {event!r}"))
-    fields = PAYLOAD_FIELDS.get(event) if ours else None
+    fields = payload_fields(event) if ours else None  # the whitelist: the keys its payload type declares
 
     def check_field(name: str, path: str) -> None:
         if fields is not None and name not in fields:
@@ -482,5 +461,5 @@ def dump_rule(rule: RuleSpec) -> dict[str, Any]:
     return rule.model_dump(mode="json", exclude={"id"}, exclude_none=True)
 
 
-__all__ = ["PAYLOAD_FIELDS", "Condition", "Effect", "RuleSpec", "ValidationContext", "dump_rule",
+__all__ = ["Condition", "Effect", "RuleSpec", "ValidationContext", "dump_rule",
            "rules_schema", "validate_rule", "validate_rules"]

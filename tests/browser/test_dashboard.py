@@ -142,7 +142,7 @@ def stack(db_url: str) -> Iterator[str]:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("the HTTP app did not answer /api/health within 60 s")
-            time.sleep(0.2)
+            time.sleep(0.2)  # a server process coming up: polled, with a deadline
         index = httpx.get(f"{base}/g/{GUILD_ID}", timeout=5)
         assert index.status_code == 200 and "<html" in index.text, "the app serves the dashboard build"
         yield base

@@ -118,6 +118,8 @@ def running(*workers: QueueWorker) -> Iterator[None]:
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2) -> None:
+    """Poll ``condition`` until a deadline: for what queue workers (threads on real PostgreSQL and Azurite)
+    and restarted servers do in their own time."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

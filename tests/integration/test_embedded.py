@@ -49,6 +49,7 @@ def test_stop_forgets_processes_that_died_holding_the_server(root: Path) -> None
 
 
 def test_stop_names_a_live_process_and_leaves_the_server_running(root: Path) -> None:
+    # A live process holding a handle (it sleeps only to stay alive; it is killed below).
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
         try:
             _handles(root, [live.pid])

@@ -65,7 +65,7 @@ def test_commands_and_followups_through_the_local_runner(module_db: str, azurite
         assert board["data"]["embeds"][0]["description"].startswith(f"**#1** <@{EVE['id']}> — 5")
         export = p.command("privacy", admin, [p.sub("export")])
         assert send(export).json() == {"type": 5, "data": {"flags": 64}}
-        deadline = time.monotonic() + 30   # the runner's poller picks the job up (it polls every ~1 s)
+        deadline = time.monotonic() + 30   # the runner's poller (another process) picks the job up every ~1 s
         while time.monotonic() < deadline and export["token"] not in fake.interaction_responses:
             time.sleep(0.1)
         assert fake.uploads and fake.uploads[0]["filename"].endswith(".json")
@@ -81,5 +81,5 @@ def _wait_for_port(port: int, timeout: float = 60) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.1)  # the local runner, a process of its own, coming up: polled, with a deadline
     raise AssertionError("the local runner did not start")

@@ -79,6 +79,7 @@ def test_runner_polls_every_queue_function_against_azurite(stack: Stack) -> None
     stack.send(list(envelopes(events)))
     runner.start()
     try:
+        # The runner's workers are threads on the real Azurite: poll for what they did, with a deadline.
         deadline = time.monotonic() + 60
         distinct = len({e["source_event_id"] for e in events})
         while time.monotonic() < deadline:

@@ -110,7 +110,7 @@ def test_put_never_blocks_and_memory_stays_bounded_when_the_queue_hangs(tmp_path
     async def go() -> tuple[float, Pipeline]:
         pipeline = Pipeline(Hanging(), tmp_path, linger=0.01, capacity=2_000)
         pipeline.start()
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0)  # let its tasks start
         start = time.perf_counter()
         for n in range(20_000):
             pipeline.put(event(n))

@@ -60,6 +60,7 @@ def test_a_torn_last_line_is_cut_off_at_start_up(tmp_path: Path) -> None:
 
 
 async def async_wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll ``condition`` until a deadline: the pipeline waits on Azurite, a process of its own."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -94,14 +95,14 @@ def test_azurite_outage_mid_stream_delivers_every_event(azurite, queue_name: str
         for n in range(300):
             pipeline.put(event(n))
             if n % 25 == 0:
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0)  # let the pipeline's tasks run between puts, as gateway traffic would
         await async_wait_until(lambda: pipeline.stats.events_out >= 300, 10)
 
         await asyncio.to_thread(azurite.stop)
         for n in range(300, 900):
             pipeline.put(event(n))
             if n % 25 == 0:
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0)
         await async_wait_until(lambda: len(pipeline.buffer) == 0 and pipeline.stats.events_spooled >= 1, 10)
         assert pipeline.spool.pending > 0
 

@@ -32,6 +32,27 @@ def _schema_digest() -> str:
 
 
 TEMPLATE_DB = f"synapse_template_{_schema_digest()}"
+PURE_TIER_ENV = "SYNAPSE_TEST_PURE"
+
+
+def pure_tier() -> bool:
+    """Whether this run is the pure tier (``SYNAPSE_TEST_PURE=1``): no service may be started."""
+    return os.environ.get(PURE_TIER_ENV) == "1"
+
+
+def _refusal(what: str) -> RuntimeError:
+    return RuntimeError(f"{what} is not available in the pure test tier ({PURE_TIER_ENV}=1): a test that "
+                        "needs it must be marked integration (tests/README.md)")
+
+
+def _refuse(what: str) -> None:
+    if pure_tier():
+        raise _refusal(what)
+
+
+def refuse_embedded(data_dir: Path) -> tuple[str, float]:
+    """Stands in for ``synapse.db.embedded.start`` in the pure tier."""
+    raise _refusal(f"the embedded PostgreSQL ({data_dir})")
 
 
 def free_port() -> int:
@@ -42,6 +63,7 @@ def free_port() -> int:
 
 def server_url(database: str, *, env: str = "SYNAPSE_TEST_DATABASE_URL") -> str:
     """A URL to ``database`` on the test server (embedded unless the variable ``env`` names is set)."""
+    _refuse("PostgreSQL")
     base = os.environ.get(env, "")
     if not base:
         from synapse.db import embedded
@@ -120,6 +142,7 @@ class Azurite:
         return azurite_connection_string(port=self.port)
 
     def start(self) -> None:
+        _refuse("Azurite")
         self.process = subprocess.Popen(
             [str(azurite_bin()), "--queueHost", "127.0.0.1", "--queuePort", str(self.port),
              "--location", str(self.folder), "--skipApiVersionCheck", "--loose", "--silent"],
@@ -131,7 +154,7 @@ class Azurite:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.05)  # the Azurite process coming up: polled, with a deadline
         raise RuntimeError("Azurite did not start within 20 s")
 
     def stop(self) -> None:
