@@ -20,6 +20,7 @@ import discord
 from relay.clock import iso
 from relay.features import text_features
 from synapse.eventlake.payloads import (
+    GuildJoinPayload,
     MemberPayload,
     MessageCreatePayload,
     MessageDeletePayload,
@@ -198,9 +199,9 @@ def thread_created(thread: discord.Thread) -> Wire:
 def guild_joined(guild: discord.Guild, *, now: datetime) -> Wire:
     """The bot is in ``guild`` (joined it, or found it at start-up): keyed by the guild alone, so only
     the first reaches the rules (DESIGN.md §2: ``guild_join``)."""
+    payload: GuildJoinPayload = {"name": (guild.name or "")[:100], "member_count": guild.member_count or 0}
     return _event("guild_join", f"guild_join:{guild.id}", guild_id=guild.id, user_id=None, channel_id=None,
-                  occurred_at=iso(now), payload={"name": (guild.name or "")[:100],
-                                                 "member_count": guild.member_count or 0})
+                  occurred_at=iso(now), payload=payload)
 
 
 def member_joined(member: discord.Member, *, now: datetime) -> Wire:

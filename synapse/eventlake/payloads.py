@@ -147,6 +147,13 @@ class CommandUsedPayload(TypedDict, total=False):
     options: dict[str, Any]  # option name → value
 
 
+class GuildJoinPayload(TypedDict, total=False):
+    """The bot is in the guild (joined it, or found it at start-up): Synapse sets up a guild it never saw."""
+
+    name: str
+    member_count: Count
+
+
 # ---------------------------------------------------------------- derived by the engine
 
 class VoiceSessionEndPayload(TypedDict, total=False):
@@ -198,6 +205,7 @@ PAYLOAD_TYPES: Final[Mapping[str, type]] = {
     "member_join": MemberPayload,
     "member_leave": MemberPayload,
     "command_used": CommandUsedPayload,
+    "guild_join": GuildJoinPayload,
     "voice_session_end": VoiceSessionEndPayload,
     "voice_tick": VoiceTickPayload,
     "level_up": LevelUpPayload,
