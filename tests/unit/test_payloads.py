@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from synapse.rules.runner import run
 
 from synapse.errors import EnvelopeError, ValidationFailed
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import DERIVED_TYPES, KNOWN_TYPES
 from synapse.eventlake.payloads import PAYLOAD_TYPES, check_payload, payload_fields
+from synapse.processing.loop import run
 from synapse.rules.model import validate_rule
 from synapse.rules.simulate import simulate
 from tests.unit.rules.support import G, default_context, state
