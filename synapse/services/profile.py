@@ -112,6 +112,9 @@ class LeaderboardPage:
     entries: list[Entry]
     has_next: bool
     viewer: Entry | None
+    period: str = "all"                  # synapse.services.periods: all, week, month, season
+    since: datetime | None = None        # start of the period's window (None: all time)
+    until: datetime | None = None        # its end (exclusive; None: open)
 
 
 @dataclass(frozen=True)
@@ -318,8 +321,13 @@ def _season(conn: Connection, guild_id: int, season_id: int | None) -> tuple[int
 
 
 def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *, season_id: int | None = None,
-                page: int = 0, page_size: int = PAGE_SIZE, viewer_id: int | None = None) -> LeaderboardPage:
-    """One page of the ranking in a currency (live, or a closed season's final standings)."""
+                page: int = 0, page_size: int = PAGE_SIZE, viewer_id: int | None = None,
+                period: str = "all", now: datetime | None = None) -> LeaderboardPage:
+    """One page of the ranking in a currency (live, or a closed season's final standings).
+
+    ``period`` other than ``all`` (``week``, ``month``, ``season``: ``synapse.services.periods``) ranks
+    the net earned in that window as of ``now`` instead; it cannot be combined with ``season_id``.
+    """
     currencies = visible_currencies(conn, guild_id)
     if currency is None:
         chosen = primary_currency(currencies)
@@ -332,6 +340,9 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
         chosen = found[0]
     page = max(0, page)
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    if period != "all":
+        return _period_board(conn, guild_id, chosen, period, season_id=season_id, page=page, page_size=page_size,
+                             viewer_id=viewer_id, now=now)
     sid, season_name, closed = _season(conn, guild_id, season_id)
     params = {"g": guild_id, "c": chosen.key, "s": sid, "n": page_size + 1, "o": page * page_size}
     if closed:
@@ -373,6 +384,32 @@ SELECT (SELECT json_agg(p) FROM (
        (SELECT balance FROM wallets WHERE guild_id = :g AND user_id = :u AND currency_key = :c) AS viewer_balance,
        """ + _AHEAD + """
 """)
+
+
+def _period_board(conn: Connection, guild_id: int, currency: Currency, period: str, *, season_id: int | None,
+                  page: int, page_size: int, viewer_id: int | None, now: datetime | None) -> LeaderboardPage:
+    """A page of the net earned in a period's window; levels are the members' current ones."""
+    from synapse.db.period_totals import period_page
+    from synapse.errors import ErrorDetail, ValidationFailed
+    from synapse.services.periods import parse_period, window
+
+    chosen_period = parse_period(period)
+    if season_id is not None:
+        raise ValidationFailed("choose a season or a period, not both",
+                               [ErrorDetail("period", "a past season's board has no period")])
+    if now is None:
+        raise ValueError("a period board needs now")
+    w = window(conn, guild_id, chosen_period, now=now)
+    if w.start is None:  # only "all" has no start, and it never comes here
+        raise ValueError(f"period {chosen_period} has no window")
+    result = period_page(conn, guild_id, currency.key, start=w.start, end=w.end, limit=page_size,
+                         offset=page * page_size, viewer_id=viewer_id)
+    entries = [Entry(r.rank, r.user_id, r.display_name, r.net, _level(currency, r.balance or 0), hidden=r.hidden)
+               for r in result.rows]
+    v = result.viewer
+    viewer = None if v is None else Entry(v.rank, v.user_id, None, v.net, _level(currency, v.balance or 0))
+    return LeaderboardPage(currency.key, currency.name, currency.symbol, w.season_id, w.season_name, page, page_size,
+                           entries[:page_size], len(entries) > page_size, viewer, chosen_period, w.start, w.end)
 
 
 def _level(currency: Currency, balance: int) -> int | None:

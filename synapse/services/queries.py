@@ -168,15 +168,21 @@ def list_seasons(conn: Connection, guild_id: int) -> list[dict[str, Any]]:
 
 
 def leaderboard(conn: Connection, guild_id: int, currency: str, *, season_id: int | None = None,
-                after: dict[str, Any] | None = None, limit: int = 50) -> dict[str, Any]:
+                after: dict[str, Any] | None = None, limit: int = 50, period: str = "all",
+                now: datetime | None = None) -> dict[str, Any]:
     """One page of a leaderboard; ``after`` is the decoded cursor ``{b, u, r}`` of the last row shown.
 
     ``season_id`` of a closed season reads its snapshot; of the active season (or none) the live wallets.
+    ``period`` ``week`` / ``month`` / ``season`` ranks the net earned in that window as of ``now``
+    (``synapse.services.periods``); ``balance`` is then that net, ``level`` the member's current level.
     """
     guild_row(conn, guild_id)
     cur = load_currencies(conn, guild_id).get(currency)
     if cur is None or not cur.visible:
         raise NotFound(f"no currency {currency!r} in this server")
+    if period != "all":
+        return _period_leaderboard(conn, guild_id, cur, period, season_id=season_id, after=after, limit=limit,
+                                   now=now)
     status: str | None = None
     if season_id is not None:
         status = season(conn, guild_id, season_id).status
@@ -216,6 +222,36 @@ def leaderboard(conn: Connection, guild_id: int, currency: str, *, season_id: in
         next_after = {"b": int(last.balance), "u": int(last.user_id), "r": last_rank}
     return {"currency": currency, "season_id": season_id, "season_status": status, "items": items,
             "next_after": next_after}
+
+
+def _period_leaderboard(conn: Connection, guild_id: int, cur: Any, period: str, *, season_id: int | None,
+                        after: dict[str, Any] | None, limit: int, now: datetime | None) -> dict[str, Any]:
+    from synapse.db.period_totals import period_page
+    from synapse.services.periods import parse_period, window
+
+    chosen = parse_period(period)
+    if season_id is not None:
+        raise ValidationFailed("choose a season or a period, not both",
+                               [ErrorDetail("period", "a past season's board has no period; omit one of them")])
+    if now is None:
+        raise ValueError("a period board needs now")
+    w = window(conn, guild_id, chosen, now=now)
+    if w.start is None:  # only "all" has no start, and it never comes here
+        raise ValueError(f"period {chosen} has no window")
+    page = period_page(conn, guild_id, cur.key, start=w.start, end=w.end, limit=limit,
+                       after=(after["b"], after["u"]) if after else None)
+    rows = page.rows[:limit]
+    items = []
+    for r in rows:
+        person = ({"user_id": None, "display_name": None, "avatar": None} if r.hidden else
+                  {"user_id": str(r.user_id), "display_name": r.display_name, "avatar": r.avatar})
+        items.append({"rank": r.rank, **person, "balance": r.net,
+                      "level": cur.curve.level_for(r.balance or 0) if cur.levelled else None})
+    next_after = None
+    if len(page.rows) > limit and rows:
+        next_after = {"b": rows[-1].net, "u": rows[-1].user_id, "r": rows[-1].rank}
+    return {"currency": cur.key, "season_id": w.season_id, "season_status": "active" if w.season_id else None,
+            "items": items, "next_after": next_after, "period": chosen, "since": w.start, "until": w.end}
 
 
 # ---------------------------------------------------------------- member profile

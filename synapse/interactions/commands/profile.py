@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import Connection
 
 from synapse.errors import NotFound
@@ -58,3 +60,4 @@ def render(profile: Profile, name: str, avatar: str | None) -> r.Json:
 
 
 COMMAND = Command(name="profile", run=run, module="economy", read_only=True)
+RANK = replace(COMMAND, name="rank")   # /rank: the same handler and options under the name other bots use
