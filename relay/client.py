@@ -1,4 +1,4 @@
-"""The discord.py client: exact intents, no member chunking, no message cache, five cogs.
+"""The discord.py client: exact intents, no member chunking, no message cache, six cogs.
 
 Memory stays flat however large the guilds are: members are not chunked at
 start-up (``chunk_guilds_at_startup=False``) nor cached as they act
@@ -52,11 +52,12 @@ class RelayBot(commands.Bot):
 
 
 async def add_cogs(bot: commands.Bot, ctx: RelayContext) -> None:
+    from relay.cogs.guilds import Guilds
     from relay.cogs.members import Members
     from relay.cogs.reactions import Reactions
     from relay.cogs.social import Social
     from relay.cogs.threads import Threads
     from relay.cogs.voice import Voice
 
-    for cog in (Social(ctx), Reactions(ctx), Voice(ctx), Threads(ctx), Members(ctx)):
+    for cog in (Social(ctx), Reactions(ctx), Voice(ctx), Threads(ctx), Members(ctx), Guilds(ctx)):
         await bot.add_cog(cog)

@@ -179,6 +179,14 @@ def thread_created(thread: discord.Thread) -> Wire:
                   payload={"thread_id": str(thread.id), "parent_id": _sid(thread.parent_id)})
 
 
+def guild_joined(guild: discord.Guild, *, now: datetime) -> Wire:
+    """The bot is in ``guild`` (joined it, or found it at start-up): keyed by the guild alone, so only
+    the first reaches the rules (DESIGN.md §2: ``guild_join``)."""
+    return _event("guild_join", f"guild_join:{guild.id}", guild_id=guild.id, user_id=None, channel_id=None,
+                  occurred_at=iso(now), payload={"name": (guild.name or "")[:100],
+                                                 "member_count": guild.member_count or 0})
+
+
 def member_joined(member: discord.Member, *, now: datetime) -> Wire:
     at = iso(member.joined_at or now)
     return _event("member_join", f"member_join:{member.id}:{at}", guild_id=member.guild.id,

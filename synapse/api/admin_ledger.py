@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import text
 
 from synapse.api import pagination, schemas
 from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, module, parse_snowflake, request_id
+from synapse.db.reads import ledger as ledger_reads
 from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.services import imports, seasons
 from synapse.services.awards import award
@@ -52,20 +52,13 @@ def transactions(guild_id: GuildId, _: AdminDep, conn: ReadConn,
                  limit: Annotated[int, Query(ge=1, le=100)] = 50) -> schemas.Page[schemas.TransactionOut]:
     after = pagination.decode(cursor, "tx", fields={"id": int})
     uid = parse_snowflake(user_id, "user_id") if user_id else None
-    rows = conn.execute(text("""
-        SELECT id, user_id, currency_key, amount, balance_after, kind, reason, rule_id, actor_id, season_id,
-               occurred_at
-          FROM transactions
-         WHERE guild_id = :g AND (CAST(:u AS bigint) IS NULL OR user_id = :u)
-           AND (CAST(:c AS text) IS NULL OR currency_key = :c) AND (CAST(:k AS text) IS NULL OR kind = :k)
-           AND (CAST(:before AS bigint) IS NULL OR id < :before)
-         ORDER BY id DESC LIMIT :n"""), {"g": guild_id, "u": uid, "c": currency, "k": kind,
-                                          "before": after["id"] if after else None, "n": limit + 1}).all()
+    rows, more = ledger_reads.transactions(conn, guild_id, user_id=uid, currency=currency, kind=kind,
+                                           before_id=after["id"] if after else None, limit=limit)
     items = [schemas.TransactionOut(
-        id=r.id, user_id=str(r.user_id), currency=r.currency_key, amount=r.amount, balance_after=r.balance_after,
+        id=r.id, user_id=str(r.user_id), currency=r.currency, amount=r.amount, balance_after=r.balance_after,
         kind=r.kind, reason=r.reason, rule_id=r.rule_id, actor_id=None if r.actor_id is None else str(r.actor_id),
-        season_id=r.season_id, occurred_at=r.occurred_at) for r in rows[:limit]]
-    nxt = pagination.encode("tx", id=items[-1].id) if len(rows) > limit and items else None
+        season_id=r.season_id, occurred_at=r.occurred_at) for r in rows]
+    nxt = pagination.encode("tx", id=items[-1].id) if more and items else None
     return schemas.Page[schemas.TransactionOut](items=items, next_cursor=nxt)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
-from sqlalchemy import Connection, text
 
 from synapse.admin.audit import record
 from synapse.api import schemas
 from synapse.api.deps import AdminDep, GuildId, ReadConn, Session, WriteConn
 from synapse.db import rules_store
+from synapse.db.reads import rules as rule_reads
+from synapse.db.uow import Conn, read_only_transaction
 from synapse.errors import ValidationFailed
 from synapse.rules.model import dump_rule, rules_schema, validate_rules
 from synapse.services.queries import guild_row
@@ -29,22 +30,13 @@ Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 RuleBody = Annotated[dict[str, Any], Body(description="A rule as JSON (see GET …/admin/rules/schema)")]
 
 
-RULE_COLUMNS = "rule_id, version, name, enabled, module, priority, trigger_event, definition"
-
-
-def _rule_out(r: Any) -> schemas.RuleOut:
+def _rule_out(r: rule_reads.RuleRow) -> schemas.RuleOut:
     return schemas.RuleOut(rule_id=r.rule_id, version=r.version, name=r.name, enabled=r.enabled, module=r.module,
                            priority=r.priority, trigger=r.trigger_event, definition=r.definition)
 
 
-def _out(conn: Connection, guild_id: int, rule_id: int) -> schemas.RuleOut:
-    r = conn.execute(text(f"""SELECT {RULE_COLUMNS}
-                                FROM rules WHERE guild_id = :g AND rule_id = :r AND deleted_at IS NULL"""),
-                     {"g": guild_id, "r": rule_id}).first()
-    if r is None:
-        rules_store.get_rule(conn, guild_id, rule_id)  # raises NotFound with the message
-        raise AssertionError("unreachable")  # pragma: no cover
-    return _rule_out(r)
+def _out(conn: Conn, guild_id: int, rule_id: int) -> schemas.RuleOut:
+    return _rule_out(rule_reads.rule(conn, guild_id, rule_id))
 
 
 @router.get("/schema", response_model=dict[str, Any], summary="JSON Schema of a rule (for the editor)")
@@ -55,20 +47,15 @@ def schema(guild_id: GuildId, _: AdminDep) -> dict[str, Any]:
 @router.get("", response_model=list[schemas.RuleOut], summary="All rules (not deleted)")
 def list_rules(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[schemas.RuleOut]:
     guild_row(conn, guild_id)
-    rows = conn.execute(text(f"SELECT {RULE_COLUMNS} FROM rules WHERE guild_id = :g AND deleted_at IS NULL "
-                             "ORDER BY priority, rule_id"), {"g": guild_id})
-    return [_rule_out(r) for r in rows]
+    return [_rule_out(r) for r in rule_reads.list_rules(conn, guild_id)]
 
 
 @router.get("/{rule_id}", response_model=schemas.RuleDetail, summary="A rule with all its versions")
 def get_rule(guild_id: GuildId, _: AdminDep, conn: ReadConn, rule_id: RuleId) -> schemas.RuleDetail:
     out = _out(conn, guild_id, rule_id)
-    versions = conn.execute(text("""SELECT version, definition, created_by, created_at FROM rule_versions
-                                     WHERE guild_id = :g AND rule_id = :r ORDER BY version DESC"""),
-                            {"g": guild_id, "r": rule_id})
     return schemas.RuleDetail(**out.model_dump(), versions=[schemas.RuleVersionOut(
         version=v.version, definition=v.definition, created_by=None if v.created_by is None else str(v.created_by),
-        created_at=v.created_at) for v in versions])
+        created_at=v.created_at) for v in rule_reads.versions(conn, guild_id, rule_id)])
 
 
 @router.post("", response_model=schemas.RuleOut, status_code=201, summary="Create a rule (validated)")
@@ -91,7 +78,7 @@ def update_rule(guild_id: GuildId, s: AdminDep, conn: WriteConn, rule_id: RuleId
     return _out(conn, guild_id, rule_id)
 
 
-def _toggle(conn: Connection, guild_id: int, rule_id: int, enabled: bool, s: Session) -> schemas.RuleOut:
+def _toggle(conn: Conn, guild_id: int, rule_id: int, enabled: bool, s: Session) -> schemas.RuleOut:
     before = rules_store.get_rule(conn, guild_id, rule_id)
     if before.spec.enabled != enabled:
         data = dump_rule(before.spec) | {"enabled": enabled}
@@ -143,12 +130,9 @@ def backtest(guild_id: GuildId, _: AdminDep, conn: ReadConn, body: schemas.Backt
     drafts = validate_rules(body.rules, context=rules_store.validation_context(conn, guild_id)) if body.rules else []
     if body.start and body.end and body.end <= body.start:
         raise ValidationFailed("invalid range", [])
-    conn.execute(text("SET TRANSACTION READ ONLY"))
-    try:
+    with read_only_transaction(conn):
         result = run_backtest(conn, guild_id, drafts, start=body.start, end=body.end, only_draft=body.only_draft,
                               compare=body.compare)
-    finally:
-        conn.rollback()
     return schemas.BacktestOut(start=result.start, end=result.end, draft=result.draft.as_dict(),
                                live=None if result.live is None else result.live.as_dict(),
                                diff=None if result.diff is None else result.diff.as_dict())

@@ -21,11 +21,12 @@ from typing import Annotated, Any
 import jwt
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import Connection, text
 
 from synapse.api import schemas
 from synapse.api.deps import ALGORITHM, Now, ReadConn, SessionDep, issue_token, settings
 from synapse.config import Settings
+from synapse.db.reads import access
+from synapse.db.uow import Conn
 from synapse.errors import DiscordError, ErrorDetail, Unauthorized, ValidationFailed
 
 ADMINISTRATOR = 1 << 3
@@ -47,7 +48,7 @@ def discord_client(cfg: Cfg) -> Any:
     return DiscordRest.from_settings(cfg, max_retries=1, max_inline_wait=2.0)
 
 
-def administered(conn: Connection, user_id: int, discord_guilds: list[dict[str, Any]]) -> list[int]:
+def administered(conn: Conn, user_id: int, discord_guilds: list[dict[str, Any]]) -> list[int]:
     """Guilds (known to Synapse) the user may administer, from /users/@me/guilds and admin roles."""
     candidates: dict[int, bool] = {}
     for g in discord_guilds:
@@ -59,24 +60,12 @@ def administered(conn: Connection, user_id: int, discord_guilds: list[dict[str, 
         candidates[gid] = bool(g.get("owner")) or bool(perms & (ADMINISTRATOR | MANAGE_GUILD))
     if not candidates:
         return []
-    rows = conn.execute(text("""
-        SELECT g.guild_id, s.value AS admin_roles, m.roles
-          FROM guilds g
-          LEFT JOIN settings s ON s.guild_id = g.guild_id AND s.key = 'admin_role_ids'
-          LEFT JOIN member_cache m ON m.guild_id = g.guild_id AND m.user_id = :u
-         WHERE g.guild_id = ANY(:ids)"""), {"u": user_id, "ids": list(candidates)}).all()
-    out = []
-    for r in rows:
-        by_role = bool({int(x) for x in (r.admin_roles or []) if str(x).isdigit()} & set(r.roles or []))
-        if candidates[r.guild_id] or by_role:
-            out.append(int(r.guild_id))
-    return sorted(out)
+    return sorted(g.guild_id for g in access.guild_access(conn, user_id, candidates)
+                  if candidates[g.guild_id] or g.admin_role_ids & g.member_roles)
 
 
-def _guild_names(conn: Connection, ids: frozenset[int] | list[int]) -> list[schemas.AdminGuild]:
-    rows = conn.execute(text("SELECT guild_id, name FROM guilds WHERE guild_id = ANY(:ids) ORDER BY name"),
-                        {"ids": list(ids)})
-    return [schemas.AdminGuild(guild_id=str(r.guild_id), name=r.name) for r in rows]
+def _guild_names(conn: Conn, ids: frozenset[int] | list[int]) -> list[schemas.AdminGuild]:
+    return [schemas.AdminGuild(guild_id=str(gid), name=name) for gid, name in access.guild_names(conn, ids)]
 
 
 def build_router(cfg: Settings) -> APIRouter:

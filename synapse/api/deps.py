@@ -18,10 +18,10 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, Engine, text
 
 from synapse.admin.audit import Actor
 from synapse.config import Settings
+from synapse.db.uow import Conn, DbEngine
 from synapse.errors import ErrorDetail, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 ISSUER = "synapse"
@@ -39,7 +39,7 @@ def settings() -> Settings:
     return container().settings
 
 
-def engine() -> Engine:
+def engine() -> DbEngine:
     from synapse.bootstrap import container
 
     return container().engine
@@ -51,13 +51,15 @@ def now() -> datetime:
     return container().clock.now()
 
 
-def read_conn(eng: Annotated[Engine, Depends(engine)]) -> Iterator[Connection]:
+def read_conn(eng: Annotated[DbEngine, Depends(engine)]) -> Iterator[Conn]:
     """A connection for reads (no transaction left open after the request)."""
-    with eng.connect() as conn:
+    from synapse.db.uow import reads
+
+    with reads(eng) as conn:
         yield conn
 
 
-def write_conn(eng: Annotated[Engine, Depends(engine)]) -> Iterator[Connection]:
+def write_conn(eng: Annotated[DbEngine, Depends(engine)]) -> Iterator[Conn]:
     """One unit of work: commit if the handler returns, roll back if it raises."""
     from synapse.db.engine import transaction
 
@@ -76,8 +78,8 @@ def guild_id_param(
 
 GuildId = Annotated[int, Depends(guild_id_param)]
 # scope="function": the transaction commits (or fails, with its error) before the response is sent.
-ReadConn = Annotated[Connection, Depends(read_conn, scope="function")]
-WriteConn = Annotated[Connection, Depends(write_conn, scope="function")]
+ReadConn = Annotated[Conn, Depends(read_conn, scope="function")]
+WriteConn = Annotated[Conn, Depends(write_conn, scope="function")]
 Now = Annotated[datetime, Depends(now)]
 
 
@@ -215,13 +217,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_guild(conn: Connection, token: str, guild_id: int) -> int:
-    row = conn.execute(text("""
-        SELECT token_id FROM api_tokens WHERE guild_id = :g AND token_hash = :h AND revoked_at IS NULL"""),
-        {"g": guild_id, "h": hash_token(token)}).first()
-    if row is None:
+def token_guild(conn: Conn, token: str, guild_id: int) -> int:
+    from synapse.db.reads.access import live_token_id
+
+    token_id = live_token_id(conn, guild_id, hash_token(token))
+    if token_id is None:
         raise Unauthorized("unknown or revoked API token for this server")
-    return int(row.token_id)
+    return token_id
 
 
 def api_token(guild_id: GuildId, creds: Credentials, conn: ReadConn) -> int:

@@ -7,10 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synapse import errors as e
+from synapse.db.uow import InvalidValue, invalid_value_reason
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,11 @@ def install(app: FastAPI) -> None:
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         return JSONResponse(body(exc.code, message, exc.details()), status_code=status)
 
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(InvalidValue)
+    async def _data(request: Request, exc: InvalidValue) -> JSONResponse:
         # PostgreSQL refused a value the models let through (e.g. a NUL byte in text): bad input, not a crash.
-        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
-        return JSONResponse(body("validation_failed", f"invalid value: {reason}"), status_code=422)
+        return JSONResponse(body("validation_failed", f"invalid value: {invalid_value_reason(exc)}"),
+                            status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,9 +23,10 @@ TokenId = Annotated[int, Depends(api_token)]
 
 
 def _touch(guild_id: int, token_id: int, now: Any) -> None:
+    from synapse.db.uow import unit_of_work
     from synapse.services.integrations import touch_token
 
-    with engine().begin() as conn:
+    with unit_of_work(engine()) as conn:
         touch_token(conn, guild_id, token_id, now)
 
 

@@ -214,6 +214,20 @@ class AdminGuild(Model):
     name: str
 
 
+class GuildSetup(Model):
+    """What Synapse installed when the guild set itself up (services/onboarding.py)."""
+
+    initialised_at: datetime | None = Field(description="When the default pack was installed; null if never")
+    door: str | None = Field(description="What set it up: event (the bot joined / first activity), interaction "
+                                         "(first slash command), login (first admin login), cli, system")
+    installed: dict[str, int] = Field(description="How many of each were installed then: currencies, modules, "
+                                                  "settings, rules, milestones")
+    currencies: list[str] = Field(description="The guild's currencies now (names)")
+    rules: list[str] = Field(description="Enabled rules now (names, highest priority first)")
+    milestones: list[str] = Field(description="Enabled milestones now (names)")
+    modules_on: list[str] = Field(description="Modules turned on now")
+
+
 class Me(Model):
     user_id: Snowflake
     username: str

@@ -12,7 +12,7 @@ from typing import Any, Final
 CAPTURED_TYPES: Final = frozenset({
     "message_create", "message_delete", "reaction_add", "reaction_remove",
     "voice_join", "voice_leave", "voice_move", "voice_state_snapshot",
-    "thread_create", "member_join", "member_leave", "command_used",
+    "thread_create", "member_join", "member_leave", "command_used", "guild_join",
 })
 # Written by the engine itself.
 DERIVED_TYPES: Final = frozenset({"voice_session_end", "voice_tick", "level_up", "milestone_earned"})

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from synapse.admin import modules
 from synapse.admin import settings as guild_settings
+from synapse.db.uow import Conn
 from synapse.interactions.models import ADMINISTRATOR, MANAGE_GUILD, Interaction
 
 
-def is_admin(conn: Connection, interaction: Interaction) -> bool:
+def is_admin(conn: Conn, interaction: Interaction) -> bool:
     """Administrator or Manage Guild in ``member.permissions``, or one of the guild's admin roles."""
     if interaction.guild_id is None:
         return False
@@ -21,5 +20,5 @@ def is_admin(conn: Connection, interaction: Interaction) -> bool:
     return bool(admin_roles & interaction.invoker.roles)
 
 
-def module_off(conn: Connection, guild_id: int, module: str | None) -> bool:
+def module_off(conn: Conn, guild_id: int, module: str | None) -> bool:
     return module is not None and not modules.is_enabled(conn, guild_id, module)

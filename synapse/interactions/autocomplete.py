@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.interactions import responses as r
 from synapse.interactions.models import Interaction
 from synapse.services.milestones_admin import search_milestones
 from synapse.services.profile import visible_currencies
 
 
-def suggest(conn: Connection, interaction: Interaction) -> r.Json:
+def suggest(conn: Conn, interaction: Interaction) -> r.Json:
     typed = (interaction.option_str(interaction.focused or "") or "").strip().lower()
     if interaction.guild_id is None:
         return r.choices([])

@@ -18,7 +18,7 @@ from synapse.clock import Clock
 from synapse.config import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from synapse.db.uow import DbEngine
 
 Json = dict[str, Any]
 Enqueue = Callable[[Json], None]
@@ -34,7 +34,7 @@ class Reply:
 
 @dataclass
 class Context:
-    engine: Engine
+    engine: DbEngine
     settings: Settings
     clock: Clock
     enqueue: Enqueue = field(repr=False)

@@ -9,12 +9,9 @@ A job returned by a handler is queued only after the transaction commits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import Connection
 
 from synapse import errors as e
+from synapse.db.uow import Conn, unit_of_work
 from synapse.interactions import responses as r
 from synapse.interactions.access import is_admin, module_off
 from synapse.interactions.commands import Command, by_component_prefix, registry
@@ -60,40 +57,38 @@ def dispatch(ctx: Context, interaction: Interaction) -> r.Json:
 
 def _run(ctx: Context, command: Command, interaction: Interaction, *, autocomplete: bool,
          is_component: bool) -> Reply:
-    from sqlalchemy.exc import OperationalError
+    # One transaction for writes; pure reads get an autocommit connection (no BEGIN/COMMIT round trips).
+    # A lost database, here or inside the handler, comes out as StorageError.
+    with unit_of_work(ctx.engine, read_only=command.read_only or autocomplete) as conn:
+        if interaction.guild_id is None:
+            raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
+        _onboard(ctx, conn, interaction.guild_id, read_only=command.read_only or autocomplete)
+        if module_off(conn, interaction.guild_id, command.module):
+            raise e.NotFound(f"The {command.module} module is off in this server.")
+        if autocomplete:
+            from synapse.interactions.autocomplete import suggest
 
-    try:
-        with _unit_of_work(ctx, read_only=command.read_only or autocomplete) as conn:
-            if interaction.guild_id is None:
-                raise e.ValidationFailed("Synapse commands work in a server, not in DMs")
-            if module_off(conn, interaction.guild_id, command.module):
-                raise e.NotFound(f"The {command.module} module is off in this server.")
-            if autocomplete:
-                from synapse.interactions.autocomplete import suggest
-
-                return Reply(suggest(conn, interaction))
-            if command.admin and not is_admin(conn, interaction):
-                raise e.Forbidden("Only server admins (Administrator or Manage Server, or a Synapse admin role) "
-                                  "can use this command.")
-            if is_component:
-                if command.on_component is None:
-                    raise e.ValidationFailed("this button is no longer handled")
-                return command.on_component(ctx, conn, interaction)
-            return command.run(ctx, conn, interaction)
-    except OperationalError as exc:
-        raise e.StorageError(str(exc.orig or exc).splitlines()[0]) from exc
+            return Reply(suggest(conn, interaction))
+        if command.admin and not is_admin(conn, interaction):
+            raise e.Forbidden("Only server admins (Administrator or Manage Server, or a Synapse admin role) "
+                              "can use this command.")
+        if is_component:
+            if command.on_component is None:
+                raise e.ValidationFailed("this button is no longer handled")
+            return command.on_component(ctx, conn, interaction)
+        return command.run(ctx, conn, interaction)
 
 
-@contextmanager
-def _unit_of_work(ctx: Context, *, read_only: bool) -> Iterator[Connection]:
-    """One transaction for writes; for pure reads an autocommit connection (no BEGIN/COMMIT round trips)."""
-    if not read_only:
-        with ctx.engine.begin() as conn:
-            yield conn
-        return
-    with ctx.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
+def _onboard(ctx: Context, conn: Conn, guild_id: int, *, read_only: bool) -> None:
+    """A guild's first command sets it up (services/onboarding.py): in this transaction, or, when the
+    command only reads (an autocommit connection), in one of its own."""
+    from synapse.services import onboarding
+
+    if read_only:
+        if not onboarding.known(conn, guild_id):
+            onboarding.ensure_committed(ctx.engine, guild_id, door="interaction")
+    else:
+        onboarding.ensure(conn, guild_id, door="interaction")
 
 
 def _explain(exc: e.SynapseError) -> str:

@@ -36,9 +36,8 @@ from typing import TYPE_CHECKING, Any
 from synapse.errors import EnvelopeError, ErrorDetail
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from synapse.clock import Clock
+    from synapse.db.uow import DbEngine
     from synapse.discord.rest import DiscordRest
     from synapse.interactions.models import Interaction
 
@@ -98,7 +97,7 @@ def parse_job(body: str | bytes) -> Job:
         raise EnvelopeError("bad follow-up job", [ErrorDetail("$", str(exc))]) from None
 
 
-def run_job(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock,
+def run_job(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock,
             avatars: Callable[[int, str], bytes | None] | None = None) -> str:
     """Do one job and finish its interaction; return what happened ("done", "expired"; for a rank
     card also "fallback": the embed stays without a card). ``avatars(user_id, hash)`` fetches an
@@ -116,10 +115,11 @@ def run_job(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock,
     return "done"
 
 
-def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> None:
+def _export(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock) -> None:
+    from synapse.db.uow import unit_of_work
     from synapse.services.privacy import export_member
 
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         data = export_member(conn, job.guild_id, job.user_id)
     data["exported_at"] = clock.now().isoformat()
     content = json.dumps(data, indent=2, ensure_ascii=False).encode()
@@ -138,11 +138,12 @@ def _export(job: Job, *, engine: Engine, rest: DiscordRest, clock: Clock) -> Non
     }, application_id=job.application_id, files=[Upload(filename, content, content_type)])
 
 
-def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:
+def _erase(job: Job, *, engine: DbEngine, rest: DiscordRest) -> None:
     from synapse.admin.audit import Actor
+    from synapse.db.uow import unit_of_work
     from synapse.services.privacy import erase_member
 
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         report = erase_member(conn, job.guild_id, job.user_id,
                               actor=Actor.user(job.user_id, request_id=str(job.interaction_id)))
     rest.edit_original_interaction_response(job.token, {
@@ -153,8 +154,9 @@ def _erase(job: Job, *, engine: Engine, rest: DiscordRest) -> None:
     }, application_id=job.application_id)
 
 
-def _rank_card(job: Job, *, engine: Engine, rest: DiscordRest,
+def _rank_card(job: Job, *, engine: DbEngine, rest: DiscordRest,
                avatars: Callable[[int, str], bytes | None] | None) -> str:
+    from synapse.db.uow import unit_of_work
     from synapse.errors import DiscordError, NotFound, RateLimited
     from synapse.interactions import rankcard
     from synapse.interactions.commands.profile import card_data
@@ -163,7 +165,7 @@ def _rank_card(job: Job, *, engine: Engine, rest: DiscordRest,
 
     target = job.target_id if job.target_id is not None else job.user_id
     try:
-        with engine.connect() as conn:
+        with unit_of_work(engine, read_only=True) as conn:
             profile = member_profile(conn, job.guild_id, target)
     except NotFound:
         return "fallback"    # erased since the command answered: its embed says what it said

@@ -27,7 +27,7 @@ from synapse.db import lake_store, ledger_store
 from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
-from synapse.services import members, voice
+from synapse.services import members, onboarding, voice
 
 if TYPE_CHECKING:
     from synapse.rules.cache import RuleCache
@@ -93,6 +93,9 @@ def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: 
     if any(e.event_type == "voice_state_snapshot" for e in new):
         # Members in voice are known only now (rare: relay start).
         ledger_store.lock_member_pairs(conn, voice.members_touched(conn, new))
+    for e in new:
+        if e.event_type == "guild_join":   # the bot is in a guild: set it up if Synapse never saw it
+            onboarding.ensure(conn, e.guild_id, name=str(e.payload.get("name") or ""), door="event")
     members.refresh(conn, new)
     derived: list[Event] = []
     if any(e.event_type in voice.VOICE_TYPES for e in new):

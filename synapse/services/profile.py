@@ -1,17 +1,21 @@
 """Member read models: a profile, a leaderboard page, a member's milestones.
 
-Framework-free (a SQLAlchemy ``Connection`` in, frozen dataclasses out) so the
-slash commands and the dashboard API share them. Every query is served by an
+Framework-free (a SQLAlchemy ``Connection`` in, frozen dataclasses out): the one read model of
+each member screen, shared by the slash commands (``/profile``, ``/leaderboard``) and the
+dashboard API (``synapse.services.queries`` encodes these for ``/members/{id}`` and
+``/leaderboard/{currency}``), so both always show the same rank. Every query is served by an
 index on the hot path (``ix_wallets_leaderboard`` for ranks and pages,
 ``ix_transactions_member_currency_time`` for recent reasons): a profile costs a
 handful of index scans whatever the guild's size.
 
 Ranks are ordinal with a stable tie-break (higher balance first, then lower
-user id), so the rank a profile shows is the row the leaderboard shows. Counting
+user id), among the wallets with a non-zero balance (a member at 0 is not on the
+board and has no rank), so the rank a profile shows is the row the leaderboard shows. Counting
 the wallets above a member costs as many index entries as the rank itself, so a
 rank is exact up to ``RankIndex.exact_limit`` (top 2,000 by default: a bounded
 count); deeper ranks come from a per-process histogram of balances at most
 ``max_age`` seconds old and are flagged ``rank_exact=False`` (shown as "~#48,213").
+The dashboard API passes ``EXACT_RANKS`` (its schema has no approximate rank).
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from synapse.db.ledger_store import load_currencies
 from synapse.errors import NotFound
@@ -33,7 +37,7 @@ from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency
 
 PAGE_SIZE = 10
-MAX_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,27 @@ class EarnedMilestone:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """A member's messages and voice minutes since a day (from ``member_daily``)."""
+
+    since: date
+    messages: int
+    voice_minutes: int
+
+
+@dataclass(frozen=True)
 class Profile:
     guild_id: int
     user_id: int
     display_name: str | None
     avatar: str | None
-    standings: list[Standing]
+    standings: list[Standing]          # every visible currency, each with its rank
     primary: Standing | None
     recent_milestones: list[EarnedMilestone]
     recent_reasons: list[Reason]
+    joined_at: datetime | None = None
+    hidden: bool = False               # the member opted out of public boards
+    activity: Activity | None = None   # when asked for (``activity_since``)
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,16 @@ class Entry:
     level: int | None
     rank_exact: bool = True
     hidden: bool = False   # the member opted out of public boards
+    avatar: str | None = None
+
+
+@dataclass(frozen=True)
+class After:
+    """Keyset position: the last entry of the previous page (what the dashboard's cursor carries)."""
+
+    balance: int
+    user_id: int
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,7 @@ class LeaderboardPage:
     entries: list[Entry]
     has_next: bool
     viewer: Entry | None
+    season_status: str | None = None   # "active" or "closed" when a season was asked for
     period: str = "all"                  # synapse.services.periods: all, week, month, season
     since: datetime | None = None        # start of the period's window (None: all time)
     until: datetime | None = None        # its end (exclusive; None: open)
@@ -192,7 +219,7 @@ class RankIndex:
             if cached is not None and now - cached.loaded_at < self.max_age:
                 return cached
         rows = conn.execute(text("""
-            SELECT balance, count(*) AS n FROM wallets WHERE guild_id = :g AND currency_key = :c
+            SELECT balance, count(*) AS n FROM wallets WHERE guild_id = :g AND currency_key = :c AND balance <> 0
              GROUP BY balance ORDER BY balance DESC"""), {"g": guild_id, "c": currency}).all()
         histogram = _Histogram(now)
         running = 0
@@ -207,22 +234,35 @@ class RankIndex:
 
 
 RANKS = RankIndex()
+# Exact at any depth (a count as long as the rank): for callers that cannot show "~#N".
+EXACT_RANKS = RankIndex(exact_limit=2**62)
 
-# How many wallets sort before member :u's in currency :c (higher balance, or equal and lower user id),
-# counted up to :lim (``RANKS.exact_limit``): what ``RankIndex.from_count`` turns into a rank.
-_AHEAD = """(SELECT count(*) FROM (
+
+def _ranks(ranks: RankIndex | None) -> RankIndex:
+    return RANKS if ranks is None else ranks  # read at call time: tests swap RANKS
+
+
+# How many non-zero wallets sort before wallet ``me`` (higher balance, or equal and lower user id),
+# counted up to :lim (``RankIndex.exact_limit``): what ``RankIndex.from_count`` turns into a rank.
+_AHEAD_OF_ME = """(SELECT count(*) FROM (
             SELECT 1 FROM wallets w
-              JOIN wallets me ON me.guild_id = :g AND me.user_id = :u AND me.currency_key = :c
-             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance >= me.balance
-               AND (w.balance > me.balance OR w.user_id < :u)
-             LIMIT :lim) s) AS ahead"""
+             WHERE w.guild_id = :g AND w.currency_key = me.currency_key AND w.balance <> 0
+               AND w.balance >= me.balance AND (w.balance > me.balance OR w.user_id < me.user_id)
+             LIMIT :lim) s)"""
+
+# The same for member :u in currency :c (NULL when :u has no wallet in :c).
+_AHEAD = """(SELECT """ + _AHEAD_OF_ME + """ FROM wallets me
+              WHERE me.guild_id = :g AND me.user_id = :u AND me.currency_key = :c) AS ahead"""
 
 _PROFILE = text("""
-SELECT (SELECT json_build_object('name', display_name, 'avatar', avatar) FROM member_cache
+SELECT (SELECT json_build_object('name', display_name, 'avatar', avatar, 'joined_at', joined_at,
+                                 'hidden', public_opt_out) FROM member_cache
          WHERE guild_id = :g AND user_id = :u) AS cache,
        (SELECT json_object_agg(currency_key, balance) FROM wallets
          WHERE guild_id = :g AND user_id = :u) AS balances,
-       """ + _AHEAD + """,
+       (SELECT json_object_agg(me.currency_key, """ + _AHEAD_OF_ME + """) FROM wallets me
+         WHERE me.guild_id = :g AND me.user_id = :u AND me.balance <> 0
+           AND me.currency_key = ANY(CAST(:keys AS text[]))) AS ahead,
        (SELECT json_agg(r) FROM (
             SELECT t.id, t.currency_key, t.amount, t.kind, t.reason, t.rule_id, ru.name AS rule_name,
                    t.event_type, t.occurred_at
@@ -238,25 +278,35 @@ SELECT (SELECT json_build_object('name', display_name, 'avatar', avatar) FROM me
               JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
              WHERE um.guild_id = :g AND um.user_id = :u
              ORDER BY um.earned_at DESC, m.milestone_id DESC
-             LIMIT :n) m) AS milestones
+             LIMIT :m) m) AS milestones,
+       (SELECT json_build_object('messages', COALESCE(SUM(messages), 0), 'voice', COALESCE(SUM(voice_seconds), 0))
+          FROM member_daily WHERE guild_id = :g AND user_id = :u AND day >= CAST(:since AS date)
+        HAVING CAST(:since AS date) IS NOT NULL) AS activity
 """)
 
 
-def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int = 5) -> Profile:
-    """Levels, balances of every visible currency, rank, progress, recent milestones and reasons.
+def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int = 5,
+                   milestones: int | None = 5, activity_since: date | None = None,
+                   ranks: RankIndex | None = None) -> Profile:
+    """Levels, balances of every visible currency with its rank, progress, recent milestones and reasons.
 
-    Two round trips (currencies, then everything about the member in one statement: this
-    answers a slash command inside Discord's 3 s, often on a busy database).
-    Raises :class:`NotFound` for a member Synapse has never seen.
+    ``recent`` bounds the reasons, ``milestones`` the milestones (newest first; ``None``: all of them);
+    ``activity_since`` adds messages and voice minutes since that day. Two round trips
+    (currencies, then everything about the member in one statement: this answers a slash command inside
+    Discord's 3 s, often on a busy database). Raises :class:`NotFound` for a member Synapse has never seen
+    (opted-out members are returned, flagged ``hidden``: the caller decides who may see them).
     """
+    index = _ranks(ranks)
     currencies = visible_currencies(conn, guild_id)
     primary = primary_currency(currencies)
-    row = conn.execute(_PROFILE, {"g": guild_id, "u": user_id, "c": primary.key if primary else "",
-                                  "lim": RANKS.exact_limit, "keys": [c.key for c in currencies],
-                                  "n": recent}).one()
+    row = conn.execute(_PROFILE, {"g": guild_id, "u": user_id, "lim": index.exact_limit,
+                                  "keys": [c.key for c in currencies], "n": recent,
+                                  "m": milestones,
+                                  "since": activity_since}).one()
     balances: dict[str, int] = {k: int(v) for k, v in (row.balances or {}).items()}
     if row.cache is None and not balances:
         raise NotFound(f"member {user_id} has no activity in this server yet")
+    ahead: dict[str, int] = {k: int(v) for k, v in (row.ahead or {}).items()}
     standings: list[Standing] = []
     primary_standing: Standing | None = None
     for c in currencies:
@@ -266,8 +316,8 @@ def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int
             progress = c.curve.progress(balance)
             level, into, size = progress.level, progress.into_level, progress.for_next
         rank = None
-        if primary is not None and c.key == primary.key and c.key in balances:
-            rank = RANKS.from_count(conn, guild_id, c.key, balance, int(row.ahead))
+        if c.key in ahead:  # a non-zero wallet: on the board
+            rank = index.from_count(conn, guild_id, c.key, balance, ahead[c.key])
         standing = Standing(c.key, c.name, c.symbol, balance, level if c.levelled else None, into, size,
                             rank.position if rank else None, rank.exact if rank else True)
         standings.append(standing)
@@ -277,11 +327,16 @@ def member_profile(conn: Connection, guild_id: int, user_id: int, *, recent: int
     reasons = [Reason(r["id"], r["currency_key"], int(r["amount"]), r["kind"], r["reason"], r["rule_id"],
                       r["rule_name"], r["event_type"], datetime.fromisoformat(r["occurred_at"]))
                for r in row.reasons or []]
-    milestones = [EarnedMilestone(m["milestone_id"], m["key"], m["name"], m["emoji"], m["description"],
-                                  datetime.fromisoformat(m["earned_at"]), m["source"])
-                  for m in row.milestones or []]
+    earned = [EarnedMilestone(m["milestone_id"], m["key"], m["name"], m["emoji"], m["description"],
+                              datetime.fromisoformat(m["earned_at"]), m["source"])
+              for m in row.milestones or []]
+    activity = None
+    if activity_since is not None and row.activity is not None:
+        activity = Activity(activity_since, int(row.activity["messages"]), int(row.activity["voice"]) // 60)
+    joined = cache.get("joined_at")
     return Profile(guild_id, user_id, cache.get("name"), cache.get("avatar"), standings, primary_standing,
-                   milestones, reasons)
+                   earned, reasons, joined_at=None if joined is None else datetime.fromisoformat(joined),
+                   hidden=bool(cache.get("hidden")), activity=activity)
 
 
 def earned_milestones(conn: Connection, guild_id: int, user_id: int, *, limit: int | None = None
@@ -309,25 +364,29 @@ def member_milestones(conn: Connection, guild_id: int, user_id: int) -> Mileston
     return MilestoneBoard(earned, available)
 
 
-def _season(conn: Connection, guild_id: int, season_id: int | None) -> tuple[int | None, str | None, bool]:
-    """(season id, name, closed?) for the asked season; (None, None, False) for live balances."""
+def _season(conn: Connection, guild_id: int, season_id: int | None) -> tuple[int | None, str | None, str | None]:
+    """(season id, name, status) for the asked season; (None, None, None) for live balances."""
     if season_id is None:
-        return None, None, False
+        return None, None, None
     row = conn.execute(text("SELECT season_id, name, status FROM seasons WHERE guild_id = :g AND season_id = :s"),
                        {"g": guild_id, "s": season_id}).first()
     if row is None:
         raise NotFound(f"no season {season_id} in this server")
-    return int(row.season_id), str(row.name), row.status == "closed"
+    return int(row.season_id), str(row.name), str(row.status)
 
 
 def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *, season_id: int | None = None,
                 page: int = 0, page_size: int = PAGE_SIZE, viewer_id: int | None = None,
+                after: After | None = None, ranks: RankIndex | None = None,
                 period: str = "all", now: datetime | None = None) -> LeaderboardPage:
     """One page of the ranking in a currency (live, or a closed season's final standings).
 
+    Pages are numbered (``page``, the slash command's buttons) or follow a keyset position
+    (``after``, the dashboard's cursor; then ``page`` counts on from there). Members at 0 are not ranked.
     ``period`` other than ``all`` (``week``, ``month``, ``season``: ``synapse.services.periods``) ranks
     the net earned in that window as of ``now`` instead; it cannot be combined with ``season_id``.
     """
+    index = _ranks(ranks)
     currencies = visible_currencies(conn, guild_id)
     if currency is None:
         chosen = primary_currency(currencies)
@@ -342,23 +401,28 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     if period != "all":
         return _period_board(conn, guild_id, chosen, period, season_id=season_id, page=page, page_size=page_size,
-                             viewer_id=viewer_id, now=now)
-    sid, season_name, closed = _season(conn, guild_id, season_id)
-    params = {"g": guild_id, "c": chosen.key, "s": sid, "n": page_size + 1, "o": page * page_size}
+                             after=after, viewer_id=viewer_id, now=now)
+    sid, season_name, status = _season(conn, guild_id, season_id)
+    closed = status == "closed"
+    offset = page * page_size
+    start = after.rank if after else 0
+    params = {"g": guild_id, "c": chosen.key, "s": sid, "n": page_size + 1, "o": offset, "r": start}
     if closed:
         rows = conn.execute(text("""
-            SELECT s.rank, s.user_id, s.balance, mc.display_name,
+            SELECT s.rank, s.user_id, s.balance, mc.display_name, mc.avatar,
                    COALESCE(mc.public_opt_out, false) AS hidden FROM season_snapshots s
               LEFT JOIN member_cache mc ON mc.guild_id = s.guild_id AND mc.user_id = s.user_id
-             WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c
+             WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c AND s.rank > :r
              ORDER BY s.rank, s.user_id LIMIT :n OFFSET :o"""), params).all()
         entries = [Entry(int(r.rank), r.user_id, r.display_name, int(r.balance), _level(chosen, r.balance),
-                         hidden=r.hidden) for r in rows]
+                         hidden=r.hidden, avatar=r.avatar) for r in rows]
     else:
         # Page and the viewer's standing in one round trip.
-        row = conn.execute(_LIVE_PAGE, {**params, "u": viewer_id or 0, "lim": RANKS.exact_limit}).one()
-        entries = [Entry(page * page_size + i + 1, int(r["user_id"]), r["display_name"], int(r["balance"]),
-                         _level(chosen, r["balance"]), hidden=bool(r["hidden"]))
+        keyset = {"b": after.balance, "ku": after.user_id} if after else {}
+        row = conn.execute(_LIVE_PAGE_AFTER if after else _LIVE_PAGE,
+                           {**params, **keyset, "u": viewer_id or 0, "lim": index.exact_limit}).one()
+        entries = [Entry(start + offset + i + 1, int(r["user_id"]), r["display_name"], int(r["balance"]),
+                         _level(chosen, r["balance"]), hidden=bool(r["hidden"]), avatar=r["avatar"])
                    for i, r in enumerate(row.entries or [])]
     has_next = len(entries) > page_size
     entries = entries[:page_size]
@@ -366,18 +430,21 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
     if viewer_id is not None:
         if closed:
             viewer = _snapshot_entry(conn, guild_id, chosen, viewer_id, sid or 0)
-        elif row.viewer_balance is not None:
-            rank = RANKS.from_count(conn, guild_id, chosen.key, int(row.viewer_balance), int(row.ahead))
+        elif row.viewer_balance is not None and int(row.viewer_balance) != 0:
+            rank = index.from_count(conn, guild_id, chosen.key, int(row.viewer_balance), int(row.ahead))
             viewer = Entry(rank.position, viewer_id, None, int(row.viewer_balance),
                            _level(chosen, row.viewer_balance), rank.exact)
     return LeaderboardPage(chosen.key, chosen.name, chosen.symbol, sid, season_name, page, page_size, entries,
-                           has_next, viewer)
+                           has_next, viewer, status)
 
 
-_LIVE_PAGE = text("""
+def _live_page(keyset: str) -> TextClause:
+    return text("""
 SELECT (SELECT json_agg(p) FROM (
-            SELECT w.user_id, w.balance, mc.display_name, COALESCE(mc.public_opt_out, false) AS hidden FROM (
-                SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c
+            SELECT w.user_id, w.balance, mc.display_name, mc.avatar,
+                   COALESCE(mc.public_opt_out, false) AS hidden FROM (
+                SELECT user_id, balance FROM wallets WHERE guild_id = :g AND currency_key = :c AND balance <> 0
+                """ + keyset + """
                  ORDER BY balance DESC, user_id LIMIT :n OFFSET :o) w
               LEFT JOIN member_cache mc ON mc.guild_id = :g AND mc.user_id = w.user_id
              ORDER BY w.balance DESC, w.user_id) p) AS entries,
@@ -386,8 +453,13 @@ SELECT (SELECT json_agg(p) FROM (
 """)
 
 
+_LIVE_PAGE = _live_page("")
+_LIVE_PAGE_AFTER = _live_page("AND (balance < :b OR (balance = :b AND user_id > :ku))")
+
+
 def _period_board(conn: Connection, guild_id: int, currency: Currency, period: str, *, season_id: int | None,
-                  page: int, page_size: int, viewer_id: int | None, now: datetime | None) -> LeaderboardPage:
+                  page: int, page_size: int, after: After | None, viewer_id: int | None,
+                  now: datetime | None) -> LeaderboardPage:
     """A page of the net earned in a period's window; levels are the members' current ones."""
     from synapse.db.period_totals import period_page
     from synapse.errors import ErrorDetail, ValidationFailed
@@ -403,13 +475,16 @@ def _period_board(conn: Connection, guild_id: int, currency: Currency, period: s
     if w.start is None:  # only "all" has no start, and it never comes here
         raise ValueError(f"period {chosen_period} has no window")
     result = period_page(conn, guild_id, currency.key, start=w.start, end=w.end, limit=page_size,
-                         offset=page * page_size, viewer_id=viewer_id)
-    entries = [Entry(r.rank, r.user_id, r.display_name, r.net, _level(currency, r.balance or 0), hidden=r.hidden)
-               for r in result.rows]
+                         offset=page * page_size, after=(after.balance, after.user_id) if after else None,
+                         viewer_id=viewer_id)
+    entries = [Entry(r.rank, r.user_id, r.display_name, r.net, _level(currency, r.balance or 0), hidden=r.hidden,
+                     avatar=r.avatar) for r in result.rows]
     v = result.viewer
     viewer = None if v is None else Entry(v.rank, v.user_id, None, v.net, _level(currency, v.balance or 0))
     return LeaderboardPage(currency.key, currency.name, currency.symbol, w.season_id, w.season_name, page, page_size,
-                           entries[:page_size], len(entries) > page_size, viewer, chosen_period, w.start, w.end)
+                           entries[:page_size], len(entries) > page_size, viewer,
+                           season_status="active" if w.season_id else None, period=chosen_period, since=w.start,
+                           until=w.end)
 
 
 def _level(currency: Currency, balance: int) -> int | None:

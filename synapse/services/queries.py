@@ -7,8 +7,8 @@ Sources:
   (migration 0005) → overview counts and top channels, time series, heatmap, active members per day;
 - ``member_cache.last_seen_at`` (latest event of each member) → active members over 24 h / 7 d / 30 d;
 - ``member_daily`` (per member and UTC day) → retention;
-- ``wallets`` + ``ix_wallets_leaderboard`` → leaderboards (keyset pages); ``season_snapshots`` for
-  closed seasons;
+- ``synapse.services.profile`` → leaderboards (keyset pages) and member profiles: the read models
+  the slash commands show, encoded here for the API;
 - ``event_lake`` derived events (``level_up``, ``milestone_earned``) through ``ix_event_lake_guild_time``,
   newest first, for the announcements ticker.
 
@@ -29,6 +29,7 @@ from synapse.admin import modules as modules_admin
 from synapse.admin import settings as settings_admin
 from synapse.db.ledger_store import load_currencies
 from synapse.errors import ErrorDetail, NotFound, ValidationFailed
+from synapse.services import profile
 
 T = TypeVar("T")
 MAX_BUCKETS = 5000
@@ -141,12 +142,6 @@ def overview(conn: Connection, guild_id: int, *, now: datetime) -> dict[str, Any
 
 # ---------------------------------------------------------------- leaderboard
 
-def _person(row: Any) -> dict[str, Any]:
-    if row.opt_out:
-        return {"user_id": None, "display_name": None, "avatar": None}
-    return {"user_id": str(row.user_id), "display_name": row.display_name, "avatar": row.avatar}
-
-
 def season(conn: Connection, guild_id: int, season_id: int) -> Any:
     row = conn.execute(text("SELECT * FROM seasons WHERE guild_id = :g AND season_id = :s"),
                        {"g": guild_id, "s": season_id}).first()
@@ -173,138 +168,53 @@ def leaderboard(conn: Connection, guild_id: int, currency: str, *, season_id: in
     """One page of a leaderboard; ``after`` is the decoded cursor ``{b, u, r}`` of the last row shown.
 
     ``season_id`` of a closed season reads its snapshot; of the active season (or none) the live wallets.
+    The read model is ``profile.leaderboard``, the one ``/leaderboard`` shows.
     ``period`` ``week`` / ``month`` / ``season`` ranks the net earned in that window as of ``now``
     (``synapse.services.periods``); ``balance`` is then that net, ``level`` the member's current level.
     """
     guild_row(conn, guild_id)
-    cur = load_currencies(conn, guild_id).get(currency)
-    if cur is None or not cur.visible:
-        raise NotFound(f"no currency {currency!r} in this server")
-    if period != "all":
-        return _period_leaderboard(conn, guild_id, cur, period, season_id=season_id, after=after, limit=limit,
-                                   now=now)
-    status: str | None = None
-    if season_id is not None:
-        status = season(conn, guild_id, season_id).status
-    if status == "closed":
-        rows = conn.execute(text("""
-            SELECT s.user_id, s.balance, s.rank, m.display_name, m.avatar,
-                   COALESCE(m.public_opt_out, false) AS opt_out
-              FROM season_snapshots s
-              LEFT JOIN member_cache m ON m.guild_id = s.guild_id AND m.user_id = s.user_id
-             WHERE s.guild_id = :g AND s.season_id = :s AND s.currency_key = :c AND s.rank > :r
-             ORDER BY s.rank LIMIT :n"""),
-            {"g": guild_id, "s": season_id, "c": currency, "r": after["r"] if after else 0,
-             "n": limit + 1}).all()
-        ranked = [(r, int(r.rank)) for r in rows]
-    else:
-        params: dict[str, Any] = {"g": guild_id, "c": currency, "n": limit + 1}
-        keyset = ""
-        if after:
-            keyset = "AND (w.balance < :b OR (w.balance = :b AND w.user_id > :u))"
-            params |= {"b": after["b"], "u": after["u"]}
-        rows = conn.execute(text(f"""
-            SELECT w.user_id, w.balance, m.display_name, m.avatar,
-                   COALESCE(m.public_opt_out, false) AS opt_out
-              FROM wallets w
-              LEFT JOIN member_cache m ON m.guild_id = w.guild_id AND m.user_id = w.user_id
-             WHERE w.guild_id = :g AND w.currency_key = :c AND w.balance <> 0 {keyset}
-             ORDER BY w.balance DESC, w.user_id LIMIT :n"""), params).all()
-        start = after["r"] if after else 0
-        ranked = [(r, start + i + 1) for i, r in enumerate(rows)]
-    more = len(ranked) > limit
-    ranked = ranked[:limit]
-    items = [{"rank": rank, **_person(r), "balance": int(r.balance),
-              "level": cur.curve.level_for(r.balance) if cur.levelled else None} for r, rank in ranked]
-    next_after = None
-    if more and ranked:
-        last, last_rank = ranked[-1]
-        next_after = {"b": int(last.balance), "u": int(last.user_id), "r": last_rank}
-    return {"currency": currency, "season_id": season_id, "season_status": status, "items": items,
-            "next_after": next_after}
-
-
-def _period_leaderboard(conn: Connection, guild_id: int, cur: Any, period: str, *, season_id: int | None,
-                        after: dict[str, Any] | None, limit: int, now: datetime | None) -> dict[str, Any]:
-    from synapse.db.period_totals import period_page
-    from synapse.services.periods import parse_period, window
-
-    chosen = parse_period(period)
-    if season_id is not None:
-        raise ValidationFailed("choose a season or a period, not both",
-                               [ErrorDetail("period", "a past season's board has no period; omit one of them")])
-    if now is None:
-        raise ValueError("a period board needs now")
-    w = window(conn, guild_id, chosen, now=now)
-    if w.start is None:  # only "all" has no start, and it never comes here
-        raise ValueError(f"period {chosen} has no window")
-    page = period_page(conn, guild_id, cur.key, start=w.start, end=w.end, limit=limit,
-                       after=(after["b"], after["u"]) if after else None)
-    rows = page.rows[:limit]
-    items = []
-    for r in rows:
-        person = ({"user_id": None, "display_name": None, "avatar": None} if r.hidden else
-                  {"user_id": str(r.user_id), "display_name": r.display_name, "avatar": r.avatar})
-        items.append({"rank": r.rank, **person, "balance": r.net,
-                      "level": cur.curve.level_for(r.balance or 0) if cur.levelled else None})
-    next_after = None
-    if len(page.rows) > limit and rows:
-        next_after = {"b": rows[-1].net, "u": rows[-1].user_id, "r": rows[-1].rank}
-    return {"currency": cur.key, "season_id": w.season_id, "season_status": "active" if w.season_id else None,
-            "items": items, "next_after": next_after, "period": chosen, "since": w.start, "until": w.end}
+    keyset = profile.After(int(after["b"]), int(after["u"]), int(after["r"])) if after else None
+    page = profile.leaderboard(conn, guild_id, currency, season_id=season_id, after=keyset, page_size=limit,
+                               period=period, now=now)
+    items = [{"rank": e.rank, "user_id": None if e.hidden else str(e.user_id),
+              "display_name": None if e.hidden else e.display_name, "avatar": None if e.hidden else e.avatar,
+              "balance": e.balance, "level": e.level} for e in page.entries]
+    last = page.entries[-1] if page.has_next and page.entries else None
+    return {"currency": currency, "season_id": page.season_id if page.period == "season" else season_id,
+            "season_status": page.season_status, "items": items,
+            "next_after": None if last is None else {"b": last.balance, "u": last.user_id, "r": last.rank},
+            "period": page.period, "since": page.since, "until": page.until}
 
 
 # ---------------------------------------------------------------- member profile
 
 def member_profile(conn: Connection, guild_id: int, user_id: int, *, now: datetime,
                    include_opted_out: bool = False) -> dict[str, Any]:
+    """The dashboard's member page: ``profile.member_profile`` (what ``/profile`` shows), every earned
+    milestone, the last 30 days' activity; exact ranks at any depth. Opted-out members are not public."""
     guild_row(conn, guild_id)
-    member = conn.execute(text("SELECT * FROM member_cache WHERE guild_id = :g AND user_id = :u"),
-                          {"g": guild_id, "u": user_id}).first()
-    wallets = conn.execute(text("SELECT currency_key, balance FROM wallets WHERE guild_id = :g AND user_id = :u"),
-                           {"g": guild_id, "u": user_id}).all()
-    if (member is None and not wallets) or (member is not None and member.public_opt_out
-                                            and not include_opted_out):
+    try:
+        p = profile.member_profile(conn, guild_id, user_id, recent=0, milestones=None,
+                                   activity_since=now.astimezone(UTC).date() - timedelta(days=30),
+                                   ranks=profile.EXACT_RANKS)
+    except NotFound:
+        raise NotFound(f"no public profile for member {user_id}") from None
+    if p.hidden and not include_opted_out:
         raise NotFound(f"no public profile for member {user_id}")
-    currencies = load_currencies(conn, guild_id)
     balances = []
-    by_key = {w.currency_key: int(w.balance) for w in wallets}
-    for key, cur in currencies.items():
-        if not cur.visible:
-            continue
-        bal = by_key.get(key, 0)
-        rank = None
-        if bal != 0:
-            rank = int(conn.execute(text("""
-                SELECT 1 + (SELECT COUNT(*) FROM wallets WHERE guild_id = :g AND currency_key = :c
-                               AND balance > :b)
-                         + (SELECT COUNT(*) FROM wallets WHERE guild_id = :g AND currency_key = :c
-                               AND balance = :b AND user_id < :u)"""),
-                {"g": guild_id, "c": key, "b": bal, "u": user_id}).scalar_one())
-        entry: dict[str, Any] = {"currency": key, "name": cur.name, "symbol": cur.symbol, "balance": bal,
-                                 "rank": rank}
-        if cur.levelled:
-            p = cur.curve.progress(bal)
-            entry |= {"level": p.level, "into_level": p.into_level, "for_next": p.for_next}
+    for s in p.standings:
+        entry: dict[str, Any] = {"currency": s.currency, "name": s.name, "symbol": s.symbol, "balance": s.balance,
+                                 "rank": s.rank}
+        if s.level is not None:
+            entry |= {"level": s.level, "into_level": s.into_level, "for_next": s.for_next}
         balances.append(entry)
-    earned = conn.execute(text("""
-        SELECT m.milestone_id, m.key, m.name, m.emoji, um.earned_at FROM user_milestones um
-          JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
-         WHERE um.guild_id = :g AND um.user_id = :u ORDER BY um.earned_at DESC"""),
-        {"g": guild_id, "u": user_id}).all()
-    recent = conn.execute(text("""
-        SELECT COALESCE(SUM(messages), 0) AS messages, COALESCE(SUM(voice_seconds), 0) AS voice
-          FROM member_daily WHERE guild_id = :g AND user_id = :u AND day >= :d"""),
-        {"g": guild_id, "u": user_id, "d": now.astimezone(UTC).date() - timedelta(days=30)}).one()
     return {
-        "user_id": str(user_id),
-        "display_name": member.display_name if member else None,
-        "avatar": member.avatar if member else None,
-        "joined_at": member.joined_at if member else None,
+        "user_id": str(user_id), "display_name": p.display_name, "avatar": p.avatar, "joined_at": p.joined_at,
         "balances": balances,
-        "milestones": [{"milestone_id": r.milestone_id, "key": r.key, "name": r.name, "emoji": r.emoji,
-                        "earned_at": r.earned_at} for r in earned],
-        "messages_30d": int(recent.messages), "voice_minutes_30d": int(recent.voice) // 60,
+        "milestones": [{"milestone_id": m.milestone_id, "key": m.key, "name": m.name, "emoji": m.emoji,
+                        "earned_at": m.earned_at} for m in p.recent_milestones],
+        "messages_30d": p.activity.messages if p.activity else 0,
+        "voice_minutes_30d": p.activity.voice_minutes if p.activity else 0,
     }
 
 

@@ -72,6 +72,12 @@ class ProcessResult:
 def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_depth: int = MAX_DEPTH) -> Context:
     """The compiled rules, milestones and currencies of a guild (cached until something changes)."""
     row = conn.execute(_FINGERPRINT, {"g": guild_id}).first()
+    if row is None:
+        # A guild Synapse has never seen sets itself up with its first event (services/onboarding.py).
+        from synapse.services import onboarding
+
+        onboarding.ensure(conn, guild_id, door="event")
+        row = conn.execute(_FINGERPRINT, {"g": guild_id}).first()
     # The level-up setting is part of the fingerprint: changing it refreshes every worker's context.
     fingerprint = None if row is None else (row.rules_version, tuple(row.disabled), row.milestones,
                                             row.currencies, max_depth, row.levelup_mode, row.levelup_channel_id)

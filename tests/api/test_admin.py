@@ -349,3 +349,22 @@ def test_milestones_admin_and_retroactive_grant(api: Api) -> None:
     assert api.client.delete(f"{A}/milestones/rich", headers=h).status_code == 204
     assert [a.action for a in api.admin_log()] == ["milestone.create", "milestone.grant", "milestone.retro_grant",
                                                    "milestone.update", "milestone.delete"]
+
+
+def test_setup_summary_says_what_onboarding_installed(api: Api) -> None:
+    """A guild that set itself up: the admin start page learns when, through which door, and what is in place."""
+    from synapse.services import onboarding
+
+    other = 1_300_000_000_000_000_055
+    with api.engine.begin() as conn:
+        report = onboarding.ensure(conn, other, name="Newcomers", door="event")
+        assert report is not None and report.created_guild
+        assert onboarding.ensure(conn, other, door="event") is None   # a second sighting installs nothing
+    r = api.client.get(f"/api/guilds/{other}/admin/setup", headers=api.auth(guilds=(other,)))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["door"] == "event" and body["initialised_at"] is not None
+    assert body["installed"]["currencies"] == len(body["currencies"]) >= 3
+    assert body["installed"]["rules"] == len(body["rules"]) > 0
+    assert "economy" in body["modules_on"]
+    assert api.client.get(f"/api/guilds/{other}/admin/setup", headers=api.auth()).status_code == 403

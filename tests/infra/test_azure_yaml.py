@@ -83,9 +83,21 @@ def hook_scripts() -> list[tuple[str, Path]]:
 
 
 def test_hooks_build_the_dashboard_and_set_up_the_database() -> None:
-    """preprovision, postprovision and the dashboard build are wired."""
+    """preprovision, postprovision, the dashboard build and the command registration are wired."""
     events = {event for event, _ in hook_scripts()}
-    assert {"preprovision", "postprovision", "prepackage"} <= events
+    assert {"preprovision", "postprovision", "prepackage", "postdeploy"} <= events
+
+
+def test_postdeploy_registers_the_slash_commands_through_the_cli() -> None:
+    """After a deploy the commands are installed by `synapse register-commands` (no step by hand)."""
+    source = (ROOT / "infra" / "hooks" / "postdeploy.sh").read_text()
+    assert "synapse register-commands" in source and "DISCORD_BOT_TOKEN" in source
+    from typer.testing import CliRunner
+
+    from synapse.cli import app
+
+    result = CliRunner().invoke(app, ["register-commands", "--help"])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("event,script", hook_scripts(), ids=lambda v: str(v) if isinstance(v, str) else v.name)

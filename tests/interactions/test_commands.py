@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -401,3 +402,25 @@ def test_privacy_hide_keeps_the_name_off_the_leaderboard_until_show(world: World
     world.ok(p.command("privacy", PLAIN, [p.sub("show")]))
     board = world.ok(p.command("leaderboard", p.member(BOB)))["data"]["embeds"][0]["description"]
     assert board.splitlines()[0].startswith(f"**#1** <@{EVE['id']}>")
+
+
+# -- onboarding -------------------------------------------------------------------------------------
+
+def _in_guild(payload: dict[str, Any], guild_id: str) -> dict[str, Any]:
+    """The same interaction, sent from another server."""
+    out: dict[str, Any] = json.loads(json.dumps(payload).replace(p.GUILD, guild_id))
+    return out
+
+
+def test_first_command_in_a_guild_synapse_never_saw_sets_it_up(world: World) -> None:
+    """A slash command from a server that was never initialised installs the default pack, then answers."""
+    other = "1300000000000000077"
+    assert world.scalar("SELECT count(*) FROM guilds WHERE guild_id = :g", g=int(other)) == 0
+    response = world.ok(_in_guild(p.command("profile", PLAIN), other))
+    assert response["type"] == 4 and response["data"]["content"] == "You have no activity in this server yet."
+    assert world.scalar("SELECT count(*) FROM currencies WHERE guild_id = :g", g=int(other)) >= 3
+    assert world.scalar("SELECT count(*) FROM rules WHERE guild_id = :g", g=int(other)) > 0
+    assert world.scalar("SELECT request_id FROM admin_log WHERE guild_id = :g AND action = 'guild.init'",
+                        g=int(other)) == "onboarding:interaction"
+    world.ok(_in_guild(p.command("profile", PLAIN), other))   # a second command installs nothing more
+    assert world.scalar("SELECT count(*) FROM admin_log WHERE guild_id = :g", g=int(other)) == 1

@@ -48,15 +48,24 @@ def test_simulated_traffic_lands_in_lake_ledger_and_outbox(stack: Stack) -> None
     assert json.loads(outbox_queue.encode([1, 2])) == {"v": 1, "outbox_ids": [1, 2]}
 
 
-def test_events_of_a_guild_never_initialised_are_stored_and_credit_nothing(stack: Stack) -> None:
-    """A guild the bot joined before `synapse guild init`: its events land in the lake, nothing breaks."""
+def test_a_guild_never_initialised_sets_itself_up_and_earns_from_its_first_events(stack: Stack) -> None:
+    """A guild the bot joined with no `synapse guild init`: its first events install the default pack and earn."""
     other = 1_300_000_000_000_000_001
+    assert stack.scalar("SELECT count(*) FROM guilds WHERE guild_id = :g", g=other) == 0
     events = simulate(SimulationConfig(seed=12, guild_id=other, members=6, days=0.2, end=T0 + timedelta(hours=5)))
     stack.send(list(envelopes(events)))
-    worker = stack.worker()
+    worker = stack.worker(workers=2)
     worker.drain(timeout=30)
     assert worker.stats.failed == 0
     distinct = len({e["source_event_id"] for e in events})
     assert stack.scalar("SELECT count(*) FROM event_lake WHERE guild_id = :g AND source_system = 'discord'",
                         g=other) == distinct
-    assert stack.scalar("SELECT count(*) FROM transactions WHERE guild_id = :g", g=other) == 0
+    assert stack.scalar("SELECT count(*) FROM rules WHERE guild_id = :g", g=other) > 0
+    assert stack.scalar("SELECT count(*) FROM transactions WHERE guild_id = :g AND kind = 'rule'", g=other) > 0
+    # Set up exactly once, whichever worker saw the guild first, and audited as onboarding.
+    assert stack.scalar("SELECT count(*) FROM admin_log WHERE guild_id = :g AND action = 'guild.init'", g=other) == 1
+    assert stack.scalar("SELECT request_id FROM admin_log WHERE guild_id = :g AND action = 'guild.init'",
+                        g=other) == "onboarding:event"
+    assert stack.scalar("""SELECT count(*) FROM wallets w WHERE w.guild_id = :g AND w.balance <>
+                           (SELECT COALESCE(sum(amount), 0) FROM transactions t WHERE t.guild_id = w.guild_id
+                             AND t.user_id = w.user_id AND t.currency_key = w.currency_key)""", g=other) == 0

@@ -156,7 +156,7 @@ def test_guild_create_sends_a_voice_state_snapshot_for_the_guild() -> None:
     events = run_frames([p.guild_create(voice_states=[
         p.voice_state(p.MASON, p.VOICE, with_member=False),
         p.voice_state(p.NELLY, p.VOICE_2, self_mute=False, self_deaf=True, with_member=False)])], at=AT)
-    [snap] = events
+    [snap] = only(events, "voice_state_snapshot")
     assert snap["source_event_id"] == f"voice_state_snapshot:{p.GUILD}:{AT_S}"
     assert snap["guild_id"] == p.GUILD and snap["user_id"] is None
     assert sorted(snap["payload"]["members"], key=lambda m: m["user_id"]) == [
@@ -169,7 +169,7 @@ def test_guild_create_sends_a_voice_state_snapshot_for_the_guild() -> None:
 def test_a_crowded_snapshot_is_split_into_parts_that_each_fit_the_payload_limit() -> None:
     """More members in voice than one payload holds → numbered parts, all valid, nobody missing."""
     crowd = [p.voice_state(str(10**17 + n), p.VOICE, with_member=False) for n in range(200)]
-    events = run_frames([p.guild_create(voice_states=crowd)], at=AT)
+    events = only(run_frames([p.guild_create(voice_states=crowd)], at=AT), "voice_state_snapshot")
     assert len(events) == -(-200 // SNAPSHOT_MEMBERS_PER_EVENT)
     assert [e["source_event_id"] for e in events] == [
         f"voice_state_snapshot:{p.GUILD}:{AT_S}:{n}/{len(events)}" for n in range(1, len(events) + 1)]
@@ -206,3 +206,15 @@ def test_members_join_and_leave_with_account_age_and_bot_flag() -> None:
 def test_frames_for_a_guild_the_relay_never_saw_are_discarded_without_error(frame: dict) -> None:
     """No GUILD_CREATE first → discord.py discards guild-scoped frames; nothing is invented."""
     assert run_frames([frame]) == []
+
+
+def test_guild_create_becomes_one_guild_join_keyed_by_the_guild_alone() -> None:
+    """GUILD_CREATE → guild_join:{guild id} (the lake keeps the first ever: Synapse sets the guild up once)."""
+    events = run_frames([p.guild_create()])
+    [event] = only(events, "guild_join")
+    assert event["source_event_id"] == f"guild_join:{p.GUILD}"
+    assert (event["guild_id"], event["user_id"], event["channel_id"]) == (p.GUILD, None, None)
+    assert set(event["payload"]) == {"name", "member_count"} and event["payload"]["name"]
+    valid(events)
+    again = run_frames([p.guild_create()])   # a later relay start sends the same key
+    assert only(again, "guild_join")[0]["source_event_id"] == event["source_event_id"]

@@ -52,7 +52,7 @@ def test_dry_run_prints_valid_envelopes_for_a_capture() -> None:
     envelopes = [line for line in result.stdout.splitlines() if line.strip()]
     events = [e for line in envelopes for e in decode_envelope(line)]
     kinds = Counter(e.event_type for e in events)
-    assert kinds == Counter({"voice_state_snapshot": 1, "message_create": 1, "reaction_add": 1,
+    assert kinds == Counter({"guild_join": 1, "voice_state_snapshot": 1, "message_create": 1, "reaction_add": 1,
                              "reaction_remove": 1, "message_delete": 1, "voice_join": 1, "voice_move": 1,
                              "voice_leave": 1, "thread_create": 1, "member_join": 1, "member_leave": 1})
     ids = {e.source_event_id for e in events}

@@ -78,13 +78,13 @@ def test_relay_envelopes_through_azurite_are_ingested_and_credited(azurite, queu
         return pipeline.stats.events_out
 
     sent = asyncio.run(relay())
-    assert sent == 4  # snapshot, two messages, one reaction
+    assert sent == 5  # guild_join, snapshot, two messages, one reaction
     client = queue_client(queue_name, connection=azurite.connection_string)
     bodies = [m.content for m in client.receive_messages(max_messages=32, visibility_timeout=60)]
     assert bodies
     clock = FixedClock(T0 + timedelta(minutes=5))
     results = [ingest_message(engine, body, clock=clock) for body in bodies]
-    assert sum(r.new for r in results) == 4
+    assert sum(r.new for r in results) == 5
     with engine.connect() as conn:
         lake = conn.execute(sa.text("SELECT source_event_id FROM event_lake WHERE guild_id = :g "
                                     "AND source_system = 'discord'"), {"g": guild}).scalars().all()

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.interactions.context import Context, Reply
 from synapse.interactions.models import Interaction
 
-Handler = Callable[[Context, Connection, Interaction], Reply]
+Handler = Callable[[Context, Conn, Interaction], Reply]
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from synapse.admin.audit import Actor
+from synapse.db.uow import Conn
 from synapse.errors import ValidationFailed
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
@@ -14,7 +13,7 @@ from synapse.interactions.models import Interaction
 from synapse.services.awards import award
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     member = member_option(interaction)
     if member.is_bot:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
-
 from synapse.admin.audit import Actor
+from synapse.db.uow import Conn
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
 from synapse.interactions.commands.common import guild_of, required_str
@@ -25,7 +24,7 @@ def criteria(interaction: Interaction) -> dict[str, Any]:
     return spec
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     data: dict[str, Any] = {
         "key": required_str(interaction, "key"), "name": required_str(interaction, "name"),

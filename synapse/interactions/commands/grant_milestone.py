@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from synapse.admin.audit import Actor
+from synapse.db.uow import Conn
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
 from synapse.interactions.commands.common import guild_of, member_option, mention, required_str, when
@@ -13,7 +12,7 @@ from synapse.interactions.models import Interaction
 from synapse.services.milestones_admin import grant_milestone
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     member = member_option(interaction)
     grant = grant_milestone(conn, guild_id, member.user_id, required_str(interaction, "milestone"),

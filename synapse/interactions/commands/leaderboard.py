@@ -10,8 +10,7 @@ board under someone else's eyes.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.errors import ValidationFailed
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
@@ -24,7 +23,7 @@ from synapse.services.profile import LeaderboardPage, leaderboard
 PREFIX = "lb"
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     page = leaderboard(conn, guild_id, interaction.option_str("currency"),
                        season_id=interaction.option_int("season"), viewer_id=interaction.invoker.user_id,
@@ -32,7 +31,7 @@ def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
     return Reply(r.message(embeds=[render(page)], components=[buttons(page, interaction.invoker.user_id)]))
 
 
-def on_component(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def on_component(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     parts = (interaction.custom_id or "").split(":")
     if len(parts) not in (5, 6) or not parts[1].isdigit() or not parts[4].isdigit():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
 from synapse.interactions.commands.common import guild_of, when
@@ -14,7 +13,7 @@ from synapse.services.profile import member_milestones
 MAX_LINES = 20
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     target = interaction.option_user("member") or interaction.invoker.person
     board = member_milestones(conn, guild_id, target.user_id)

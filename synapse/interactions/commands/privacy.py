@@ -14,8 +14,7 @@ switch never takes away a member's rights over their data.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.errors import ValidationFailed
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
@@ -28,7 +27,7 @@ from synapse.services import profile
 PREFIX = "privacy"
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_of(interaction)
     if interaction.subcommand == "export":
         return Reply(r.deferred(ephemeral=True), job_for("privacy_export", interaction, ctx.clock.now()))
@@ -50,7 +49,7 @@ def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
     raise ValidationFailed("choose `export`, `erase`, `hide` or `show`")
 
 
-def on_component(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def on_component(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_of(interaction)
     parts = (interaction.custom_id or "").split(":")
     if len(parts) != 3 or parts[1] not in ("erase", "cancel") or not parts[2].isdigit():

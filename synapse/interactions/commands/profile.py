@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from sqlalchemy import Connection
-
+from synapse.db.uow import Conn
 from synapse.errors import NotFound
 from synapse.interactions import responses as r
 from synapse.interactions.commands import Command
@@ -25,7 +24,7 @@ from synapse.services.profile import Profile, member_profile
 log = logging.getLogger(__name__)
 
 
-def run(ctx: Context, conn: Connection, interaction: Interaction) -> Reply:
+def run(ctx: Context, conn: Conn, interaction: Interaction) -> Reply:
     guild_id = guild_of(interaction)
     target = interaction.option_user("member") or interaction.invoker.person
     try:

@@ -610,6 +610,23 @@ export interface paths {
         patch: operations["patch_settings_api_guilds__guild_id__admin_settings_patch"];
         trace?: never;
     };
+    "/api/guilds/{guild_id}/admin/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What was installed when the guild set itself up, and what is there now */
+        get: operations["setup_api_guilds__guild_id__admin_setup_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/guilds/{guild_id}/admin/taxonomy": {
         parameters: {
             query?: never;
@@ -1457,6 +1474,54 @@ export interface components {
              */
             timezone: string;
         };
+        /**
+         * GuildSetup
+         * @description What Synapse installed when the guild set itself up (services/onboarding.py).
+         */
+        GuildSetup: {
+            /**
+             * Currencies
+             * @description The guild's currencies now (names)
+             */
+            currencies: string[];
+            /**
+             * Door
+             * @description What set it up: event (the bot joined / first activity), interaction (first slash command), login (first admin login), cli, system
+             */
+            door: string | null;
+            /**
+             * Initialised At
+             * @description When the default pack was installed; null if never
+             */
+            initialised_at: string | null;
+            /**
+             * Installed
+             * @description How many of each were installed then: currencies, modules, settings, rules, milestones
+             */
+            installed: {
+                [key: string]: number;
+            };
+            /**
+             * Milestones
+             * @description Enabled milestones now (names)
+             */
+            milestones: string[];
+            /**
+             * Modules On
+             * @description Modules turned on now
+             */
+            modules_on: string[];
+            /**
+             * Rules
+             * @description Enabled rules now (names, highest priority first)
+             */
+            rules: string[];
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
         /** HeatCell */
         HeatCell: {
             /** Hour */
@@ -2125,6 +2190,19 @@ export interface components {
             season_id: number | null;
             /** User Id */
             user_id: string;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
         };
         /** WebhookCreated */
         WebhookCreated: {
@@ -5327,6 +5405,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    setup_api_guilds__guild_id__admin_setup_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuildSetup"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
