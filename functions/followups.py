@@ -3,9 +3,11 @@
 A command that cannot answer within Discord's 3 seconds (``/privacy export``,
 the erasure button) replies "deferred" and queues a job; this does the work and
 edits the original response through the interaction webhook, within the
-token's 15 minutes. Decode, call one service, log. A malformed job is logged
-and raised (it ends in ``synapse-followups-poison``); an expired one is dropped
-with a log line; a Discord or database failure raises so the queue retries it.
+token's 15 minutes. ``/profile`` and ``/rank`` answer at once and queue a
+``rank_card`` job: this draws the card and attaches it to that answer.
+Decode, call one service, log. A malformed job is logged and raised (it ends in
+``synapse-followups-poison``); an expired one is dropped with a log line; a Discord
+or database failure raises so the queue retries it.
 Job shape: ``synapse/interactions/followups.py``.
 """
 
@@ -27,8 +29,10 @@ def followups(msg: func.QueueMessage) -> None:
 def handle(body: bytes | str, *, message_id: str | None = None, dequeue_count: int | None = None,
            rest: object | None = None) -> str:
     """The trigger's work, callable without the Functions host (the local runner, tests)."""
+    from functools import partial
+
     from synapse.bootstrap import container
-    from synapse.discord.rest import DiscordRest
+    from synapse.discord.rest import DiscordRest, fetch_avatar
     from synapse.errors import EnvelopeError
     from synapse.interactions.followups import parse_job, run_job
 
@@ -41,7 +45,8 @@ def handle(body: bytes | str, *, message_id: str | None = None, dequeue_count: i
     c = container()
     client = rest if isinstance(rest, DiscordRest) else DiscordRest.from_settings(c.settings)
     try:
-        outcome = run_job(job, engine=c.engine, rest=client, clock=c.clock)
+        outcome = run_job(job, engine=c.engine, rest=client, clock=c.clock,
+                          avatars=partial(fetch_avatar, c.settings.discord_cdn_base))
     finally:
         if client is not rest:
             client.close()

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     discord_client_id: str = Field("", alias="DISCORD_CLIENT_ID")
     discord_client_secret: str = Field("", alias="DISCORD_CLIENT_SECRET")
     discord_api_base: str = Field("https://discord.com/api/v10", alias="DISCORD_API_BASE")
+    discord_cdn_base: str = Field("https://cdn.discordapp.com", alias="DISCORD_CDN_BASE")   # avatars for rank cards
 
     jwt_secret: str = Field(DEV_JWT_SECRET, alias="SYNAPSE_JWT_SECRET")
     jwt_ttl_seconds: int = Field(3600, alias="SYNAPSE_JWT_TTL_SECONDS", ge=60, le=86400)

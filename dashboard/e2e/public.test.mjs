@@ -76,6 +76,48 @@ test('leaderboard pages, switches currency and searches', async (ctx) => {
   eq(page.errors.length, 0, `page errors: ${page.errors.join(' | ')}`);
 });
 
+test('leaderboard period selector shows this week and this month as the API ranks them', async (ctx) => {
+  const g = ctx.GUILD_ID;
+  const info = (await ctx.api(`/api/guilds/${g}`)).data;
+  const currency = info.currencies[0];
+  const page = await ctx.page();
+  await page.goto(`/g/${g}/leaderboard`);
+  const period = page.getByTestId('period');
+  await page.getByTestId('leaderboard').locator('tbody tr').first().waitFor();
+  eq(await period.getByRole('button', { name: 'All time' }).getAttribute('aria-pressed'), 'true', 'all time by default');
+  for (const [key, label] of [['week', 'This week'], ['month', 'This month']]) {
+    const board = (await ctx.api(`/api/guilds/${g}/leaderboard/${currency.key}?limit=25&period=${key}`)).data;
+    eq(board.period, key, `the API's ${key} board`);
+    await period.getByRole('button', { name: label }).click();
+    await page.waitForURL(new RegExp(`period=${key}`));
+    eq(await period.getByRole('button', { name: label }).getAttribute('aria-pressed'), 'true', `${label} pressed`);
+    await page.locator('#board-title', { hasText: label.toLowerCase() }).waitFor();
+    if (board.items.length === 0) {
+      await page.getByText('Nobody has earned any in this period yet.').waitFor();
+      continue;
+    }
+    await page.getByTestId('period-since').waitFor();
+    const rows = page.getByTestId('leaderboard').locator('tbody tr');
+    // The previous board stays on screen until this one has loaded: wait for its top net.
+    await page.waitForFunction((top) => {
+      const cell = document.querySelector('[data-testid="leaderboard"] tbody tr td:last-child');
+      return cell !== null && Number(cell.textContent.replace(/[^0-9.-]/g, '')) === top;
+    }, board.items[0].balance);
+    await page.locator('section[aria-busy="false"]').waitFor();
+    eq(await rows.count(), board.items.length, `${key}: rows on the first page`);
+    // Row by row: rank and the period's net, as the API computed them from the ledger.
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => [
+      tr.querySelector('td.rank')?.textContent?.trim(), tr.querySelector('td:last-child')?.textContent?.trim()]));
+    eq(JSON.stringify(shown.map(([r, b]) => [Number(r), num(b)])),
+      JSON.stringify(board.items.map((e) => [e.rank, e.balance])), `${key}: ranks and nets`);
+    await shot(page, `leaderboard-${key}`);
+  }
+  await period.getByRole('button', { name: 'All time' }).click();
+  await page.waitForURL((url) => !url.search.includes('period='));
+  await page.locator('#board-title', { hasText: /^((?!this).)*$/i }).waitFor();
+  eq(page.errors.length, 0, `page errors: ${page.errors.join(' | ')}`);
+});
+
 test('activity draws the time series, the weekday × hour heatmap and cohort retention', async (ctx) => {
   const g = ctx.GUILD_ID;
   const page = await ctx.page();

@@ -86,6 +86,7 @@ var synapseSettings = {
   DISCORD_APPLICATION_ID: discordApplicationId
   DISCORD_CLIENT_ID: discordClientId
   DISCORD_API_BASE: 'https://discord.com/api/v10'
+  DISCORD_CDN_BASE: 'https://cdn.discordapp.com'
   DISCORD_PUBLIC_KEY: kvRef(keyVaultName, 'discord-public-key')
   DISCORD_BOT_TOKEN: kvRef(keyVaultName, 'discord-bot-token')
   DISCORD_CLIENT_SECRET: kvRef(keyVaultName, 'discord-client-secret')

@@ -58,18 +58,25 @@ def seasons(guild_id: GuildId, conn: ReadConn) -> list[schemas.SeasonInfo]:
 @router.get("/leaderboard/{currency}", response_model=schemas.Leaderboard, responses=ERRORS,
             dependencies=Leaderboards, summary="Leaderboard of a currency (live, or a season's snapshot)")
 def leaderboard(guild_id: GuildId, currency: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
-                conn: ReadConn, cursor: Cursor = None, limit: Limit = 50,
+                conn: ReadConn, now: Now, cursor: Cursor = None, limit: Limit = 50,
                 season: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Season id; omit for "
-                                                    "live balances")] = None) -> schemas.Leaderboard:
-    after = pagination.decode(cursor, "lb", fields={"b": int, "u": int, "r": int})
-    if season is not None:
+                                                    "live balances")] = None,
+                period: Annotated[Literal["all", "week", "month", "season"], Query(
+                    description="all: balances (default); week (ISO, from Monday 00:00), month, or season (since "
+                                "the active season began): the net earned in that window, in the guild's time "
+                                "zone; season_reset and import transactions do not count")] = "all",
+                ) -> schemas.Leaderboard:
+    kind = "lb" if period == "all" else f"lb-{period}"   # a cursor pages only the board it came from
+    after = pagination.decode(cursor, kind, fields={"b": int, "u": int, "r": int})
+    if season is not None or period == "season":
         from synapse.admin.modules import require_enabled
 
         require_enabled(conn, guild_id, "seasons")
-    page = queries.leaderboard(conn, guild_id, currency, season_id=season, after=after, limit=limit)
+    page = queries.leaderboard(conn, guild_id, currency, season_id=season, after=after, limit=limit,
+                               period=period, now=now)
     nxt = page.pop("next_after")
     return schemas.Leaderboard.model_validate(
-        {**page, "next_cursor": pagination.encode("lb", **nxt) if nxt else None})
+        {**page, "next_cursor": pagination.encode(kind, **nxt) if nxt else None})
 
 
 @router.get("/members/{user_id}", response_model=schemas.MemberProfile, responses=ERRORS,

@@ -82,6 +82,11 @@ class Leaderboard(Page[LeaderboardEntry]):
     currency: str
     season_id: int | None = Field(description="null: all-time balances; else the season shown")
     season_status: Literal["active", "closed"] | None
+    period: Literal["all", "week", "month", "season"] = Field(
+        "all", description="all: balances; week / month / season: each entry's balance is its net earned in "
+                           "the window [since, until)")
+    since: datetime | None = Field(None, description="Start of the period's window (null for all)")
+    until: datetime | None = Field(None, description="End of the window, exclusive (null: all, or the open season)")
 
 
 class Balance(Model):

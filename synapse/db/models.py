@@ -158,6 +158,10 @@ class Transaction(Base):
         Index("ix_transactions_member_rule_time", "guild_id", "user_id", "rule_id", "occurred_at",
               postgresql_where=text("rule_id IS NOT NULL")),
         Index("ix_transactions_event", "guild_id", "event_id", postgresql_where=text("event_id IS NOT NULL")),
+        # Period leaderboards (week / month / season): one currency's window, index-only (0012).
+        Index("ix_transactions_period", "guild_id", "currency_key", "occurred_at",
+              postgresql_include=["user_id", "amount"],
+              postgresql_where=text("kind NOT IN ('season_reset', 'import')")),
     )
 
 

@@ -527,3 +527,32 @@ def _to_float(value: str | None) -> float | None:
 
 
 __all__ = ["DiscordRest", "Route", "Upload"]
+
+
+def fetch_avatar(cdn_base: str, user_id: int, avatar: str, *, size: int = 256, timeout: float = 2.0,
+                 max_bytes: int = 2 * 1024 * 1024, transport: httpx.BaseTransport | None = None) -> bytes | None:
+    """A user's avatar from Discord's CDN (``{cdn_base}/avatars/{user_id}/{hash}.png?size=``), or None.
+
+    Best effort, for rank cards: a missing avatar, a timeout, an error status or an oversized body
+    gives None (the caller draws initials) and is logged at debug level, never raised. The PNG of
+    an animated (``a_``) avatar is its first frame. No bot token: the CDN is public.
+    """
+    if not avatar or not all(c.isalnum() or c == "_" for c in avatar):
+        return None
+    url = f"{cdn_base.rstrip('/')}/avatars/{int(user_id)}/{quote(avatar)}.png"
+    try:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client, \
+                client.stream("GET", url, params={"size": size}) as response:
+            if response.status_code != 200:
+                log.debug("avatar %s: HTTP %s", url, response.status_code)
+                return None
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    log.debug("avatar %s: larger than %d bytes", url, max_bytes)
+                    return None
+            return data
+    except httpx.HTTPError as exc:
+        log.debug("avatar %s: %s", url, exc)
+        return None

@@ -20,6 +20,7 @@ ADMIN_PERMISSIONS = str(MANAGE_GUILD)
 
 CRITERIA = [("Level in a currency", "level"), ("Balance in a currency", "balance"),
             ("Number of events", "event_count")]
+PERIODS = [("All time", "all"), ("This week", "week"), ("This month", "month"), ("This season", "season")]
 EVENTS = ["message_create", "reaction_add", "voice_session_end", "thread_create", "member_join", "level_up"]
 
 
@@ -43,8 +44,12 @@ def commands() -> list[Json]:
     currency = _opt(OptionType.STRING, "currency", "Currency", autocomplete=True)
     return [
         _command("profile", "Your level, balances, rank and recent achievements", [member]),
+        # /rank is /profile under the name members know from other levelling bots (same handler and options).
+        _command("rank", "Your rank card: level, progress and rank (same as /profile)", [member]),
         _command("leaderboard", "Top members of this server", [
-            currency, _opt(OptionType.INTEGER, "season", "A past or current season number", min_value=1)]),
+            currency, _opt(OptionType.INTEGER, "season", "A past or current season number", min_value=1),
+            _opt(OptionType.STRING, "period", "All time (default), this week, this month or this season",
+                 choices=[{"name": n, "value": v} for n, v in PERIODS])]),
         _command("milestones", "Milestones earned and still available", [member]),
         _command("award", "Give (or take) currency to a member", [
             _opt(OptionType.USER, "member", "Who", required=True),

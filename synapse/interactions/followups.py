@@ -12,15 +12,24 @@ has time.
 
 Job (JSON)::
 
-    {"v": 1, "kind": "privacy_export" | "privacy_erase", "interaction_id": "…",
-     "application_id": "…", "token": "…", "guild_id": "…", "user_id": "…", "issued_at": "ISO 8601"}
+    {"v": 1, "kind": "privacy_export" | "privacy_erase" | "rank_card", "interaction_id": "…",
+     "application_id": "…", "token": "…", "guild_id": "…", "user_id": "…", "issued_at": "ISO 8601",
+     "target_id": "…", "name": "…", "avatar": "hash" | null}      # the last three: rank_card only
+
+``rank_card`` (``/profile``, ``/rank``): the command has already answered with its embed (the
+text fallback); the job draws the card (``rankcard.py``) from the same profile read model, with
+the avatar from Discord's CDN (``Settings.discord_cdn_base``; initials when it cannot be had),
+and edits the answer to carry the PNG as ``files[0]`` with the embed's image set to
+``attachment://rank.png``. A card that cannot be drawn, or an answer Discord no longer has
+(4xx), leaves the embed as it is: nothing is retried; a 5xx or a rate limit raises (retried).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +45,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 MAX_PLAIN_UPLOAD = 8 * 1024 * 1024   # larger exports are sent gzipped (Discord's bot upload limit is 10 MiB)
-KINDS = ("privacy_export", "privacy_erase")
+KINDS = ("privacy_export", "privacy_erase", "rank_card")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,9 @@ class Job:
     guild_id: int
     user_id: int
     issued_at: datetime
+    target_id: int | None = None     # rank_card: whose card
+    name: str = ""                   # rank_card: the name the embed showed
+    avatar: str | None = None        # rank_card: the avatar hash from the interaction
 
     def expired(self, now: datetime) -> bool:
         return now - self.issued_at >= TOKEN_LIFETIME
@@ -60,6 +72,12 @@ def job_for(kind: str, interaction: Interaction, now: datetime) -> dict[str, Any
             "issued_at": now.isoformat()}
 
 
+def rank_card_job(interaction: Interaction, now: datetime, *, target_id: int, name: str,
+                  avatar: str | None) -> dict[str, Any]:
+    return {**job_for("rank_card", interaction, now), "target_id": str(target_id), "name": name[:100],
+            "avatar": avatar}
+
+
 def parse_job(body: str | bytes) -> Job:
     try:
         raw = json.loads(body)
@@ -68,18 +86,28 @@ def parse_job(body: str | bytes) -> Job:
         issued = datetime.fromisoformat(raw["issued_at"])
         if issued.tzinfo is None:
             raise ValueError("issued_at needs a time zone")
-        return Job(raw["kind"], int(raw["interaction_id"]), str(raw["application_id"]), str(raw["token"]),
-                   int(raw["guild_id"]), int(raw["user_id"]), issued)
+        job = Job(raw["kind"], int(raw["interaction_id"]), str(raw["application_id"]), str(raw["token"]),
+                  int(raw["guild_id"]), int(raw["user_id"]), issued)
+        if job.kind == "rank_card":
+            avatar = raw.get("avatar")
+            job = replace(job, target_id=int(raw["target_id"]), name=str(raw.get("name") or ""),
+                          avatar=str(avatar) if avatar else None)
+        return job
     except (ValueError, KeyError, TypeError) as exc:
         raise EnvelopeError("bad follow-up job", [ErrorDetail("$", str(exc))]) from None
 
 
-def run_job(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock) -> str:
-    """Do one job and finish its interaction; return what happened ("done", "expired")."""
+def run_job(job: Job, *, engine: DbEngine, rest: DiscordRest, clock: Clock,
+            avatars: Callable[[int, str], bytes | None] | None = None) -> str:
+    """Do one job and finish its interaction; return what happened ("done", "expired"; for a rank
+    card also "fallback": the embed stays without a card). ``avatars(user_id, hash)`` fetches an
+    avatar for a rank card (None: draw initials)."""
     if job.expired(clock.now()):
         log.warning("follow-up job expired before it ran; dropped", extra={
             "kind": job.kind, "interaction_id": job.interaction_id, "issued_at": job.issued_at.isoformat()})
         return "expired"
+    if job.kind == "rank_card":
+        return _rank_card(job, engine=engine, rest=rest, avatars=avatars)
     if job.kind == "privacy_export":
         _export(job, engine=engine, rest=rest, clock=clock)
     else:
@@ -124,3 +152,50 @@ def _erase(job: Job, *, engine: DbEngine, rest: DiscordRest) -> None:
                    + (f" ({report.total} records deleted)." if report.total else "."),
         "embeds": [], "components": [], "allowed_mentions": {"parse": []},
     }, application_id=job.application_id)
+
+
+def _rank_card(job: Job, *, engine: DbEngine, rest: DiscordRest,
+               avatars: Callable[[int, str], bytes | None] | None) -> str:
+    from synapse.db.uow import unit_of_work
+    from synapse.errors import DiscordError, NotFound, RateLimited
+    from synapse.interactions import rankcard
+    from synapse.interactions.commands.profile import card_data
+    from synapse.interactions.commands.profile import render as render_embed
+    from synapse.services.profile import member_profile
+
+    target = job.target_id if job.target_id is not None else job.user_id
+    try:
+        with unit_of_work(engine, read_only=True) as conn:
+            profile = member_profile(conn, job.guild_id, target)
+    except NotFound:
+        return "fallback"    # erased since the command answered: its embed says what it said
+    name = job.name or profile.display_name or str(target)
+    image: bytes | None = None
+    if job.avatar and avatars is not None:
+        try:
+            image = avatars(target, job.avatar)
+        except Exception:     # a fetcher must not cost the card: draw initials
+            log.warning("rank card: avatar fetch failed; drawing initials", exc_info=True)
+    try:
+        png = rankcard.render(card_data(profile, name, image))
+    except Exception:
+        log.exception("rank card: rendering failed; the embed stays", extra={"interaction_id": job.interaction_id})
+        return "fallback"
+    embed = render_embed(profile, name, None)
+    embed["image"] = {"url": f"attachment://{rankcard.FILENAME}"}
+    from synapse.discord.rest import Upload
+
+    try:
+        rest.edit_original_interaction_response(job.token, {
+            "embeds": [embed], "allowed_mentions": {"parse": []},
+        }, application_id=job.application_id, files=[Upload(rankcard.FILENAME, png, "image/png",
+                                                            description=f"Rank card of {name}"[:1024])])
+    except RateLimited:
+        raise
+    except DiscordError as exc:
+        if 400 <= exc.status < 500:   # the answer was deleted or the token is dead: nothing to retry
+            log.warning("rank card: Discord refused the edit (%s); the embed stays", exc.status,
+                        extra={"interaction_id": job.interaction_id})
+            return "fallback"
+        raise
+    return "done"

@@ -139,6 +139,9 @@ class LeaderboardPage:
     has_next: bool
     viewer: Entry | None
     season_status: str | None = None   # "active" or "closed" when a season was asked for
+    period: str = "all"                  # synapse.services.periods: all, week, month, season
+    since: datetime | None = None        # start of the period's window (None: all time)
+    until: datetime | None = None        # its end (exclusive; None: open)
 
 
 @dataclass(frozen=True)
@@ -374,11 +377,14 @@ def _season(conn: Connection, guild_id: int, season_id: int | None) -> tuple[int
 
 def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *, season_id: int | None = None,
                 page: int = 0, page_size: int = PAGE_SIZE, viewer_id: int | None = None,
-                after: After | None = None, ranks: RankIndex | None = None) -> LeaderboardPage:
+                after: After | None = None, ranks: RankIndex | None = None,
+                period: str = "all", now: datetime | None = None) -> LeaderboardPage:
     """One page of the ranking in a currency (live, or a closed season's final standings).
 
     Pages are numbered (``page``, the slash command's buttons) or follow a keyset position
     (``after``, the dashboard's cursor; then ``page`` counts on from there). Members at 0 are not ranked.
+    ``period`` other than ``all`` (``week``, ``month``, ``season``: ``synapse.services.periods``) ranks
+    the net earned in that window as of ``now`` instead; it cannot be combined with ``season_id``.
     """
     index = _ranks(ranks)
     currencies = visible_currencies(conn, guild_id)
@@ -393,6 +399,9 @@ def leaderboard(conn: Connection, guild_id: int, currency: str | None = None, *,
         chosen = found[0]
     page = max(0, page)
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    if period != "all":
+        return _period_board(conn, guild_id, chosen, period, season_id=season_id, page=page, page_size=page_size,
+                             after=after, viewer_id=viewer_id, now=now)
     sid, season_name, status = _season(conn, guild_id, season_id)
     closed = status == "closed"
     offset = page * page_size
@@ -446,6 +455,36 @@ SELECT (SELECT json_agg(p) FROM (
 
 _LIVE_PAGE = _live_page("")
 _LIVE_PAGE_AFTER = _live_page("AND (balance < :b OR (balance = :b AND user_id > :ku))")
+
+
+def _period_board(conn: Connection, guild_id: int, currency: Currency, period: str, *, season_id: int | None,
+                  page: int, page_size: int, after: After | None, viewer_id: int | None,
+                  now: datetime | None) -> LeaderboardPage:
+    """A page of the net earned in a period's window; levels are the members' current ones."""
+    from synapse.db.period_totals import period_page
+    from synapse.errors import ErrorDetail, ValidationFailed
+    from synapse.services.periods import parse_period, window
+
+    chosen_period = parse_period(period)
+    if season_id is not None:
+        raise ValidationFailed("choose a season or a period, not both",
+                               [ErrorDetail("period", "a past season's board has no period")])
+    if now is None:
+        raise ValueError("a period board needs now")
+    w = window(conn, guild_id, chosen_period, now=now)
+    if w.start is None:  # only "all" has no start, and it never comes here
+        raise ValueError(f"period {chosen_period} has no window")
+    result = period_page(conn, guild_id, currency.key, start=w.start, end=w.end, limit=page_size,
+                         offset=page * page_size, after=(after.balance, after.user_id) if after else None,
+                         viewer_id=viewer_id)
+    entries = [Entry(r.rank, r.user_id, r.display_name, r.net, _level(currency, r.balance or 0), hidden=r.hidden,
+                     avatar=r.avatar) for r in result.rows]
+    v = result.viewer
+    viewer = None if v is None else Entry(v.rank, v.user_id, None, v.net, _level(currency, v.balance or 0))
+    return LeaderboardPage(currency.key, currency.name, currency.symbol, w.season_id, w.season_name, page, page_size,
+                           entries[:page_size], len(entries) > page_size, viewer,
+                           season_status="active" if w.season_id else None, period=chosen_period, since=w.start,
+                           until=w.end)
 
 
 def _level(currency: Currency, balance: int) -> int | None:

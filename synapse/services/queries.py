@@ -163,21 +163,27 @@ def list_seasons(conn: Connection, guild_id: int) -> list[dict[str, Any]]:
 
 
 def leaderboard(conn: Connection, guild_id: int, currency: str, *, season_id: int | None = None,
-                after: dict[str, Any] | None = None, limit: int = 50) -> dict[str, Any]:
+                after: dict[str, Any] | None = None, limit: int = 50, period: str = "all",
+                now: datetime | None = None) -> dict[str, Any]:
     """One page of a leaderboard; ``after`` is the decoded cursor ``{b, u, r}`` of the last row shown.
 
     ``season_id`` of a closed season reads its snapshot; of the active season (or none) the live wallets.
     The read model is ``profile.leaderboard``, the one ``/leaderboard`` shows.
+    ``period`` ``week`` / ``month`` / ``season`` ranks the net earned in that window as of ``now``
+    (``synapse.services.periods``); ``balance`` is then that net, ``level`` the member's current level.
     """
     guild_row(conn, guild_id)
     keyset = profile.After(int(after["b"]), int(after["u"]), int(after["r"])) if after else None
-    page = profile.leaderboard(conn, guild_id, currency, season_id=season_id, after=keyset, page_size=limit)
+    page = profile.leaderboard(conn, guild_id, currency, season_id=season_id, after=keyset, page_size=limit,
+                               period=period, now=now)
     items = [{"rank": e.rank, "user_id": None if e.hidden else str(e.user_id),
               "display_name": None if e.hidden else e.display_name, "avatar": None if e.hidden else e.avatar,
               "balance": e.balance, "level": e.level} for e in page.entries]
     last = page.entries[-1] if page.has_next and page.entries else None
-    return {"currency": currency, "season_id": season_id, "season_status": page.season_status, "items": items,
-            "next_after": None if last is None else {"b": last.balance, "u": last.user_id, "r": last.rank}}
+    return {"currency": currency, "season_id": page.season_id if page.period == "season" else season_id,
+            "season_status": page.season_status, "items": items,
+            "next_after": None if last is None else {"b": last.balance, "u": last.user_id, "r": last.rank},
+            "period": page.period, "since": page.since, "until": page.until}
 
 
 # ---------------------------------------------------------------- member profile

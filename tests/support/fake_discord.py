@@ -23,6 +23,8 @@ Usage (pytest)::
         fake_discord.requests                          # every request, recorded (Recorded objects)
         fake_discord.uploads                           # files sent as multipart (files[n] parts)
         fake_discord.reset()                           # forget state, faults and limits
+        fake_discord.avatars[("42", "a1b2")] = png     # the CDN serves GET {cdn_base}/avatars/42/a1b2.png
+        fake_discord.settings(discord_cdn_base=fake_discord.cdn_base)
 
 Route keys are ``"METHOD /template"`` exactly as ``synapse.discord.rest.Route.key`` writes them:
 
@@ -37,6 +39,7 @@ Route keys are ``"METHOD /template"`` exactly as ``synapse.discord.rest.Route.ke
     POST   /oauth2/token     GET /users/@me     GET /users/@me/guilds
     GET    /guilds/{guild_id}   GET /guilds/{guild_id}/roles   GET /guilds/{guild_id}/channels
     GET    /guilds/{guild_id}/members/{user_id}
+    GET    /avatars/{user_id}/{file}                  (the CDN, at ``cdn_base``: PNG bytes, no auth; 404 unknown)
 
 Guilds with Discord's full object shapes (guild, channels, roles, the bot's own member)::
 
@@ -90,6 +93,7 @@ if TYPE_CHECKING:
     from synapse.discord.rest import DiscordRest
 
 API_PREFIX = "/api/v10"
+CDN_PREFIX = "/cdn"
 DEFAULT_LIMIT = 50
 DEFAULT_WINDOW = 1.0
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
@@ -219,6 +223,11 @@ class FakeDiscord:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
+    @property
+    def cdn_base(self) -> str:
+        """Where the fake's CDN answers (``Settings.discord_cdn_base``)."""
+        return f"http://127.0.0.1:{self.port}{CDN_PREFIX}"
+
     # -- wiring helpers ------------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
@@ -261,6 +270,7 @@ class FakeDiscord:
             self.guild_data: dict[str, dict[str, Any]] = {}    # guild id -> {roles, channels, members}
             self.expired_tokens: set[str] = set()
             self.uploads: list[dict[str, Any]] = []            # {field, filename, content, content_type, path}
+            self.avatars: dict[tuple[str, str], bytes] = {}    # (user id, avatar hash) -> PNG served by the CDN
             self._channel_errors: dict[str, tuple[int, int, str]] = {}
             self._guild_errors: dict[str, tuple[int, int, str]] = {}
             self._closed_dms: set[str] = set()
@@ -341,6 +351,8 @@ class FakeDiscord:
         path = unquote(split.path)
         if path.startswith(API_PREFIX):
             path = path[len(API_PREFIX):]
+        elif path.startswith(CDN_PREFIX + "/"):
+            path = path[len(CDN_PREFIX):]
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         payload: Any = None
         form: dict[str, str] = {}
@@ -379,7 +391,7 @@ class FakeDiscord:
     def _dispatch(self, rec: Recorded, template: str | None, handler: Any, now: float) -> _Reply:
         if handler is None:
             return _Reply(404, {"code": 0, "message": "404: Not Found"})
-        bot = not rec.path.startswith(("/webhooks/", "/interactions/", "/oauth2/")) and \
+        bot = not rec.path.startswith(("/webhooks/", "/interactions/", "/oauth2/", "/avatars/")) and \
             not rec.headers.get("authorization", "").startswith("Bearer ")
         major = ":".join(rec.params[p] for p in ("channel_id", "guild_id", "webhook_id", "webhook_token")
                          if p in rec.params)
@@ -598,6 +610,14 @@ class FakeDiscord:
         self.followups.append({"token": token, "message": message})
         return _Reply(200, message) if rec.query.get("wait", "").lower() == "true" else _Reply(204)
 
+    def avatar(self, rec: Recorded) -> _Reply:
+        """The CDN: ``/avatars/{user_id}/{hash}.png`` (``?size=`` ignored), as Discord serves it."""
+        stem, _, ext = rec.params["file"].rpartition(".")
+        data = self.avatars.get((rec.params["user_id"], stem))
+        if data is None or ext not in ("png", "webp", "jpg", "gif"):
+            return _Reply(404, b"", {"Content-Type": "text/plain"})
+        return _Reply(200, data, {"Content-Type": "image/png"})
+
     def interaction_callback(self, rec: Recorded) -> _Reply:
         self.interaction_callbacks.append({"interaction_id": rec.params["interaction_id"],
                                            "token": rec.params["interaction_token"], "body": rec.json})
@@ -800,6 +820,7 @@ def _routes(fake: FakeDiscord) -> list[tuple[str, re.Pattern[str], str, Callable
         ("GET", "/guilds/{guild_id}/roles", fake.guild_part),
         ("GET", "/guilds/{guild_id}/channels", fake.guild_part),
         ("GET", "/guilds/{guild_id}/members/{user_id}", fake.guild_part),
+        ("GET", "/avatars/{user_id}/{file}", fake.avatar),
     ]
     out = []
     for method, template, handler in table:
@@ -879,11 +900,13 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        data = b"" if reply.body is None or reply.status == 204 else json.dumps(reply.body).encode()
+        raw = isinstance(reply.body, bytes)   # the CDN's images
+        data = b"" if reply.body is None or reply.status == 204 else reply.body if raw else \
+            json.dumps(reply.body).encode()
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        if data:
+        if data and not raw:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -42,7 +42,7 @@ def registry() -> dict[str, Command]:
         profile,
     )
 
-    commands = [profile.COMMAND, leaderboard.COMMAND, milestones.COMMAND, award.COMMAND,
+    commands = [profile.COMMAND, profile.RANK, leaderboard.COMMAND, milestones.COMMAND, award.COMMAND,
                 create_milestone.COMMAND, grant_milestone.COMMAND, privacy.COMMAND]
     return {c.name: c for c in commands}
 

@@ -1800,12 +1800,29 @@ export interface components {
              */
             next_cursor?: string | null;
             /**
+             * Period
+             * @description all: balances; week / month / season: each entry's balance is its net earned in the window [since, until)
+             * @default all
+             * @enum {string}
+             */
+            period: "all" | "week" | "month" | "season";
+            /**
              * Season Id
              * @description null: all-time balances; else the season shown
              */
             season_id: number | null;
             /** Season Status */
             season_status: ("active" | "closed") | null;
+            /**
+             * Since
+             * @description Start of the period's window (null for all)
+             */
+            since?: string | null;
+            /**
+             * Until
+             * @description End of the window, exclusive (null: all, or the open season)
+             */
+            until?: string | null;
         };
         /** LeaderboardEntry */
         LeaderboardEntry: {
@@ -6767,6 +6784,8 @@ export interface operations {
                 limit?: number;
                 /** @description Season id; omit for live balances */
                 season?: number | null;
+                /** @description all: balances (default); week (ISO, from Monday 00:00), month, or season (since the active season began): the net earned in that window, in the guild's time zone; season_reset and import transactions do not count */
+                period?: "all" | "week" | "month" | "season";
             };
             header?: never;
             path: {
