@@ -207,7 +207,7 @@ def list_milestones(guild_id: GuildId, _: AdminDep, conn: ReadConn) -> list[sche
 
 
 @router.post("/milestones", response_model=schemas.MilestoneAdmin, status_code=201, dependencies=Milestones,
-             summary="Create a milestone (criteria and rewards as in the Rules DbEngine's milestone model)")
+             summary="Create a milestone (criteria and rewards as in the Rules Engine's milestone model)")
 def create_milestone(guild_id: GuildId, s: AdminDep, conn: WriteConn,
                      body: Annotated[dict[str, Any], Body(description="MilestoneSpec: key, name, criteria, …")],
                      ) -> schemas.MilestoneAdmin:

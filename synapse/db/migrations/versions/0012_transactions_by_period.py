@@ -8,7 +8,7 @@ visibility map stays set), and partial: ``season_reset`` and ``import`` rows nev
 period board, so they are not indexed.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0010
 """
 
 from alembic import op
