@@ -22,6 +22,10 @@ Exceptions carry data, not just text, so entry points can encode them
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +75,29 @@ class ValidationFailed(SynapseError):
 
     @classmethod
     def from_pydantic(cls, message: str, exc: Any) -> ValidationFailed:
-        """From a pydantic ``ValidationError``: every error with its dotted path (``$``: the whole input)."""
-        return cls(message, [ErrorDetail(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()])
+        """From a pydantic ``ValidationError``: every error with its path (:func:`json_path`)."""
+        return cls(message, [ErrorDetail(json_path(e["loc"]), e["msg"]) for e in exc.errors()])
+
+
+def json_path(loc: Sequence[int | str], *, skip: AbstractSet[str] = frozenset()) -> str:
+    """A location as a path: ``effects[1].amount``; ``$`` for the whole input. Keys come from the
+    input and may hold any text: one that is not a plain name (empty, or with ``.``, ``[``, ``]`` or
+    ``"`` in it) is written quoted, ``["a.b"]``, so a path never reads as another path. ``skip``:
+    location parts that are not JSON keys (pydantic's union tags)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in skip:
+            continue
+        elif part and not _NOT_PLAIN.search(part):
+            out += f".{part}" if out else part
+        else:
+            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+    return out or "$"
+
+
+_NOT_PLAIN = re.compile(r'[.\[\]"]')
 
 
 class EnvelopeError(ValidationFailed):

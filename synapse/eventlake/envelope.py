@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
-from synapse.errors import EnvelopeError, ErrorDetail
+from synapse.errors import EnvelopeError, ErrorDetail, json_path
 from synapse.eventlake.events import DISCORD, SYNAPSE, Actor, Event
 from synapse.eventlake.payloads import CHECKS, SNOWFLAKE_MESSAGE, SNOWFLAKE_PATTERN, Snowflake
 
@@ -141,13 +141,6 @@ class EnvelopeModel(BaseModel):
         return value
 
 
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "$"
-
-
 def _message(err: ErrorDetails) -> str:
     if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == SNOWFLAKE_PATTERN:
         return SNOWFLAKE_MESSAGE  # not pydantic's "should match pattern" and the long expression
@@ -189,7 +182,7 @@ def validate_envelope(data: Any) -> list[Event]:
     try:
         model = EnvelopeModel.model_validate(data)
     except ValidationError as exc:
-        errors = [ErrorDetail(_path(err["loc"]), _message(err)) for err in exc.errors(include_url=False)]
+        errors = [ErrorDetail(json_path(err["loc"]), _message(err)) for err in exc.errors(include_url=False)]
         raise EnvelopeError("invalid envelope", errors) from None
     return [event.to_event() for event in model.events]
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from synapse.errors import ErrorDetail, ValidationFailed
+from synapse.errors import ErrorDetail, ValidationFailed, json_path
 from synapse.eventlake.events import DISCORD, KNOWN_TYPES, SYNAPSE
 from synapse.eventlake.payloads import payload_fields
 from synapse.rules.operators import Op
@@ -317,15 +317,7 @@ class ValidationContext:
 
 
 def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _UNION_TAGS:
-            continue  # pydantic's discriminator tag in the location, not a JSON key
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "$"
+    return json_path(loc, skip=_UNION_TAGS)   # pydantic's discriminator tags in a location are not JSON keys
 
 
 _UNION_TAGS = frozenset({

@@ -44,7 +44,7 @@ PACK = [dump_rule(r) for r in default_rules()]
 CONTEXT = ValidationContext(currencies=frozenset({"xp", "stars", "gold"}), regions=frozenset({"study-halls"}),
                             tags=frozenset({"help"}))
 # Keys come from the input (any text, even empty), so a path is checked for its shape at the start.
-PATH = re.compile(r"^(\$|\[\d+\]|[^.\[\]])", re.S)
+PATH = re.compile(r'^(\$|\[\d+\]|\["|[^.\[\]])', re.S)  # ["…"]: a key that is not a plain name
 
 
 def _check(data: Any, *, many: bool = False) -> None:
