@@ -54,7 +54,7 @@ def transactions(guild_id: GuildId, _: AdminDep, conn: ReadConn,
     uid = parse_snowflake(user_id, "user_id") if user_id else None
     rows = conn.execute(text("""
         SELECT id, user_id, currency_key, amount, balance_after, kind, reason, rule_id, actor_id, season_id,
-               occurred_at
+               occurred_at, rule_version, event_id, event_type
           FROM transactions
          WHERE guild_id = :g AND (CAST(:u AS bigint) IS NULL OR user_id = :u)
            AND (CAST(:c AS text) IS NULL OR currency_key = :c) AND (CAST(:k AS text) IS NULL OR kind = :k)
@@ -64,7 +64,8 @@ def transactions(guild_id: GuildId, _: AdminDep, conn: ReadConn,
     items = [schemas.TransactionOut(
         id=r.id, user_id=str(r.user_id), currency=r.currency_key, amount=r.amount, balance_after=r.balance_after,
         kind=r.kind, reason=r.reason, rule_id=r.rule_id, actor_id=None if r.actor_id is None else str(r.actor_id),
-        season_id=r.season_id, occurred_at=r.occurred_at) for r in rows[:limit]]
+        season_id=r.season_id, occurred_at=r.occurred_at, rule_version=r.rule_version, event_id=r.event_id,
+        event_type=r.event_type) for r in rows[:limit]]
     nxt = pagination.encode("tx", id=items[-1].id) if len(rows) > limit and items else None
     return schemas.Page[schemas.TransactionOut](items=items, next_cursor=nxt)
 
