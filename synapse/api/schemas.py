@@ -606,7 +606,8 @@ class SetLevelIn(Model):
 
 
 class ResetIn(Model):
-    currency: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="null: every currency")
+    currency: str | None = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                                 description="Required; null resets every currency (never by omission)")
     reason: str = Field(min_length=1, max_length=200)
     request_id: str | None = _REQUEST_ID
 

@@ -62,7 +62,8 @@ def test_set_balance_posts_one_audited_correction_and_a_retry_changes_nothing(ap
     # Already at the target: audited, nothing posted. A request id of another action is a conflict.
     same = api.client.post(f"{M}/{USER}/balance", json={**body, "request_id": "set-2"}, headers=h)
     assert same.status_code == 200 and same.json()["changes"] == [] and len(corrections(api)) == 1
-    clash = api.client.post(f"{M}/{USER}/reset", json={"reason": "x", "request_id": "set-1"}, headers=h)
+    clash = api.client.post(f"{M}/{USER}/reset", json={"currency": None, "reason": "x", "request_id": "set-1"},
+                            headers=h)
     assert clash.status_code == 409 and wallet(api, "xp") == 50
     r = api.client.post(f"{M}/{USER}/balance", json={**body, "balance": 80, "request_id": "set-3"}, headers=h)
     assert r.json()["changes"][0]["amount"] == 30 and wallet(api, "xp") == 80
@@ -145,6 +146,8 @@ def test_bad_input_names_the_field_and_non_admins_are_refused(api: Api) -> None:
         ({**ok, "extra": 1}, {"body.extra"}),
         ({**ok, "request_id": "has spaces"}, {"body.request_id"}),
     ]
+    r = api.client.post(f"{M}/{USER}/reset", json={"reason": "forgot the currency"}, headers=h)
+    assert r.status_code == 422 and paths(r) == {"body.currency"}
     for body, where in cases:
         r = api.client.post(url, json=body, headers=h)
         assert r.status_code == 422 and paths(r) == where, (body, r.text)

@@ -2136,9 +2136,9 @@ export interface components {
         ResetIn: {
             /**
              * Currency
-             * @description null: every currency
+             * @description Required; null resets every currency (never by omission)
              */
-            currency?: string | null;
+            currency: string | null;
             /** Reason */
             reason: string;
             /**
