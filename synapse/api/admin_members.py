@@ -7,7 +7,6 @@ one transaction, idempotent on the request id (body ``request_id``, else ``X-Req
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,7 +14,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from synapse.api import pagination, schemas
 from synapse.api.deps import AdminDep, GuildId, Now, ReadConn, WriteConn, module, parse_snowflake, request_id
 from synapse.db import member_ledger
-from synapse.errors import ErrorDetail, ValidationFailed
 from synapse.services import member_admin
 from synapse.services.member_admin import Adjustment
 
@@ -51,21 +49,15 @@ def member(guild_id: GuildId, _: AdminDep, conn: ReadConn, user_id: UserId) -> s
 
 
 @router.get("/{user_id}/transactions", response_model=schemas.Page[schemas.LedgerLine],
-            summary="A member's ledger, newest first, with each line's provenance")
+            summary="A member's ledger, newest posting first, with each line's provenance")
 def ledger(guild_id: GuildId, _: AdminDep, conn: ReadConn, user_id: UserId,
            currency: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
            cursor: Annotated[str | None, Query(max_length=pagination.MAX_CURSOR_CHARS)] = None,
            limit: Annotated[int, Query(ge=1, le=100)] = 50) -> schemas.Page[schemas.LedgerLine]:
     uid = parse_snowflake(user_id, "user_id")
-    after = pagination.decode(cursor, "ledger", fields={"at": str, "id": int})
-    before = None
-    if after is not None:
-        try:
-            before = (datetime.fromisoformat(after["at"]), after["id"])
-        except ValueError:
-            raise ValidationFailed("invalid cursor", [ErrorDetail("cursor", "not a cursor this endpoint returned")]
-                                   ) from None
-    rows = member_ledger.ledger(conn, guild_id, uid, currency=currency, before=before, limit=limit + 1)
+    after = pagination.decode(cursor, "ledger", fields={"id": int})
+    rows = member_ledger.ledger(conn, guild_id, uid, currency=currency, before_id=after["id"] if after else None,
+                                limit=limit + 1)
     items = [schemas.LedgerLine(
         id=r["id"], currency=r["currency_key"], amount=r["amount"], balance_after=r["balance_after"], kind=r["kind"],
         reason=r["reason"], occurred_at=r["occurred_at"], rule_id=r["rule_id"], rule_version=r["rule_version"],
@@ -73,8 +65,7 @@ def ledger(guild_id: GuildId, _: AdminDep, conn: ReadConn, user_id: UserId,
         actor_id=None if r["actor_id"] is None else str(r["actor_id"]), actor_name=r["actor_name"],
         season_id=r["season_id"], import_source=r["import_source"], clawback_of=r["clawback_of"])
         for r in rows[:limit]]
-    last = items[-1] if len(rows) > limit and items else None
-    nxt = pagination.encode("ledger", at=last.occurred_at.isoformat(), id=last.id) if last else None
+    nxt = pagination.encode("ledger", id=items[-1].id) if len(rows) > limit and items else None
     return schemas.Page[schemas.LedgerLine](items=items, next_cursor=nxt)
 
 

@@ -1,16 +1,17 @@
 """Read models of the admin Member page: find a member, and their ledger with each line's provenance.
 
-The ledger is read newest first by ``(occurred_at, id)``, one currency at a time through
-``ix_transactions_member_currency_time`` (a LATERAL per currency, then merged): a page costs
-O(currencies × page size) however many transactions the member has, with no extra index on
-the hottest insert table. Provenance is joined per line: the rule's name at the version that
-posted it (``rule_versions``, else the rule), the admin actor's display name, and for a
-clawback the transaction it took back (its key is ``clawback:`` + the original's key).
+The ledger is read in posting order (``id``), newest first, the order in which ``balance_after``
+runs: by event time, a late event's credit would sit among lines posted after it and its balance
+would look wrong. A page reads the member's rows through ``ix_transactions_member_currency_time``
+and sorts them (like ``GET /admin/transactions?user_id=``): O(the member's transactions), fine for
+an admin page; an index on ``(guild_id, user_id, id)`` would make it O(page) at a cost on every
+insert of the busiest table, so it is not added here. Provenance is joined per line: the rule's
+name at the version that posted it (``rule_versions``, else the rule), the admin actor's display
+name, and for a clawback the transaction it took back (its key is ``clawback:`` + the original's key).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -77,27 +78,20 @@ _LEDGER = """
            t.event_id, t.event_type, t.actor_id, t.season_id, t.occurred_at, t.meta ->> 'source' AS import_source,
            COALESCE(rv.definition ->> 'name', r.name) AS rule_name, am.display_name AS actor_name,
            o.id AS clawback_of
-      FROM currencies c
-     CROSS JOIN LATERAL (
-           SELECT * FROM transactions t
-            WHERE t.guild_id = :g AND t.user_id = :u AND t.currency_key = c.key {after}
-            ORDER BY t.occurred_at DESC, t.id DESC LIMIT :n) t
+      FROM transactions t
       LEFT JOIN rules r ON r.guild_id = t.guild_id AND r.rule_id = t.rule_id
       LEFT JOIN rule_versions rv ON rv.guild_id = t.guild_id AND rv.rule_id = t.rule_id AND rv.version = t.rule_version
       LEFT JOIN member_cache am ON am.guild_id = t.guild_id AND am.user_id = t.actor_id
       LEFT JOIN transactions o ON t.kind = 'clawback' AND o.guild_id = t.guild_id
                               AND o.idempotency_key = substr(t.idempotency_key, length('clawback:') + 1)
-     WHERE c.guild_id = :g {currency}
-     ORDER BY t.occurred_at DESC, t.id DESC LIMIT :n"""
-# The first bound is an index condition of ix_transactions_member_currency_time; the second breaks ties.
-_AFTER = "AND t.occurred_at <= :at AND (t.occurred_at < :at OR t.id < :id)"
+     WHERE t.guild_id = :g AND t.user_id = :u {currency} {before}
+     ORDER BY t.id DESC LIMIT :n"""
 
 
 def ledger(conn: Connection, guild_id: int, user_id: int, *, currency: str | None = None,
-           before: tuple[datetime, int] | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """A member's transactions, newest first, strictly before ``before`` = (occurred_at, id) if given."""
-    sql = _LEDGER.format(after=_AFTER if before else "", currency="AND c.key = :c" if currency else "")
-    params: dict[str, Any] = {"g": guild_id, "u": user_id, "n": limit, "c": currency}
-    if before:
-        params.update(at=before[0], id=before[1])
+           before_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """A member's transactions in posting order, newest first, with ids below ``before_id`` if given."""
+    sql = _LEDGER.format(currency="AND t.currency_key = :c" if currency else "",
+                         before="AND t.id < :before" if before_id is not None else "")
+    params: dict[str, Any] = {"g": guild_id, "u": user_id, "n": limit, "c": currency, "before": before_id}
     return [dict(r._mapping) for r in conn.execute(text(sql), params)]
