@@ -354,7 +354,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A member's ledger, newest first, with each line's provenance */
+        /** A member's ledger, newest posting first, with each line's provenance */
         get: operations["ledger_api_guilds__guild_id__admin_members__user_id__transactions_get"];
         put?: never;
         post?: never;
