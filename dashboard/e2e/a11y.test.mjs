@@ -6,7 +6,7 @@ import { test, eq } from './harness.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-async function audit(page) {
+export async function audit(page) {
   await page.addScriptTag({ content: AXE });
   return page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
@@ -23,7 +23,7 @@ test('pages pass axe-core without serious or critical violations, in light and d
   for (const colorScheme of ['light', 'dark']) {
     const page = await ctx.page({ token, colorScheme });
     const paths = ['/', `/g/${g}`, `/g/${g}/leaderboard`, `/g/${g}/activity`, `/g/${g}/milestones`, `/g/${g}/admin`,
-      `/g/${g}/admin/rules/1`, `/g/${g}/admin/modules`, `/g/${g}/admin/settings`, `/g/${g}/admin/audit`];
+      `/g/${g}/admin/rules/1`, `/g/${g}/admin/modules`, `/g/${g}/admin/settings`, `/g/${g}/admin/audit`, `/g/${g}/admin/ledger`];
     for (const path of paths) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');

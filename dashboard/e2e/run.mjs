@@ -12,6 +12,7 @@ import './access.test.mjs';
 import './admin.test.mjs';
 import './directory.test.mjs';
 import './a11y.test.mjs';
+import './member.test.mjs';
 import { measure } from '../scripts/budget.mjs';
 
 const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:7071').replace(/\/$/, '');

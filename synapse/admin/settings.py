@@ -31,6 +31,8 @@ class GuildSettings(BaseModel):
     public_leaderboard: bool = Field(True, description="Show the leaderboard and profiles to anyone")
     public_activity: bool = Field(True, description="Show activity analytics to anyone")
     level_role_mode: Literal["stack", "replace"] = Field("stack", description="Level roles: keep lower ones or replace")
+    reset_on_leave: bool = Field(False, description="When a member leaves, reset their balances to 0 "
+                                                    "(correction transactions, reason \"reset on leave\")")
 
     @field_validator("timezone")
     @classmethod

@@ -57,7 +57,8 @@ def transactions(guild_id: GuildId, _: AdminDep, conn: ReadConn,
     items = [schemas.TransactionOut(
         id=r.id, user_id=str(r.user_id), currency=r.currency, amount=r.amount, balance_after=r.balance_after,
         kind=r.kind, reason=r.reason, rule_id=r.rule_id, actor_id=None if r.actor_id is None else str(r.actor_id),
-        season_id=r.season_id, occurred_at=r.occurred_at) for r in rows]
+        season_id=r.season_id, occurred_at=r.occurred_at, rule_version=r.rule_version, event_id=r.event_id,
+        event_type=r.event_type) for r in rows]
     nxt = pagination.encode("tx", id=items[-1].id) if more and items else None
     return schemas.Page[schemas.TransactionOut](items=items, next_cursor=nxt)
 

@@ -9,7 +9,17 @@ from synapse.config import Settings
 
 
 def install(app: FastAPI, cfg: Settings) -> None:
-    from synapse.api import admin_config, admin_ledger, admin_ops, admin_rules, admin_setup, auth, integration, public
+    from synapse.api import (
+        admin_config,
+        admin_ledger,
+        admin_members,
+        admin_ops,
+        admin_rules,
+        admin_setup,
+        auth,
+        integration,
+        public,
+    )
 
     app.add_middleware(
         CORSMiddleware,
@@ -27,3 +37,4 @@ def install(app: FastAPI, cfg: Settings) -> None:
     app.include_router(admin_rules.router)
     app.include_router(admin_ops.router)
     app.include_router(admin_setup.router)
+    app.include_router(admin_members.router)

@@ -356,6 +356,9 @@ class TransactionOut(Model):
     actor_id: Snowflake | None
     season_id: int | None
     occurred_at: datetime
+    rule_version: int | None = Field(None, description="The version of the rule that posted it")
+    event_id: int | None = Field(None, description="Event Lake id of the event that caused it")
+    event_type: str | None = Field(None, description="That event's type")
 
 
 class SeasonStartIn(Model):
@@ -553,3 +556,102 @@ class MemberIntegration(Model):
     user_id: Snowflake
     balances: list[Balance]
     milestones: list[EarnedMilestone]
+
+
+# ---------------------------------------------------------------- member management (admin)
+
+class MemberHit(Model):
+    user_id: Snowflake
+    display_name: str | None
+    avatar: str | None
+    left_at: datetime | None
+    last_seen_at: datetime | None
+    balances: dict[str, int] = Field(description="Balance per currency key (wallets only)")
+
+
+class MemberWallet(Model):
+    currency: str
+    name: str
+    symbol: str
+    levelled: bool
+    allow_negative: bool
+    balance: int
+    level: int | None = Field(None, description="Levelled currencies: the level of this balance")
+    into_level: int | None = None
+    for_next: int | None = None
+
+
+class MemberAdmin(Model):
+    user_id: Snowflake
+    known: bool = Field(description="false: Synapse has never seen this member (no events, wallets or transactions)")
+    display_name: str | None
+    avatar: str | None
+    joined_at: datetime | None
+    left_at: datetime | None
+    last_seen_at: datetime | None
+    wallets: list[MemberWallet] = Field(description="Every currency of the server, 0 where the member has no wallet")
+
+
+class LedgerLine(Model):
+    """One transaction of a member, with where it came from."""
+
+    id: int
+    currency: str
+    amount: int
+    balance_after: int
+    kind: str = Field(description="rule, admin_award, season_reset, clawback, correction, transfer or import")
+    reason: str
+    occurred_at: datetime
+    rule_id: int | None
+    rule_version: int | None
+    rule_name: str | None = Field(description="The rule's name at that version")
+    event_id: int | None = Field(description="Event Lake id of the event that caused it")
+    event_type: str | None
+    actor_id: Snowflake | None = Field(description="The admin who made it (awards, corrections, seasons, imports)")
+    actor_name: str | None
+    season_id: int | None
+    import_source: str | None = Field(description="Imports: the format the balances came from (mee6, csv)")
+    clawback_of: int | None = Field(description="Clawbacks: the id of the transaction taken back")
+
+
+_REQUEST_ID = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+                    description="Idempotency key: the same request id never changes anything twice "
+                                "(default: X-Request-Id header, else random)")
+
+
+class SetBalanceIn(Model):
+    currency: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    balance: int = Field(ge=-(10**12), le=10**12, description="The balance to set (negative only where allowed)")
+    reason: str = Field(min_length=1, max_length=200)
+    request_id: str | None = _REQUEST_ID
+
+
+class SetLevelIn(Model):
+    currency: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="A levelled currency")
+    level: int = Field(ge=0, le=1000, description="The balance becomes the least one at this level")
+    reason: str = Field(min_length=1, max_length=200)
+    request_id: str | None = _REQUEST_ID
+
+
+class ResetIn(Model):
+    currency: str | None = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                                 description="Required; null resets every currency (never by omission)")
+    reason: str = Field(min_length=1, max_length=200)
+    request_id: str | None = _REQUEST_ID
+
+
+class BalanceChange(Model):
+    currency: str
+    before: int
+    after: int
+    amount: int
+    transaction_id: int = Field(description="The correction transaction")
+
+
+class AdjustmentOut(Model):
+    user_id: Snowflake
+    action: Literal["member.set_balance", "member.set_level", "member.reset"]
+    reason: str
+    changes: list[BalanceChange] = Field(description="One per currency that moved; empty if none had to")
+    audit_id: int = Field(description="The admin_log row of this change")
+    repeated: bool = Field(description="true: this request id was used before; nothing changed now")

@@ -29,7 +29,7 @@ from synapse.db.engine import transaction
 from synapse.eventlake.envelope import decode_envelope
 from synapse.eventlake.events import Event
 from synapse.processing.touched import members_of
-from synapse.services import directory, members, onboarding, voice
+from synapse.services import directory, member_admin, members, onboarding, voice
 
 if TYPE_CHECKING:
     from synapse.rules.cache import RuleCache
@@ -85,6 +85,7 @@ def process_in_transaction(conn: Connection, events: Sequence[Event], *, clock: 
     # Every member these events touch is locked above (members_of, and voice.members_touched for a
     # snapshot), so the runner takes no locks of its own and trusts what it reads after them.
     result = process(conn, [*new, *derived], rules=rules or rule_cache(), clock=clock, members_locked=True)
+    member_admin.reset_on_leave(conn, new)
     return IngestResult(received=len(events), new=len(new), derived=len(derived) + result.derived,
                         postings=result.postings, milestones=result.milestones,
                         outbox_ids=list(result.outbox_ids))

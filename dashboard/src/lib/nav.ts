@@ -37,6 +37,7 @@ export const ADMIN_SECTIONS: AdminSection[] = [
   { href: '/admin/seasons', label: 'Seasons', module: 'seasons' },
   { href: '/admin/audit', label: 'Audit log' },
   { href: '/admin/import', label: 'Import', module: 'economy' },
+  { href: '/admin/ledger', label: 'Member ledger', module: 'economy' },
   { href: '/admin/members', label: 'Member data' },
   { href: '/admin/integrations', label: 'Tokens & webhooks' }
 ];

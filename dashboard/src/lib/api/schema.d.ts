@@ -262,6 +262,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/guilds/{guild_id}/admin/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Find members by id or name (no query: the most recently active) */
+        get: operations["search_api_guilds__guild_id__admin_members_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member: display data and a wallet per currency (balance, level) */
+        get: operations["member_api_guilds__guild_id__admin_members__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/members/{user_id}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a member's balance (one correction transaction of the difference; audited) */
+        post: operations["set_balance_api_guilds__guild_id__admin_members__user_id__balance_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/guilds/{guild_id}/admin/members/{user_id}/erase": {
         parameters: {
             query?: never;
@@ -288,6 +339,57 @@ export interface paths {
         };
         /** Everything Synapse holds about a member, as JSON (audited) */
         get: operations["export_member_api_guilds__guild_id__admin_members__user_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/members/{user_id}/level": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a member's level in a levelled currency (the balance becomes that level's threshold) */
+        post: operations["set_level_api_guilds__guild_id__admin_members__user_id__level_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/members/{user_id}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset a member's balances to 0 in one currency, or all (correction transactions; audited) */
+        post: operations["reset_api_guilds__guild_id__admin_members__user_id__reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/members/{user_id}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member's ledger, newest posting first, with each line's provenance */
+        get: operations["ledger_api_guilds__guild_id__admin_members__user_id__transactions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1008,6 +1110,33 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AdjustmentOut */
+        AdjustmentOut: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "member.set_balance" | "member.set_level" | "member.reset";
+            /**
+             * Audit Id
+             * @description The admin_log row of this change
+             */
+            audit_id: number;
+            /**
+             * Changes
+             * @description One per currency that moved; empty if none had to
+             */
+            changes: components["schemas"]["BalanceChange"][];
+            /** Reason */
+            reason: string;
+            /**
+             * Repeated
+             * @description true: this request id was used before; nothing changed now
+             */
+            repeated: boolean;
+            /** User Id */
+            user_id: string;
+        };
         /** AdminGuild */
         AdminGuild: {
             /** Guild Id */
@@ -1210,6 +1339,22 @@ export interface components {
             rank: number | null;
             /** Symbol */
             symbol: string;
+        };
+        /** BalanceChange */
+        BalanceChange: {
+            /** After */
+            after: number;
+            /** Amount */
+            amount: number;
+            /** Before */
+            before: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Transaction Id
+             * @description The correction transaction
+             */
+            transaction_id: number;
         };
         /** ChannelCount */
         ChannelCount: {
@@ -1851,6 +1996,67 @@ export interface components {
              */
             user_id: string | null;
         };
+        /**
+         * LedgerLine
+         * @description One transaction of a member, with where it came from.
+         */
+        LedgerLine: {
+            /**
+             * Actor Id
+             * @description The admin who made it (awards, corrections, seasons, imports)
+             */
+            actor_id: string | null;
+            /** Actor Name */
+            actor_name: string | null;
+            /** Amount */
+            amount: number;
+            /** Balance After */
+            balance_after: number;
+            /**
+             * Clawback Of
+             * @description Clawbacks: the id of the transaction taken back
+             */
+            clawback_of: number | null;
+            /** Currency */
+            currency: string;
+            /**
+             * Event Id
+             * @description Event Lake id of the event that caused it
+             */
+            event_id: number | null;
+            /** Event Type */
+            event_type: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Import Source
+             * @description Imports: the format the balances came from (mee6, csv)
+             */
+            import_source: string | null;
+            /**
+             * Kind
+             * @description rule, admin_award, season_reset, clawback, correction, transfer or import
+             */
+            kind: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** Reason */
+            reason: string;
+            /** Rule Id */
+            rule_id: number | null;
+            /**
+             * Rule Name
+             * @description The rule's name at that version
+             */
+            rule_name: string | null;
+            /** Rule Version */
+            rule_version: number | null;
+            /** Season Id */
+            season_id: number | null;
+        };
         /** LevelCount */
         LevelCount: {
             /** Level */
@@ -1893,6 +2099,51 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** MemberAdmin */
+        MemberAdmin: {
+            /** Avatar */
+            avatar: string | null;
+            /** Display Name */
+            display_name: string | null;
+            /** Joined At */
+            joined_at: string | null;
+            /**
+             * Known
+             * @description false: Synapse has never seen this member (no events, wallets or transactions)
+             */
+            known: boolean;
+            /** Last Seen At */
+            last_seen_at: string | null;
+            /** Left At */
+            left_at: string | null;
+            /** User Id */
+            user_id: string;
+            /**
+             * Wallets
+             * @description Every currency of the server, 0 where the member has no wallet
+             */
+            wallets: components["schemas"]["MemberWallet"][];
+        };
+        /** MemberHit */
+        MemberHit: {
+            /** Avatar */
+            avatar: string | null;
+            /**
+             * Balances
+             * @description Balance per currency key (wallets only)
+             */
+            balances: {
+                [key: string]: number;
+            };
+            /** Display Name */
+            display_name: string | null;
+            /** Last Seen At */
+            last_seen_at: string | null;
+            /** Left At */
+            left_at: string | null;
+            /** User Id */
+            user_id: string;
+        };
         /** MemberIntegration */
         MemberIntegration: {
             /** Balances */
@@ -1920,6 +2171,30 @@ export interface components {
             user_id: string;
             /** Voice Minutes 30D */
             voice_minutes_30d: number;
+        };
+        /** MemberWallet */
+        MemberWallet: {
+            /** Allow Negative */
+            allow_negative: boolean;
+            /** Balance */
+            balance: number;
+            /** Currency */
+            currency: string;
+            /** For Next */
+            for_next?: number | null;
+            /** Into Level */
+            into_level?: number | null;
+            /**
+             * Level
+             * @description Levelled currencies: the level of this balance
+             */
+            level?: number | null;
+            /** Levelled */
+            levelled: boolean;
+            /** Name */
+            name: string;
+            /** Symbol */
+            symbol: string;
         };
         /** MilestoneAdmin */
         MilestoneAdmin: {
@@ -2010,6 +2285,16 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[LedgerLine] */
+        Page_LedgerLine_: {
+            /** Items */
+            items: components["schemas"]["LedgerLine"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= to get the next page; null on the last
+             */
+            next_cursor?: string | null;
+        };
         /** Page[TransactionOut] */
         Page_TransactionOut_: {
             /** Items */
@@ -2059,6 +2344,21 @@ export interface components {
             roles?: {
                 [key: string]: components["schemas"]["RoleRef"];
             };
+        };
+        /** ResetIn */
+        ResetIn: {
+            /**
+             * Currency
+             * @description Required; null resets every currency (never by omission)
+             */
+            currency: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Request Id
+             * @description Idempotency key: the same request id never changes anything twice (default: X-Request-Id header, else random)
+             */
+            request_id?: string | null;
         };
         /** Retention */
         Retention: {
@@ -2336,6 +2636,43 @@ export interface components {
             /** Voice Minutes */
             voice_minutes: number;
         };
+        /** SetBalanceIn */
+        SetBalanceIn: {
+            /**
+             * Balance
+             * @description The balance to set (negative only where allowed)
+             */
+            balance: number;
+            /** Currency */
+            currency: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Request Id
+             * @description Idempotency key: the same request id never changes anything twice (default: X-Request-Id header, else random)
+             */
+            request_id?: string | null;
+        };
+        /** SetLevelIn */
+        SetLevelIn: {
+            /**
+             * Currency
+             * @description A levelled currency
+             */
+            currency: string;
+            /**
+             * Level
+             * @description The balance becomes the least one at this level
+             */
+            level: number;
+            /** Reason */
+            reason: string;
+            /**
+             * Request Id
+             * @description Idempotency key: the same request id never changes anything twice (default: X-Request-Id header, else random)
+             */
+            request_id?: string | null;
+        };
         /** SettingsOut */
         SettingsOut: {
             /** Admin Role Ids */
@@ -2391,6 +2728,12 @@ export interface components {
              */
             references: components["schemas"]["References"];
             /**
+             * Reset On Leave
+             * @description When a member leaves, reset their balances to 0 (correction transactions, reason "reset on leave")
+             * @default false
+             */
+            reset_on_leave: boolean;
+            /**
              * Timezone
              * @description IANA time zone for heatmaps, time windows and daily caps
              * @default UTC
@@ -2440,6 +2783,16 @@ export interface components {
             balance_after: number;
             /** Currency */
             currency: string;
+            /**
+             * Event Id
+             * @description Event Lake id of the event that caused it
+             */
+            event_id?: number | null;
+            /**
+             * Event Type
+             * @description That event's type
+             */
+            event_type?: string | null;
             /** Id */
             id: number;
             /** Kind */
@@ -2453,6 +2806,11 @@ export interface components {
             reason: string;
             /** Rule Id */
             rule_id: number | null;
+            /**
+             * Rule Version
+             * @description The version of the rule that posted it
+             */
+            rule_version?: number | null;
             /** Season Id */
             season_id: number | null;
             /** User Id */
@@ -3686,6 +4044,221 @@ export interface operations {
             };
         };
     };
+    search_api_guilds__guild_id__admin_members_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberHit"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    member_api_guilds__guild_id__admin_members__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord user id (snowflake) */
+                user_id: string;
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberAdmin"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_balance_api_guilds__guild_id__admin_members__user_id__balance_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord user id (snowflake) */
+                user_id: string;
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBalanceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     erase_member_api_guilds__guild_id__admin_members__user_id__erase_post: {
         parameters: {
             query?: never;
@@ -3781,6 +4354,228 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_level_api_guilds__guild_id__admin_members__user_id__level_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord user id (snowflake) */
+                user_id: string;
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetLevelIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reset_api_guilds__guild_id__admin_members__user_id__reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord user id (snowflake) */
+                user_id: string;
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ledger_api_guilds__guild_id__admin_members__user_id__transactions_get: {
+        parameters: {
+            query?: {
+                currency?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Discord user id (snowflake) */
+                user_id: string;
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LedgerLine_"];
                 };
             };
             /** @description Unauthorized */
