@@ -79,6 +79,9 @@ def _exercise(fake: FakeDiscord) -> list[dict[str, Any]]:
     rest.get_guild_channels(GUILD)
     rest.get_guild_roles(GUILD)
     rest.get_guild_member(GUILD, USER)
+    rest.get_bot_user()
+    fake.add_guild(GUILD, name="Guild", channels=[CHANNEL_OBJECT], roles=[ROLE_OBJECT])
+    rest.get_guild(GUILD)
     message = responses.message_data("Your export is ready", ephemeral=True)
     rest.edit_original_interaction_response("tok-1", message)
     rest.edit_original_interaction_response("tok-2", {"content": "Here it is"},
@@ -179,11 +182,15 @@ def test_a_fake_answer_that_drifts_from_the_spec_fails() -> None:
                       "undefined"]
 
 
+# The fake also serves Discord's CDN (avatars for rank cards; DISCORD_CDN_BASE), which is not the REST API.
+CDN_ROUTES = {("GET", "/avatars/{user_id}/{file}")}
+
+
 def test_the_fakes_route_table_is_in_the_spec() -> None:
     """Every route the fake Discord server answers is a real one (OAuth2's token endpoint aside)."""
     table = [(m, t) for m, _, t, _ in _routes(FakeDiscord())]
     items = [{"kind": "route", "method": m, "template": t, "where": "fake route"} for m, t in table
-             if (m, t) not in spec.OUTSIDE_SPEC]
+             if (m, t) not in spec.OUTSIDE_SPEC and (m, t) not in CDN_ROUTES]
     assert spec.check(items) == []
 
 

@@ -100,7 +100,8 @@ def test_rank_answers_with_the_embed_then_the_job_attaches_a_png_card(card_world
     assert edited["embeds"][0]["image"] == {"url": "attachment://rank.png"}
     assert edited["embeds"][0]["title"] == "Eve's profile"     # the embed stays beside the card
     assert [a["filename"] for a in edited["attachments"]] == ["rank.png"]
-    assert edited["allowed_mentions"] == {"parse": []}
+    [sent] = w.fake.requests_to("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original")
+    assert sent.json["allowed_mentions"] == {"parse": []}      # what was sent (Discord does not echo it)
 
 
 def test_profile_gets_the_card_too_and_a_missing_avatar_draws_initials(card_world: World) -> None:

@@ -719,7 +719,11 @@ class FakeDiscord:
                  "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
                  "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
                  "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-                 "premium_progress_bar_enabled": False}
+                 "premium_progress_bar_enabled": False, "home_header": None, "region": "deprecated",
+                 "widget_channel_id": None, "max_presences": None, "max_members": 500000,
+                 "max_stage_video_channel_users": 50, "max_video_channel_users": 25,
+                 "premium_subscription_count": 0, "safety_alerts_channel_id": None, "nsfw": False, "stickers": [],
+                 "incidents_data": None}
         bot_member = {"user": self.bot_user, "nick": None, "avatar": None,
                       "roles": [str(r) for r in bot_roles or []], "joined_at": "2024-01-01T00:00:00+00:00",
                       "premium_since": None, "deaf": False, "mute": False, "flags": 0, "pending": False}
