@@ -1,5 +1,8 @@
 """The one fact loader: ``load(conn, query) -> Snapshot``, one round trip, for ingest, manual actions, backtests.
 
+A backtest asks the "as of" form (``plan.facts_as_of``): the whole guild as of the range's start,
+read with guild-wide aggregates in one statement of its own (the per-message statement stays lean).
+
 It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets, milestones and
 rows, lifetime counts and sums of their events (the query's own events included), history in
 the windows given (its own events left out), the keys given that are in
@@ -145,8 +148,76 @@ def _params(q: FactQuery) -> dict[str, Any]:
         "n_tx": q.tx_ids, "n_events": q.event_ids}
 
 
+# The "as of" form (``plan.facts_as_of``, a backtest's start): the whole guild, its history before :as_of
+# (nothing when :as_of is NULL). Guild-wide aggregates: a backtest reads the guild once, not per message.
+_LOAD_AS_OF = text("""
+SELECT
+  (SELECT json_agg(json_build_array(user_id, roles, joined_at, account_created_at, is_bot))
+     FROM member_cache WHERE guild_id = :g) AS members,
+  (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
+  (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
+  (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
+  (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, currency_key, total))
+     FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS total FROM transactions
+            WHERE guild_id = :g AND occurred_at < :as_of GROUP BY 1, 2) b) END AS balances,
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(um.user_id, m.key))
+     FROM user_milestones um JOIN milestones m ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
+    WHERE um.guild_id = :g AND um.earned_at < :as_of) END AS earned,
+  -- [[member, event type, count, minutes (a voice_tick without a number is one)]]
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, event_type, n, minutes))
+     FROM (SELECT user_id, event_type, count(*) AS n,
+                  SUM(CASE WHEN jsonb_typeof(payload -> 'minutes') = 'number'
+                           THEN (payload ->> 'minutes')::bigint ELSE 1 END) AS minutes
+             FROM event_lake WHERE guild_id = :g AND occurred_at < :as_of AND user_id IS NOT NULL
+            GROUP BY 1, 2) c) END AS counts,
+  -- [[member, currency, amount, rule, occurred_at]]: positive rule credits since :cs
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, currency_key, amount, rule_id, occurred_at)) FROM transactions
+    WHERE guild_id = :g AND occurred_at >= :cs AND occurred_at < :as_of AND kind = 'rule' AND amount > 0)
+  END AS credits,
+  -- [[member, UTC day]] active since :ds
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, day))
+     FROM (SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day FROM event_lake
+            WHERE guild_id = :g AND occurred_at >= :ds AND occurred_at < :as_of AND user_id IS NOT NULL) d)
+  END AS days
+""")
+
+
+def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
+    row = conn.execute(_LOAD_AS_OF, {"g": query.guild_id, "as_of": query.as_of, "cs": query.credits_since,
+                                     "ds": query.active_since}).one()
+    snap = Snapshot(query.guild_id, season_start=row.season_start)
+    for user_id, roles, joined_at, created_at, is_bot in row.members or ():
+        snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
+                                       account_created_at=_ts(created_at), is_bot=is_bot)
+    snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
+    for user_id, currency, total in row.balances or ():
+        snap.balances[(user_id, currency)] = int(total)
+    for user_id, key in row.earned or ():
+        snap.earned.setdefault(user_id, set()).add(key)
+    for user_id, event_type, n, minutes in row.counts or ():
+        snap.counts[(user_id, event_type)] = int(n)
+        if event_type == "voice_tick":
+            snap.sums[(user_id, "voice_tick", "minutes")] = int(minutes)
+    for user_id, currency, amount, rule_id, at in row.credits or ():
+        occurred_at = datetime.fromisoformat(at)
+        snap.credits.append((user_id, currency, occurred_at, int(amount)))
+        if rule_id is not None:
+            snap.fires.append((rule_id, user_id, occurred_at))
+    snap.days = [(user_id, date.fromisoformat(day)) for user_id, day in row.days or ()]
+    return snap
+
+
 def load(conn: Connection, query: FactQuery) -> Snapshot:
-    """Answer ``query`` in one statement (after the members' locks are taken)."""
+    """Answer ``query`` in one statement (after the members' locks are taken; a backtest's start
+    state, ``plan.facts_as_of``, needs no locks: its transaction is read only)."""
+    if query.whole_guild:
+        return _load_as_of(conn, query)
     row = conn.execute(_LOAD, _params(query)).one()
     snap = Snapshot(query.guild_id, season_start=row.season_start)
     for user_id, currency, balance in row.wallets or ():
@@ -190,17 +261,6 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
     snap.tx_ids = [int(i) for i in row.tx_ids or ()]
     snap.event_ids = [int(i) for i in row.event_ids or ()]
     return snap
-
-
-def load_channels(conn: Connection, guild_id: int) -> dict[int, Channel]:
-    """The regions and tags of every channel that has some (a channel not listed has none); the same
-    facts ``load`` reads in its one statement, for callers that need only these (backtests)."""
-    row = conn.execute(text("""
-        SELECT (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
-               (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
-               (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id"""),
-        {"g": guild_id}).one()
-    return _channels(row.regions or (), row.tags or (), row.afk_channel_id)
 
 
 def _channels(regions_of: Iterable[Any], tags_of: Iterable[Any], afk_channel_id: int | None) -> dict[int, Channel]:

@@ -80,6 +80,15 @@ class FactQuery:
     milestone_events: bool = False              # the members' milestone_earned events already in the lake
     tx_ids: int = 0                             # transaction ids to reserve
     event_ids: int = 0                          # lake ids to reserve (derived events)
+    # The "as of" form (``facts_as_of``, a backtest's start): every member of the guild instead of
+    # ``members``, and, when ``as_of`` is set, the guild's history before it: balances summed from the
+    # ledger, milestones earned before it, lifetime counts (and voice minutes) of every event type,
+    # positive rule credits (caps) and their fires (cooldowns) since ``credits_since``, active days
+    # since ``active_since``. The per-member parts above are not asked in this form.
+    whole_guild: bool = False
+    as_of: datetime | None = None
+    credits_since: datetime | None = None
+    active_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -223,3 +232,19 @@ def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int
                                            if e.event_type in needs.clawback_triggers
                                            if (original := clawback_original(e.source_event_id)) is not None}))
     return FactQuery(**query)
+
+
+# How far back a backtest's start state looks: caps (≤ a week) and cooldowns (≤ 30 days, rare) by the
+# credits of the last 8 days, streaks by the active days of the last year.
+BACKTEST_CREDITS = timedelta(days=8)
+BACKTEST_DAYS = timedelta(days=366)
+
+
+def facts_as_of(guild_id: int, start: datetime | None) -> FactQuery:
+    """The facts a backtest starting at ``start`` continues from (the "as of" form of ``FactQuery``):
+    the guild's members, channels and season, and its history before ``start`` (none when None: the
+    range starts at the beginning). ``db.snapshot.load`` answers it in one round trip."""
+    if start is None:
+        return FactQuery(guild_id, (), whole_guild=True)
+    return FactQuery(guild_id, (), whole_guild=True, as_of=start, credits_since=start - BACKTEST_CREDITS,
+                     active_since=start - BACKTEST_DAYS)

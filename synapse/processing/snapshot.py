@@ -35,6 +35,8 @@ class Snapshot:
     cap_used: dict[tuple[int, str, datetime | None, datetime | None], int] = field(default_factory=dict)
     posted_keys: set[str] = field(default_factory=set)
     priors: dict[tuple[str, str], list[PriorCredit]] = field(default_factory=dict)
+    # member, currency, at, amount: positive rule credits (caps) since ``FactQuery.credits_since`` ("as of" form)
+    credits: list[tuple[int, str, datetime, int]] = field(default_factory=list)
     tx_ids: list[int] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
 
@@ -93,4 +95,32 @@ def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (
     for (ss, se), credits in s.priors.items():
         for credit in credits:
             state.seed_prior(ss, se, credit)
+    return state
+
+
+# A backtest's derived events are numbered from here, so their ids never collide with the lake's.
+BACKTEST_FIRST_EVENT_ID = -(10**15)
+
+
+def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency]) -> MemoryState:
+    """A backtest's start state from the answer to ``plan.facts_as_of``: the guild as it was then.
+
+    Nothing is recorded and ids are numbered in memory. The snapshot is only read, so one answer
+    seeds several runs (a draft and the live rules).
+    """
+    s = snapshot
+    state = MemoryState(s.guild_id, currencies=currencies,
+                        members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
+                        balances=s.balances, earned=s.earned, season_start=s.season_start,
+                        first_event_id=BACKTEST_FIRST_EVENT_ID)
+    for (uid, et), n in s.counts.items():
+        state.seed_count(uid, et, n)
+    for (uid, et, name), n in s.sums.items():
+        state.seed_sum(uid, et, name, n)
+    for uid, currency, at, amount in s.credits:
+        state.seed_credit(uid, currency, at, amount)
+    for rule_id, uid, at in s.fires:
+        state.seed_fire(rule_id, uid, at)
+    for uid, day in s.days:
+        state.seed_day(uid, day)
     return state

@@ -3,28 +3,27 @@
 Everything runs in one READ ONLY transaction that is rolled back, so PostgreSQL itself
 refuses any write; the run happens in memory (``synapse.processing.backtest``). The state at
 the start of the range (balances, earned milestones, event counts, recent credits and
-fires for caps and cooldowns) is loaded first, so the run continues where history was.
+fires for caps and cooldowns, members, channels) is read first, in one round trip by the one fact
+loader (``processing.plan.facts_as_of`` → ``db.snapshot.load`` → ``processing.snapshot.state_at``),
+so the run continues where history was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from synapse.db import ledger_store, rules_store
-from synapse.db.snapshot import load_channels
+from synapse.db import ledger_store, rules_store, snapshot
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
 from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
-from synapse.processing.state import MemoryState
-from synapse.rules.facts import Member
+from synapse.processing.plan import facts_as_of
+from synapse.processing.snapshot import state_at
 from synapse.rules.model import RuleSpec
-
-HISTORY = timedelta(days=8)   # caps (≤ a week) and cooldowns (≤ 30 days, rare) look back this far
 
 
 @dataclass(frozen=True)
@@ -63,50 +62,6 @@ def load_events(conn: Connection, guild_id: int, start: datetime | None, end: da
                     r.occurred_at, r.payload or {}, actor, r.id)
 
 
-def initial_state(conn: Connection, guild_id: int, start: datetime | None) -> MemoryState:
-    """The guild as it was at ``start`` (empty history when the range starts at the beginning)."""
-    g = {"g": guild_id}
-    currencies = ledger_store.load_currencies(conn, guild_id)
-    members = {r.user_id: Member(frozenset(r.roles or ()), r.joined_at, r.account_created_at, r.is_bot)
-               for r in conn.execute(text("SELECT user_id, roles, joined_at, account_created_at, is_bot "
-                                          "FROM member_cache WHERE guild_id = :g"), g)}
-    channels = load_channels(conn, guild_id)
-    season = conn.execute(text("SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active'"), g).first()
-    state = MemoryState(guild_id, currencies=currencies, members=members, channels=channels,
-                        season_start=None if season is None else season.started_at,
-                        first_event_id=-(10**15))  # derived events' ids never collide with the lake's
-    if start is None:
-        return state
-    p = {"g": guild_id, "s": start}
-    for r in conn.execute(text("""SELECT user_id, currency_key, SUM(amount)::bigint AS total FROM transactions
-                                   WHERE guild_id = :g AND occurred_at < :s GROUP BY 1, 2"""), p):
-        state.balances[(r.user_id, r.currency_key)] = int(r.total)
-    for r in conn.execute(text("""SELECT um.user_id, m.key FROM user_milestones um JOIN milestones m
-                                    ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id
-                                   WHERE um.guild_id = :g AND um.earned_at < :s"""), p):
-        state.earned.setdefault(r.user_id, set()).add(r.key)
-    for r in conn.execute(text("""SELECT user_id, event_type, count(*) AS n,
-                                         SUM(CASE WHEN jsonb_typeof(payload -> 'minutes') = 'number'
-                                                  THEN (payload ->> 'minutes')::bigint ELSE 1 END) AS minutes
-                                    FROM event_lake WHERE guild_id = :g AND occurred_at < :s AND user_id IS NOT NULL
-                                   GROUP BY 1, 2"""), p):
-        state.seed_count(r.user_id, r.event_type, int(r.n))
-        if r.event_type == "voice_tick":
-            state.seed_sum(r.user_id, "voice_tick", "minutes", int(r.minutes))
-    recent = {"g": guild_id, "s": start, "h": start - HISTORY}
-    for r in conn.execute(text("""SELECT user_id, currency_key, amount, rule_id, occurred_at FROM transactions
-                                   WHERE guild_id = :g AND occurred_at >= :h AND occurred_at < :s
-                                     AND kind = 'rule' AND amount > 0"""), recent):
-        state.seed_credit(r.user_id, r.currency_key, r.occurred_at, int(r.amount))
-        if r.rule_id is not None:
-            state.seed_fire(r.rule_id, r.user_id, r.occurred_at)
-    for r in conn.execute(text("""SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
-                                    FROM event_lake WHERE guild_id = :g AND occurred_at >= :h AND occurred_at < :s
-                                     AND user_id IS NOT NULL"""), {**recent, "h": start - timedelta(days=366)}):
-        state.seed_day(r.user_id, r.day)
-    return state
-
-
 def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | None, *,
                  start: datetime | None = None, end: datetime | None = None, only_draft: bool = False,
                  compare: bool = True, progress: Callable[[int], None] | None = None) -> BacktestResult:
@@ -122,10 +77,13 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
                                     curves={k: c.curve for k, c in currencies.items()})
     levelup = rules_store.levelup_route(conn, guild_id)
 
+    # One read of the start state seeds both runs (``state_at`` only reads the snapshot).
+    start_facts = snapshot.load(conn, facts_as_of(guild_id, start))
+
     def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
                         milestones=milestones, disabled_modules=disabled,
-                        state=lambda: initial_state(conn, guild_id, start), progress=report_progress,
+                        state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
                         levelup=levelup)
 
     drafted = one(overlay(live_rules, draft or (), only_draft=only_draft), progress)
