@@ -216,3 +216,40 @@ def apply(conn: Connection, guild_id: int, token: str, *, actor: Actor) -> tuple
                                        "removed": sum(c.action == "remove" for c in plan.changes),
                                        "outbox_ids": ids})
     return plan, ids
+
+
+# ---------------------------------------------------------------- read models for the API
+
+def table_json(conn: Connection, guild_id: int) -> dict[str, Any]:
+    """The table with each role resolved from the directory, and the levelled currencies to choose from."""
+    table = get(conn, guild_id)
+    refs = directory.role_refs(conn, guild_id, (r.role_id for r in table.rows))
+    levelled = [k for k, c in ledger_store.load_currencies(conn, guild_id).items() if c.levelled]
+    return {"mode": table.mode, "currencies": levelled,
+            "rows": [{**_rows_json([r])[0], "role": refs[r.role_id].as_dict()} for r in table.rows]}
+
+
+def plan_json(conn: Connection, guild_id: int, plan: SyncPlan, outbox_ids: Sequence[int] = ()) -> dict[str, Any]:
+    """A sync plan with member and role names, for the preview page."""
+    users = sorted({c.user_id for c in plan.changes})
+    names = {int(r.user_id): r.display_name for r in conn.execute(text(
+        "SELECT user_id, display_name FROM member_cache WHERE guild_id = :g AND user_id = ANY(:u)"),
+        {"g": guild_id, "u": users})}
+    roles = directory.role_refs(conn, guild_id, {c.role_id for c in plan.changes})
+    return {"mode": plan.mode, "token": plan.token, "members": plan.members, "unknown_roles": plan.unknown_roles,
+            "added": sum(c.action == "add" for c in plan.changes),
+            "removed": sum(c.action == "remove" for c in plan.changes),
+            "deleted_roles": [str(r) for r in plan.deleted_roles],
+            "stale_roles": {str(k): v for k, v in sorted(plan.stale.items())},
+            "changes": [{"user_id": str(c.user_id), "name": names.get(c.user_id), "role_id": str(c.role_id),
+                         "role_name": roles[c.role_id].name, "action": c.action, "currency": c.currency,
+                         "level": c.level} for c in plan.changes],
+            "outbox_ids": list(outbox_ids)}
+
+
+def placeholders() -> dict[str, list[dict[str, str]]]:
+    """The placeholders of each template setting: {setting: [{name, description, sample}]}."""
+    from synapse.rules.model import TEMPLATE_PLACEHOLDERS
+
+    return {setting: [{"name": n, "description": d, "sample": s} for n, (d, s) in names.items()]
+            for setting, names in TEMPLATE_PLACEHOLDERS.items()}
