@@ -71,7 +71,11 @@ class GuildSettings(BaseModel):
 def load(conn: Connection, guild_id: int) -> GuildSettings:
     rows = conn.execute(text("SELECT key, value FROM settings WHERE guild_id = :g"), {"g": guild_id})
     stored = {r.key: r.value for r in rows if r.key in GuildSettings.model_fields}
-    return GuildSettings.model_validate(stored)
+    try:
+        return GuildSettings.model_validate(stored)
+    except ValidationError as exc:   # a value stored before today's checks (a template): its default instead
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        return GuildSettings.model_validate({k: v for k, v in stored.items() if k not in bad})
 
 
 def update(conn: Connection, guild_id: int, changes: dict[str, Any], *, actor: Actor) -> GuildSettings:

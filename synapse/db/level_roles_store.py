@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from synapse.rules.compile import LevelRoleTable
+from synapse.rules.model import TEMPLATE_PLACEHOLDERS, template_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,4 +79,6 @@ def load_table(conn: Connection, guild_id: int, rule_settings: str | None) -> Le
 def rule_texts(rule_settings: str | None) -> dict[str, str]:
     """The template settings from the fingerprint fragment's JSON (absent ones: the effect's own text)."""
     values = json.loads(rule_settings) if rule_settings else {}
-    return {k: v for k in ("levelup_template", "milestone_template") if isinstance(v := values.get(k), str) and v}
+    # Stored before templates were checked at save time, a bad one would fail every announcement: skipped.
+    return {k: v for k in ("levelup_template", "milestone_template")
+            if isinstance(v := values.get(k), str) and v and not template_errors(v, TEMPLATE_PLACEHOLDERS[k])}

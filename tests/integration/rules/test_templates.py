@@ -86,3 +86,14 @@ def test_a_bad_template_is_refused_with_its_path(engine: sa.Engine, guild: int, 
     assert detail["path"] == field and why in detail["message"]
     with engine.connect() as conn:
         assert getattr(settings.load(conn, GUILD), field) != template
+
+
+def test_a_bad_template_stored_before_the_check_falls_back(engine: sa.Engine, guild: int) -> None:
+    """A template stored unchecked by an earlier release ({nope}) neither breaks the settings page nor the
+    level-up: the default text is used."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE settings SET value = to_jsonb('GG {nope}'::text) WHERE guild_id = :g "
+                             "AND key = 'levelup_template'"), {"g": GUILD})
+        assert settings.load(conn, GUILD).levelup_template == settings.GuildSettings().levelup_template
+    _ingest(engine, 9, 0, RuleCache())
+    assert _texts(engine, "level_up") == [("9", "GG <@9>, you just advanced to level 1!")]
