@@ -23,7 +23,7 @@ test('pages pass axe-core without serious or critical violations, in light and d
   for (const colorScheme of ['light', 'dark']) {
     const page = await ctx.page({ token, colorScheme });
     const paths = ['/', `/g/${g}`, `/g/${g}/leaderboard`, `/g/${g}/activity`, `/g/${g}/milestones`, `/g/${g}/admin`,
-      `/g/${g}/admin/rules/1`, `/g/${g}/admin/modules`, `/g/${g}/admin/settings`, `/g/${g}/admin/audit`, `/g/${g}/admin/ledger`];
+      `/g/${g}/admin/rules/1`, `/g/${g}/admin/modules`, `/g/${g}/admin/settings`, `/g/${g}/admin/level-roles`, `/g/${g}/admin/audit`, `/g/${g}/admin/ledger`];
     for (const path of paths) {
       await page.goto(path);
       await page.waitForLoadState('networkidle');

@@ -201,7 +201,7 @@ test('every page fits a phone screen (no sideways scrolling)', async (ctx) => {
   const token = await ctx.login(ctx.ADMIN_ID, [g], 'e2e-admin');
   const page = await ctx.page({ token, viewport: { width: 390, height: 844 } });
   const paths = ['', 'leaderboard', 'activity', 'milestones', 'admin', 'admin/rules', 'admin/rules/1', 'admin/currencies',
-    'admin/modules', 'admin/regions', 'admin/milestones', 'admin/settings', 'admin/audit', 'admin/integrations'];
+    'admin/modules', 'admin/regions', 'admin/milestones', 'admin/settings', 'admin/level-roles', 'admin/audit', 'admin/integrations'];
   const wide = [];
   for (const p of paths) {
     await page.goto(`/g/${g}/${p}`);

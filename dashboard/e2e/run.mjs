@@ -11,6 +11,7 @@ import './public.test.mjs';
 import './access.test.mjs';
 import './admin.test.mjs';
 import './directory.test.mjs';
+import './levels.test.mjs';
 import './a11y.test.mjs';
 import './member.test.mjs';
 import { measure } from '../scripts/budget.mjs';

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import Connection, text
 
 from synapse.admin.audit import Actor, record
 from synapse.errors import ErrorDetail, ValidationFailed
+from synapse.rules.defaults import LEVELUP_TEMPLATE, MILESTONE_TEMPLATE
+from synapse.rules.model import TEMPLATE_PLACEHOLDERS, template_errors
+
+# The settings the compiled rules read (``services.rules_runner.load_context`` puts them in the cache
+# fingerprint, so a change reaches every worker at once).
+RULE_SETTINGS = ("levelup_template", "milestone_template", "level_role_mode")
 
 SnowflakeStr = str
 
@@ -25,14 +31,27 @@ class GuildSettings(BaseModel):
     levelup_mode: Literal["channel", "fixed", "dm", "off"] = Field(
         "channel", description="Level-up embed: in the channel of the message, a fixed channel, by DM, or not at all")
     levelup_channel_id: SnowflakeStr | None = Field(None, pattern=r"^[0-9]{1,20}$")
-    levelup_template: str = Field("{mention} reached **level {level}** in {currency}!", max_length=500)
-    milestone_template: str = Field("{mention} earned **{milestone}** {emoji}", max_length=500)
+    levelup_template: str = Field(LEVELUP_TEMPLATE, min_length=1, max_length=500, description=(
+        "The level-up message of the default rule; placeholders: GET …/admin/settings/placeholders"))
+    milestone_template: str = Field(MILESTONE_TEMPLATE, min_length=1, max_length=500, description=(
+        "The milestone message of the default rule; placeholders: GET …/admin/settings/placeholders"))
     admin_role_ids: list[SnowflakeStr] = Field(default_factory=list, max_length=25)
     public_leaderboard: bool = Field(True, description="Show the leaderboard and profiles to anyone")
     public_activity: bool = Field(True, description="Show activity analytics to anyone")
-    level_role_mode: Literal["stack", "replace"] = Field("stack", description="Level roles: keep lower ones or replace")
+    level_role_mode: Literal["stack", "replace"] = Field(
+        "stack", description="Level roles (the Level roles page): keep the lower ones (stack) or keep only the "
+                             "highest reached (replace)")
+
     reset_on_leave: bool = Field(False, description="When a member leaves, reset their balances to 0 "
                                                     "(correction transactions, reason \"reset on leave\")")
+
+    @field_validator("levelup_template", "milestone_template")
+    @classmethod
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        problems = template_errors(value, TEMPLATE_PLACEHOLDERS[str(info.field_name)])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -55,7 +74,11 @@ class GuildSettings(BaseModel):
 def load(conn: Connection, guild_id: int) -> GuildSettings:
     rows = conn.execute(text("SELECT key, value FROM settings WHERE guild_id = :g"), {"g": guild_id})
     stored = {r.key: r.value for r in rows if r.key in GuildSettings.model_fields}
-    return GuildSettings.model_validate(stored)
+    try:
+        return GuildSettings.model_validate(stored)
+    except ValidationError as exc:   # a value stored before today's checks (a template): its default instead
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        return GuildSettings.model_validate({k: v for k, v in stored.items() if k not in bad})
 
 
 def update(conn: Connection, guild_id: int, changes: dict[str, Any], *, actor: Actor) -> GuildSettings:

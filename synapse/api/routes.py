@@ -12,6 +12,7 @@ def install(app: FastAPI, cfg: Settings) -> None:
     from synapse.api import (
         admin_config,
         admin_ledger,
+        admin_levels,
         admin_members,
         admin_ops,
         admin_rules,
@@ -32,6 +33,7 @@ def install(app: FastAPI, cfg: Settings) -> None:
     app.include_router(auth.build_router(cfg))
     app.include_router(public.router)
     app.include_router(integration.router)
+    app.include_router(admin_levels.router)   # before admin_config: /settings/placeholders
     app.include_router(admin_config.router)
     app.include_router(admin_ledger.router)
     app.include_router(admin_rules.router)

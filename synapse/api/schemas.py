@@ -655,3 +655,75 @@ class AdjustmentOut(Model):
     changes: list[BalanceChange] = Field(description="One per currency that moved; empty if none had to")
     audit_id: int = Field(description="The admin_log row of this change")
     repeated: bool = Field(description="true: this request id was used before; nothing changed now")
+
+
+# ---------------------------------------------------------------- templates and level roles (issue 16)
+
+class Placeholder(BaseModel):
+    name: str = Field(description="Written {name} in the template")
+    description: str
+    sample: str = Field(description="The value the dashboard's live preview shows")
+
+
+class TemplatePlaceholders(BaseModel):
+    """The placeholders each template setting may use (one list: the save-time check and the preview)."""
+
+    levelup_template: list[Placeholder]
+    milestone_template: list[Placeholder]
+
+
+class LevelRoleRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = Field(description="A levelled currency's key")
+    level: int = Field(description="The level (1–100000) that earns the role")
+    role_id: Snowflake
+
+
+class LevelRoleRowOut(LevelRoleRow):
+    role: Any = Field(None, description="The role resolved from the directory: {id, name, deleted, assignable}")
+
+
+class LevelRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["stack", "replace"] | None = Field(None, description="level_role_mode (unchanged if absent)")
+    rows: list[Any] = Field(description="The whole table: [{currency, level, role_id}], saved as one")
+
+
+class LevelRolesOut(BaseModel):
+    mode: Literal["stack", "replace"]
+    rows: list[LevelRoleRowOut]
+    currencies: list[str] = Field(description="The levelled currencies (the rows' choices)")
+
+
+class LevelRoleChange(BaseModel):
+    user_id: Snowflake
+    name: str | None = None
+    role_id: Snowflake
+    role_name: str | None = None
+    action: Literal["add", "remove"]
+    currency: str
+    level: int
+
+
+class LevelRoleSync(BaseModel):
+    """What "sync now" would do (or did): the changes, and what it will not touch."""
+
+    mode: Literal["stack", "replace"]
+    token: str = Field(description="Pass it to apply exactly these changes")
+    changes: list[LevelRoleChange]
+    added: int
+    removed: int
+    members: int = Field(description="Members with a balance in a table currency")
+    unknown_roles: int = Field(description="Of them, members whose roles Synapse does not know (treated as none)")
+    deleted_roles: list[Snowflake] = Field(description="Table roles deleted in Discord: never assigned")
+    stale_roles: dict[Snowflake, int] = Field(description="Roles no longer in the table -> members still holding "
+                                                          "them (left as they are)")
+    outbox_ids: list[int] = Field(default_factory=list, description="Apply: the role changes queued")
+
+
+class LevelRoleSyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=64)

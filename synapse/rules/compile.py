@@ -7,7 +7,7 @@ these closures. A condition returns ``None`` when it holds, else a short reason.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
@@ -111,11 +111,19 @@ class RuleSet:
 
 
 def compile_rules(records: Iterable[RuleRecord], *, disabled_modules: Iterable[str] = (),
-                  max_depth: int = 3) -> RuleSet:
-    """Compile enabled rules of enabled modules."""
+                  max_depth: int = 3, texts: Mapping[str, str] | None = None,
+                  level_roles: LevelRoleTable | None = None) -> RuleSet:
+    """Compile enabled rules of enabled modules.
+
+    ``texts``: the guild's template settings (``levelup_template``, ``milestone_template``) for announce
+    effects that name one; ``level_roles``: the guild's level role table, compiled as one more
+    ``level_up`` rule (id 0, ``LEVEL_ROLES_RULE``).
+    """
     off = frozenset(disabled_modules)
     recs = tuple(records)
-    compiled = [compile_rule(r) for r in recs if r.spec.enabled and r.spec.module not in off]
+    compiled = [compile_rule(r, texts) for r in recs if r.spec.enabled and r.spec.module not in off]
+    if level_roles is not None and level_roles.ladders:
+        compiled.append(level_role_rule(level_roles))
     compiled.sort(key=lambda c: (-c.priority, c.rule_id))
     by_event: dict[str, list[CompiledRule]] = {}
     for c in compiled:
@@ -501,12 +509,14 @@ def _placeholders(s: Scope, uid: int) -> dict[str, Any]:
         "level": p.get("new_level", ""), "old_level": p.get("old_level", ""),
         "currency": p.get("currency", ""), "balance": p.get("balance", ""),
         "milestone": p.get("milestone", ""), "milestone_name": p.get("name", ""),
-        "amount": p.get("amount", "")}, raw=_OURS)
+        "amount": p.get("amount", ""), "emoji": p.get("emoji") or ""}, raw=_OURS)
+    values["member"] = values["mention"]
     values["user"] = escape(actor.name) if actor is not None and actor.name else values["mention"]
+    values["name"] = values["user"]
     return values
 
 
-def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
+def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str, texts: Mapping[str, str]) -> Eff:
     rid, version, name = rule.rule_id, rule.version, rule.spec.name
     if isinstance(e, m.CreditEffect | m.DebitEffect):
         who, cur = _recipient(e.to), e.currency
@@ -570,6 +580,8 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
     if isinstance(e, m.AnnounceEffect):
         fixed = None if e.channel_id is None else int(e.channel_id)
         target, title, template, color, why = e.target, e.title, e.template, e.color, e.reason
+        if e.template_setting is not None and texts.get(e.template_setting):
+            template = texts[e.template_setting]   # the guild's setting (validated when saved)
 
         def announce(s: Scope, ev: Evaluation) -> None:
             uid = s.event.user_id
@@ -647,7 +659,7 @@ def _effect(e: Any, index: int, rule: RuleRecord, once: bool, mode: str) -> Eff:
     raise TypeError(f"unknown effect {type(e).__name__}")  # pragma: no cover
 
 
-def compile_rule(rule: RuleRecord) -> CompiledRule:
+def compile_rule(rule: RuleRecord, texts: Mapping[str, str] | None = None) -> CompiledRule:
     spec = rule.spec
     recipients: dict[str, Callable[[Scope], int | None]] = {}
     for e in spec.effects:
@@ -655,7 +667,7 @@ def compile_rule(rule: RuleRecord) -> CompiledRule:
             recipients[e.currency] = _recipient(e.to)
     once = any(isinstance(c, m.OncePerReactorCond) for c in spec.conditions)
     conds = [(f"conditions[{i}]", _condition(c, rule, recipients)) for i, c in enumerate(spec.conditions)]
-    effects = [_effect(e, i, rule, once, spec.stacking) for i, e in enumerate(spec.effects)]
+    effects = [_effect(e, i, rule, once, spec.stacking, texts or {}) for i, e in enumerate(spec.effects)]
     return CompiledRule(rule.rule_id, rule.version, spec.name, spec.module, spec.priority, spec.trigger.event,
                         spec.trigger.source, conds, effects,
                         any(isinstance(c, m.CooldownCond) for c in walk_conditions(spec.conditions)))
@@ -668,3 +680,62 @@ def walk_conditions(conds: Sequence[Any]) -> Iterable[Any]:
             yield from walk_conditions(c.conditions)
         elif isinstance(c, m.NotCond):
             yield from walk_conditions([c.condition])
+
+
+# ---------------------------------------------------------------- the guild's level role table
+
+LEVEL_ROLES_RULE: Final = 0   # the rule id of the compiled level role table (no stored rule has id 0)
+
+
+@dataclass(frozen=True)
+class LevelRoleTable:
+    """The guild's "level N → role" table per levelled currency, and ``level_role_mode`` (stack | replace).
+
+    ``ladders`` maps a currency to its (level, role id) rows sorted by level; roles the directory says
+    were deleted are left out by the loader, so they are never assigned.
+    """
+
+    ladders: Mapping[str, tuple[tuple[int, int], ...]]
+    mode: str = "stack"
+
+
+def wanted_roles(ladder: Sequence[tuple[int, int]], level: int, mode: str) -> tuple[frozenset[int], frozenset[int]]:
+    """(roles a member at ``level`` should have, roles of the ladder they should not) under ``mode``.
+
+    stack: every role at or below the level; replace: only the highest of them, the lower ones removed.
+    Roles above the level are neither given nor taken (an admin may hand one out early).
+    """
+    reached = [r for lvl, r in ladder if lvl <= level]
+    if not reached:
+        return frozenset(), frozenset()
+    if mode == "replace":
+        top = reached[-1]
+        return frozenset({top}), frozenset(reached) - {top}
+    return frozenset(reached), frozenset()
+
+
+def level_role_rule(table: LevelRoleTable) -> CompiledRule:
+    """The table as a ``level_up`` rule: role_add for the roles the new level earns that the member lacks,
+    role_remove (replace mode) for the lower ones they hold. A member the cache does not know is treated
+    as holding none of them (adds are idempotent in Discord; removes of lower ones are sent anyway)."""
+    ladders, mode, rid, name = dict(table.ladders), table.mode, LEVEL_ROLES_RULE, "level roles"
+
+    def apply(s: Scope, ev: Evaluation) -> None:
+        uid, p = s.event.user_id, s.payload
+        ladder = ladders.get(str(p.get("currency")))
+        new = _int(p.get("new_level"))
+        if uid is None or ladder is None or new is None:
+            return
+        add, remove = wanted_roles(ladder, new, mode)
+        mem = s.member()
+        have = mem.roles if mem is not None else None
+        ss, se = s.event.source_system, s.event.source_event_id
+        reason = f"{name}: level {new} in {p.get('currency')}"
+        for r in sorted(add if have is None else add - have):
+            ev.role_changes.append(RoleChange(rid, keys.RoleChange("add", rid, ss, se, r).render(), uid, r, "add",
+                                              reason))
+        for r in sorted(remove if have is None else remove & have):
+            ev.role_changes.append(RoleChange(rid, keys.RoleChange("remove", rid, ss, se, r).render(), uid, r,
+                                              "remove", reason))
+
+    return CompiledRule(rid, 1, "Level roles", "leveling", -1, "level_up", None, [], [apply], False)

@@ -19,6 +19,10 @@ VOICE_XP_PER_MINUTE: Final = 5
 # A built-in taxonomy tag on the guild's AFK channel (Discord's afk_channel_id, from the guild
 # directory): always a known tag, so rules may name it without an admin creating it.
 AFK_TAG: Final = "afk"
+# The level-up and milestone texts: the defaults of the settings ``levelup_template`` and
+# ``milestone_template``, which the default announce rules take their text from (``template_setting``).
+LEVELUP_TEMPLATE: Final = "GG {member}, you just advanced to level {level}!"
+MILESTONE_TEMPLATE: Final = "{member} earned **{milestone_name}**!"
 
 DEFAULT_RULES: Final[list[dict[str, Any]]] = [
     {"name": "Message XP", "module": "economy", "priority": 100,
@@ -69,13 +73,13 @@ DEFAULT_RULES: Final[list[dict[str, Any]]] = [
      "trigger": {"event": "level_up"},
      "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
      "effects": [{"type": "announce", "target": "levelup", "reason": "level_up", "title": "Level up!",
-                  "template": "GG {mention}, you just advanced to level {level}!", "color": 0xF1C40F}]},
+                  "template": LEVELUP_TEMPLATE, "template_setting": "levelup_template", "color": 0xF1C40F}]},
     {"name": "Milestone message", "module": "announcements", "priority": 50,
      "trigger": {"event": "milestone_earned"},
      "conditions": [{"type": "payload", "field": "announce", "op": "==", "value": True}],
      "effects": [{"type": "announce", "target": "announcements", "reason": "milestone",
-                  "title": "Milestone: {milestone_name}", "template": "{mention} earned **{milestone_name}**!",
-                  "color": 0x2ECC71}]},
+                  "title": "Milestone: {milestone_name}", "template": MILESTONE_TEMPLATE,
+                  "template_setting": "milestone_template", "color": 0x2ECC71}]},
     *({"name": f"Milestones on {event}", "module": "milestones", "priority": 10,
        "description": "Check milestones when this happens.",
        "trigger": {"event": event}, "effects": [{"type": "check_milestones"}]}
@@ -84,10 +88,24 @@ DEFAULT_RULES: Final[list[dict[str, Any]]] = [
 
 
 
+def _level_up_v2() -> dict[str, Any]:
+    """The second default level-up rule: a literal text, so ``levelup_template`` was ignored."""
+    [rule] = [r for r in DEFAULT_RULES if r["name"] == "Level-up message"]
+    effect = {k: v for k, v in rule["effects"][0].items() if k != "template_setting"}
+    return {**rule, "effects": [{**effect, "template": "GG {mention}, you just advanced to level {level}!"}]}
+
+
 def _level_up_v1() -> dict[str, Any]:
     """The first default level-up rule: it named the message's channel, so ``levelup_mode`` was ignored."""
-    [rule] = [r for r in DEFAULT_RULES if r["name"] == "Level-up message"]
+    rule = _level_up_v2()
     return {**rule, "effects": [{**rule["effects"][0], "target": "channel"}]}
+
+
+def _milestone_v1() -> dict[str, Any]:
+    """The first default milestone rule: a literal text, so ``milestone_template`` was ignored."""
+    [rule] = [r for r in DEFAULT_RULES if r["name"] == "Milestone message"]
+    effect = {k: v for k, v in rule["effects"][0].items() if k != "template_setting"}
+    return {**rule, "effects": [{**effect, "template": "{mention} earned **{milestone_name}**!"}]}
 
 
 # Earlier definitions of default rules. ``install_defaults`` replaces a stored rule that still equals
@@ -99,8 +117,9 @@ def _voice_xp_v1() -> dict[str, Any]:
             "conditions": [c for c in rule["conditions"] if c.get("type") != "tags"]}
 
 
-SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {"Level-up message": [_level_up_v1()],
-                                                            "Voice XP": [_voice_xp_v1()]}
+SUPERSEDED_RULES: Final[dict[str, list[dict[str, Any]]]] = {
+    "Level-up message": [_level_up_v1(), _level_up_v2()], "Milestone message": [_milestone_v1()],
+    "Voice XP": [_voice_xp_v1()]}
 
 
 def default_rules() -> list[RuleSpec]:

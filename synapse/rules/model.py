@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,8 +27,36 @@ Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-PLACEHOLDERS = frozenset({"mention", "user", "user_id", "channel", "level", "old_level", "currency",
-                          "balance", "milestone", "milestone_name", "amount"})
+PLACEHOLDERS = frozenset({"mention", "member", "user", "name", "user_id", "channel", "level", "old_level",
+                          "currency", "balance", "milestone", "milestone_name", "emoji", "amount"})
+
+# The guild settings an announce effect may take its text from (``template_setting``), with the
+# placeholders each can use: {name: (what it stands for, a sample value for previews)}. One list for the
+# save-time check (``template_errors``), the engine (``compile._placeholders``) and the dashboard preview
+# (``GET …/admin/settings/placeholders``).
+_WHO = {"member": ("the member, as a mention", "@Ada"), "mention": ("same as {member}", "@Ada"),
+        "name": ("the member's display name (plain text)", "Ada"),
+        "user": ("same as {name} (the mention when the name is unknown)", "Ada"),
+        "user_id": ("the member's id", "123456789012345678"),
+        "channel": ("the channel of the message that caused it, as a link", "#general")}
+TEMPLATE_PLACEHOLDERS: dict[str, dict[str, tuple[str, str]]] = {
+    "levelup_template": {**_WHO, "level": ("the new level", "5"), "old_level": ("the level before", "4"),
+                         "currency": ("the levelled currency's key", "xp"),
+                         "balance": ("the member's balance of it", "1,234")},
+    "milestone_template": {**_WHO, "milestone": ("the milestone's key", "first-message"),
+                           "milestone_name": ("the milestone's name", "First Steps"),
+                           "emoji": ("the milestone's emoji", "🎉")},
+}
+TemplateSetting = Literal["levelup_template", "milestone_template"]
+
+
+def template_errors(text: str, allowed: Collection[str] = PLACEHOLDERS) -> list[str]:
+    """What is wrong with an announcement template (bad braces, unknown placeholders); empty when fine."""
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        return [f"bad template: {exc}"]
+    return [f"unknown placeholder {{{n}}}; known: {', '.join(sorted(allowed))}" for n in sorted(names - set(allowed))]
 
 
 class _Model(BaseModel):
@@ -239,6 +267,9 @@ class AnnounceEffect(_Model):
     channel_id: Snowflake | None = None
     title: str = Field("", max_length=256)
     template: str = Field(min_length=1, max_length=2000)
+    # The guild setting whose text replaces ``template`` (which stays the fallback): the default pack's
+    # level-up and milestone messages follow the Settings page this way.
+    template_setting: TemplateSetting | None = None
     color: int = Field(0x5865F2, ge=0, le=0xFFFFFF)
     reason: Literal["level_up", "milestone", "custom"] = "custom"
 
@@ -395,14 +426,7 @@ def _semantic(rule: RuleSpec, ctx: ValidationContext, base: str) -> list[ErrorDe
             errors.append(ErrorDetail(path, f"clawback needs a reaction_remove or message_delete trigger, not {event}"))
         if isinstance(eff, AnnounceEffect):
             for text, name in ((eff.template, "template"), (eff.title, "title")):
-                try:
-                    names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-                except ValueError as exc:
-                    errors.append(ErrorDetail(f"{path}.{name}", f"bad template: {exc}"))
-                    continue
-                for n in sorted(names - PLACEHOLDERS):
-                    errors.append(ErrorDetail(f"{path}.{name}", f"unknown placeholder {{{n}}}; known: "
-                                                                 f"{', '.join(sorted(PLACEHOLDERS))}"))
+                errors.extend(ErrorDetail(f"{path}.{name}", problem) for problem in template_errors(text))
     return errors
 
 
@@ -453,5 +477,5 @@ def dump_rule(rule: RuleSpec) -> dict[str, Any]:
     return rule.model_dump(mode="json", exclude={"id"}, exclude_none=True)
 
 
-__all__ = ["Condition", "Effect", "RuleSpec", "ValidationContext", "dump_rule",
-           "rules_schema", "validate_rule", "validate_rules"]
+__all__ = ["TEMPLATE_PLACEHOLDERS", "Condition", "Effect", "RuleSpec", "ValidationContext",
+           "dump_rule", "rules_schema", "template_errors", "validate_rule", "validate_rules"]

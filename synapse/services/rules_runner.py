@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 
 from synapse.bootstrap import rule_cache
 from synapse.clock import Clock
-from synapse.db import ledger_store, rules_store
+from synapse.db import ledger_store, level_roles_store, rules_store
 from synapse.db import snapshot as loader
 from synapse.db.changeset import Mispredicted, write
 from synapse.errors import ErrorDetail, ValidationFailed
@@ -62,7 +62,8 @@ SELECT g.rules_version,
           FROM milestones m WHERE m.guild_id = g.guild_id) AS milestones,
        (SELECT md5(COALESCE(string_agg(c.key || ':' || c.levelled || ':' || c.curve::text, ',' ORDER BY c.key), ''))
           FROM currencies c WHERE c.guild_id = g.guild_id) AS currencies,
-""" + rules_store.LEVELUP_SETTINGS.format(g="g.guild_id") + """
+""" + rules_store.LEVELUP_SETTINGS.format(g="g.guild_id") + ",\n" + level_roles_store.FINGERPRINT.format(
+    g="g.guild_id") + """
   FROM guilds g WHERE g.guild_id = :g
 """)
 
@@ -89,13 +90,17 @@ def load_context(conn: Connection, guild_id: int, cache: RuleCache[Any], *, max_
         row = conn.execute(_FINGERPRINT, {"g": guild_id}).first()
     # The level-up setting is part of the fingerprint: changing it refreshes every worker's context.
     fingerprint = None if row is None else (row.rules_version, tuple(row.disabled), row.milestones,
-                                            row.currencies, max_depth, row.levelup_mode, row.levelup_channel_id)
+                                            row.currencies, max_depth, row.levelup_mode, row.levelup_channel_id,
+                                            row.level_roles, row.rule_settings)
     disabled = frozenset(row.disabled) if row is not None else frozenset()
+
+    rule_settings = None if row is None else row.rule_settings
 
     def load() -> Context:
         currencies = ledger_store.load_currencies(conn, guild_id)
         rules = compile_rules(rules_store.load_rules(conn, guild_id), disabled_modules=disabled,
-                              max_depth=max_depth)
+                              max_depth=max_depth, texts=level_roles_store.rule_texts(rule_settings),
+                              level_roles=level_roles_store.load_table(conn, guild_id, rule_settings))
         milestones = compile_milestones(rules_store.load_milestones(conn, guild_id),
                                         curves={k: c.curve for k, c in currencies.items()})
         levelup = LevelUpRoute() if row is None else LevelUpRoute.of(row.levelup_mode, row.levelup_channel_id)

@@ -33,6 +33,7 @@ export const ADMIN_SECTIONS: AdminSection[] = [
   { href: '/admin/modules', label: 'Modules' },
   { href: '/admin/regions', label: 'Regions & taxonomy' },
   { href: '/admin/milestones', label: 'Milestones', module: 'milestones' },
+  { href: '/admin/level-roles', label: 'Level roles' },
   { href: '/admin/settings', label: 'Settings' },
   { href: '/admin/seasons', label: 'Seasons', module: 'seasons' },
   { href: '/admin/audit', label: 'Audit log' },

@@ -115,7 +115,7 @@ def test_guild_init_upgrades_an_unedited_old_level_up_rule_only(engine: sa.Engin
     an operator's edited rule is left alone."""
     from synapse.rules.defaults import SUPERSEDED_RULES
 
-    [old] = SUPERSEDED_RULES["Level-up message"]
+    old = SUPERSEDED_RULES["Level-up message"][0]   # the first release's
     rule_id = _level_up_rule(engine).rule_id
     with engine.begin() as conn:   # as an earlier release installed it
         rules_store.save_rule(conn, GUILD, old, rule_id=rule_id)

@@ -262,6 +262,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/guilds/{guild_id}/admin/level-roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The level role table (level N of a currency → role) and level_role_mode */
+        get: operations["get_level_roles_api_guilds__guild_id__admin_level_roles_get"];
+        /** Replace the level role table (and the mode); every bad row → 422 with its path */
+        put: operations["put_level_roles_api_guilds__guild_id__admin_level_roles_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/level-roles/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sync now, preview: which members would get or lose which level role (nothing written) */
+        get: operations["preview_sync_api_guilds__guild_id__admin_level_roles_sync_get"];
+        put?: never;
+        /** Sync now, apply: queue the preview's role changes (409 if they changed since; applying twice queues nothing twice) */
+        post: operations["apply_sync_api_guilds__guild_id__admin_level_roles_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/guilds/{guild_id}/admin/members": {
         parameters: {
             query?: never;
@@ -761,6 +797,23 @@ export interface paths {
         head?: never;
         /** Change settings (announcement channels, admin roles, time zone, public visibility, …) */
         patch: operations["patch_settings_api_guilds__guild_id__admin_settings_patch"];
+        trace?: never;
+    };
+    "/api/guilds/{guild_id}/admin/settings/placeholders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The placeholders levelup_template and milestone_template may use (with preview samples) */
+        get: operations["get_placeholders_api_guilds__guild_id__admin_settings_placeholders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/guilds/{guild_id}/admin/setup": {
@@ -2064,6 +2117,128 @@ export interface components {
             /** Members */
             members: number;
         };
+        /** LevelRoleChange */
+        LevelRoleChange: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "add" | "remove";
+            /** Currency */
+            currency: string;
+            /** Level */
+            level: number;
+            /** Name */
+            name?: string | null;
+            /** Role Id */
+            role_id: string;
+            /** Role Name */
+            role_name?: string | null;
+            /** User Id */
+            user_id: string;
+        };
+        /** LevelRoleRowOut */
+        LevelRoleRowOut: {
+            /**
+             * Currency
+             * @description A levelled currency's key
+             */
+            currency: string;
+            /**
+             * Level
+             * @description The level (1–100000) that earns the role
+             */
+            level: number;
+            /**
+             * Role
+             * @description The role resolved from the directory: {id, name, deleted, assignable}
+             */
+            role?: unknown;
+            /** Role Id */
+            role_id: string;
+        };
+        /**
+         * LevelRoleSync
+         * @description What "sync now" would do (or did): the changes, and what it will not touch.
+         */
+        LevelRoleSync: {
+            /** Added */
+            added: number;
+            /** Changes */
+            changes: components["schemas"]["LevelRoleChange"][];
+            /**
+             * Deleted Roles
+             * @description Table roles deleted in Discord: never assigned
+             */
+            deleted_roles: string[];
+            /**
+             * Members
+             * @description Members with a balance in a table currency
+             */
+            members: number;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "stack" | "replace";
+            /**
+             * Outbox Ids
+             * @description Apply: the role changes queued
+             */
+            outbox_ids?: number[];
+            /** Removed */
+            removed: number;
+            /**
+             * Stale Roles
+             * @description Roles no longer in the table -> members still holding them (left as they are)
+             */
+            stale_roles: {
+                [key: string]: number;
+            };
+            /**
+             * Token
+             * @description Pass it to apply exactly these changes
+             */
+            token: string;
+            /**
+             * Unknown Roles
+             * @description Of them, members whose roles Synapse does not know (treated as none)
+             */
+            unknown_roles: number;
+        };
+        /** LevelRoleSyncIn */
+        LevelRoleSyncIn: {
+            /** Token */
+            token: string;
+        };
+        /** LevelRolesIn */
+        LevelRolesIn: {
+            /**
+             * Mode
+             * @description level_role_mode (unchanged if absent)
+             */
+            mode?: ("stack" | "replace") | null;
+            /**
+             * Rows
+             * @description The whole table: [{currency, level, role_id}], saved as one
+             */
+            rows: unknown[];
+        };
+        /** LevelRolesOut */
+        LevelRolesOut: {
+            /**
+             * Currencies
+             * @description The levelled currencies (the rows' choices)
+             */
+            currencies: string[];
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "stack" | "replace";
+            /** Rows */
+            rows: components["schemas"]["LevelRoleRowOut"][];
+        };
         /**
          * LinearCurve
          * @description Every level costs the same amount.
@@ -2304,6 +2479,21 @@ export interface components {
              * @description Pass as ?cursor= to get the next page; null on the last
              */
             next_cursor?: string | null;
+        };
+        /** Placeholder */
+        Placeholder: {
+            /** Description */
+            description: string;
+            /**
+             * Name
+             * @description Written {name} in the template
+             */
+            name: string;
+            /**
+             * Sample
+             * @description The value the dashboard's live preview shows
+             */
+            sample: string;
         };
         /**
          * PolynomialCurve
@@ -2684,7 +2874,7 @@ export interface components {
             announcements_channel_id?: string | null;
             /**
              * Level Role Mode
-             * @description Level roles: keep lower ones or replace
+             * @description Level roles (the Level roles page): keep the lower ones (stack) or keep only the highest reached (replace)
              * @default stack
              * @enum {string}
              */
@@ -2700,12 +2890,14 @@ export interface components {
             levelup_mode: "channel" | "fixed" | "dm" | "off";
             /**
              * Levelup Template
-             * @default {mention} reached **level {level}** in {currency}!
+             * @description The level-up message of the default rule; placeholders: GET …/admin/settings/placeholders
+             * @default GG {member}, you just advanced to level {level}!
              */
             levelup_template: string;
             /**
              * Milestone Template
-             * @default {mention} earned **{milestone}** {emoji}
+             * @description The milestone message of the default rule; placeholders: GET …/admin/settings/placeholders
+             * @default {member} earned **{milestone_name}**!
              */
             milestone_template: string;
             /**
@@ -2752,6 +2944,16 @@ export interface components {
              * @enum {string}
              */
             type: "table";
+        };
+        /**
+         * TemplatePlaceholders
+         * @description The placeholders each template setting may use (one list: the save-time check and the preview).
+         */
+        TemplatePlaceholders: {
+            /** Levelup Template */
+            levelup_template: components["schemas"]["Placeholder"][];
+            /** Milestone Template */
+            milestone_template: components["schemas"]["Placeholder"][];
         };
         /** TimeSeries */
         TimeSeries: {
@@ -3995,6 +4197,286 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportPreview"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_level_roles_api_guilds__guild_id__admin_level_roles_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LevelRolesOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_level_roles_api_guilds__guild_id__admin_level_roles_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LevelRolesIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LevelRolesOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_sync_api_guilds__guild_id__admin_level_roles_sync_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LevelRoleSync"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    apply_sync_api_guilds__guild_id__admin_level_roles_sync_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LevelRoleSyncIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LevelRoleSync"];
                 };
             };
             /** @description Unauthorized */
@@ -6636,6 +7118,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SettingsOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_placeholders_api_guilds__guild_id__admin_settings_placeholders_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Discord guild id (snowflake) */
+                guild_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePlaceholders"];
                 };
             };
             /** @description Unauthorized */
