@@ -64,6 +64,7 @@ class DirectoryRole(_Model):
     color: int
     deleted: bool
     everyone: bool = Field(description="The @everyone role")
+    booster: bool = Field(False, description="The server-booster role (Discord's tags.premium_subscriber)")
     assignable: bool = Field(description="Below the bot's highest role and not managed: the bot can give it")
 
 

@@ -21,7 +21,8 @@ Kind = Literal["channel", "role"]
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One channel (``type``, ``parent_id``) or role (``managed``, ``color``) as the directory keeps it."""
+    """One channel (``type``, ``parent_id``) or role (``managed``, ``color``, ``booster``: the server-booster
+    role) as the directory keeps it."""
 
     kind: Kind
     id: int
@@ -31,6 +32,7 @@ class Entry:
     parent_id: int | None = None
     managed: bool = False
     color: int = 0
+    booster: bool = False
     deleted_at: datetime | None = None
 
     @property
@@ -45,29 +47,30 @@ class State:
     refreshed_at: datetime | None
 
 
-_COLUMNS = "kind, id, name, position, type, parent_id, managed, color, deleted_at"
+_COLUMNS = "kind, id, name, position, type, parent_id, managed, color, booster, deleted_at"
 
 _UPSERT = text("""
-    INSERT INTO guild_directory (guild_id, kind, id, name, position, type, parent_id, managed, color,
+    INSERT INTO guild_directory (guild_id, kind, id, name, position, type, parent_id, managed, color, booster,
                                  deleted_at, fetched_at)
-    VALUES (:g, :kind, :id, :name, :position, :type, :parent_id, :managed, :color, NULL, :at)
+    VALUES (:g, :kind, :id, :name, :position, :type, :parent_id, :managed, :color, :booster, NULL, :at)
     ON CONFLICT (guild_id, kind, id) DO UPDATE
        SET name = EXCLUDED.name, position = EXCLUDED.position, type = EXCLUDED.type,
            parent_id = EXCLUDED.parent_id, managed = EXCLUDED.managed, color = EXCLUDED.color,
-           deleted_at = NULL, fetched_at = EXCLUDED.fetched_at
+           booster = EXCLUDED.booster, deleted_at = NULL, fetched_at = EXCLUDED.fetched_at
      WHERE guild_directory.fetched_at <= EXCLUDED.fetched_at""")
 
 
 def _entry(r: Any) -> Entry:
     return Entry(kind=r.kind, id=int(r.id), name=r.name, position=int(r.position), type=r.type,
                  parent_id=None if r.parent_id is None else int(r.parent_id), managed=bool(r.managed),
-                 color=int(r.color), deleted_at=r.deleted_at)
+                 color=int(r.color), booster=bool(r.booster), deleted_at=r.deleted_at)
 
 
 def upsert(conn: Connection, guild_id: int, entries: Iterable[Entry], *, at: datetime) -> None:
     """Insert or update entries (undeleting them), unless the stored row is newer than ``at``."""
     params = [{"g": guild_id, "kind": e.kind, "id": e.id, "name": e.name, "position": e.position, "type": e.type,
-               "parent_id": e.parent_id, "managed": e.managed, "color": e.color, "at": at} for e in entries]
+               "parent_id": e.parent_id, "managed": e.managed, "color": e.color,
+               "booster": e.booster, "at": at} for e in entries]
     if params:
         conn.execute(_UPSERT, params)
 

@@ -477,6 +477,9 @@ def _multiplier(mu: m.Multiplier) -> Callable[[Scope], bool]:
     if mu.role is not None:
         role = int(mu.role)
         return lambda s: role in s.roles()
+    if mu.channel is not None:
+        channel = int(mu.channel)
+        return lambda s: s.event.channel_id == channel
     if mu.time_window is not None:
         inside = _time_window(mu.time_window)
         return lambda s: inside(s.event.occurred_at)

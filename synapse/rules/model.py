@@ -214,18 +214,24 @@ Amount = Annotated[int, Field(ge=1, le=10**9)] | RandomAmount | PerMinuteAmount
 
 
 class Multiplier(_Model):
-    """Scale an amount by ``times`` when its selector holds (no selector: always)."""
+    """Scale an amount by ``times`` when its selector holds (no selector: always).
+
+    ``channel``: the event's own channel (a thread's message counts in the thread, not its parent, as in
+    ``zone``).
+    """
 
     times: float = Field(gt=0, le=100)
     when: FieldTest | None = None
     region: Key | None = None
     role: Snowflake | None = None
+    channel: Snowflake | None = None
     tag: Key | None = None
     time_window: TimeWindow | None = None
 
     @model_validator(mode="after")
     def _one_selector(self) -> Multiplier:
-        chosen = [n for n in ("when", "region", "role", "tag", "time_window") if getattr(self, n) is not None]
+        chosen = [n for n in ("when", "region", "role", "channel", "tag", "time_window")
+                  if getattr(self, n) is not None]
         if len(chosen) > 1:
             raise ValueError(f"a multiplier takes at most one selector, got {', '.join(chosen)}")
         return self

@@ -74,7 +74,8 @@ def role_entry(raw: Mapping[str, Any]) -> Entry | None:
     if rid is None:
         return None
     return Entry(kind="role", id=rid, name=str(raw.get("name") or ""), position=_int(raw.get("position")),
-                 managed=bool(raw.get("managed")), color=_int(raw.get("color")))
+                 managed=bool(raw.get("managed")), color=_int(raw.get("color")),
+                 booster="premium_subscriber" in (raw.get("tags") or {}))  # present (as null) on the booster role
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def listing(conn: Connection, guild_id: int, kind: store.Kind, *, q: str = "", i
     # Discord lists roles highest first.
     items.sort(key=lambda e: (e.deleted, -e.position, e.id))
     return [{"id": str(e.id), "name": e.name, "position": e.position, "managed": e.managed,
-             "color": e.color, "deleted": e.deleted, "everyone": e.id == guild_id,
+             "color": e.color, "deleted": e.deleted, "everyone": e.id == guild_id, "booster": e.booster,
              "assignable": is_assignable(e, guild_id=guild_id, top=top)} for e in items]
 
 

@@ -30,7 +30,7 @@ def api_fake(make_api: Any, fake_discord: FakeDiscord) -> tuple[Api, FakeDiscord
                   channel(GENERAL, "general", position=1, parent_id=CATEGORY),
                   channel(HELP, "python-help", position=2, parent_id=CATEGORY),
                   channel(AFK, "AFK", type=2, position=3), channel(GONE, "old-memes", position=4)],
-        roles=[role(MEMBER, "Member", position=1), role(BOOSTER, "Server Booster", position=2, managed=True),
+        roles=[role(MEMBER, "Member", position=1), role(BOOSTER, "Server Booster", position=2, premium_subscriber=True),
                role(BOTROLE, "Synapse", position=3, managed=True, bot_id=fake_discord.application_id),
                role(MODS, "Moderators", position=4), role(ADMINS, "Admins", position=5)],
         bot_roles=[BOTROLE])
@@ -99,6 +99,15 @@ def test_roles_say_which_the_bot_can_assign(api_fake: tuple[Api, FakeDiscord]) -
     assignable = {r["name"]: r["assignable"] for r in items}
     assert assignable == {"Admins": False, "Moderators": False, "Synapse": False, "Server Booster": False,
                           "Member": True, "@everyone": False}
+
+
+def test_the_server_booster_role_is_flagged(api_fake: tuple[Api, FakeDiscord]) -> None:
+    """The role Discord tags premium_subscriber is listed with booster true; every other role false."""
+    api, _ = api_fake
+    items = api.client.get(f"{PATH}/roles", headers=api.auth()).json()["items"]
+    assert {r["name"]: r["booster"] for r in items} == {
+        "Admins": False, "Moderators": False, "Synapse": False, "Server Booster": True, "Member": False,
+        "@everyone": False}
 
 
 def _role_rule(role_id: str, **extra: Any) -> dict[str, Any]:

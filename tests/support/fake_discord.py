@@ -784,13 +784,17 @@ def channel(channel_id: int | str, name: str, *, type: int = 0, position: int = 
 
 
 def role(role_id: int | str, name: str, *, position: int = 1, color: int = 0, managed: bool = False,
-         permissions: str = "0", bot_id: str | None = None) -> dict[str, Any]:
-    """A role object as ``GET /guilds/{id}/roles`` returns it (``managed`` + ``tags.bot_id``: a bot's own role)."""
+         permissions: str = "0", bot_id: str | None = None, premium_subscriber: bool = False) -> dict[str, Any]:
+    """A role object as ``GET /guilds/{id}/roles`` returns it (``managed`` + ``tags.bot_id``: a bot's own role;
+    ``premium_subscriber``: the server-booster role, managed, ``tags.premium_subscriber`` present as null)."""
     out: dict[str, Any] = {"id": str(role_id), "name": name, "color": color,
                            "colors": {"primary_color": color, "secondary_color": None, "tertiary_color": None},
                            "hoist": False, "icon": None, "unicode_emoji": None, "position": position,
                            "permissions": permissions, "managed": managed, "mentionable": False, "flags": 0}
-    if managed:
+    if premium_subscriber:
+        out["managed"] = True
+        out["tags"] = {"premium_subscriber": None}
+    elif managed:
         out["tags"] = {"bot_id": bot_id} if bot_id else {"integration_id": "1"}
     return out
 

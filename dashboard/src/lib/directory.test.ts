@@ -8,9 +8,9 @@ const channels = [
   { id: '4', name: 'old', type: 'text', position: 3, parent_id: null, category: null, deleted: true, afk: false }
 ];
 const roles = [
-  { id: '10', name: 'Mods', position: 3, managed: false, color: 0, deleted: false, everyone: false, assignable: false },
-  { id: '11', name: 'Member', position: 1, managed: false, color: 0, deleted: false, everyone: false, assignable: true },
-  { id: '9', name: '@everyone', position: 0, managed: false, color: 0, deleted: false, everyone: true, assignable: false }
+  { id: '10', name: 'Mods', position: 3, managed: false, color: 0, deleted: false, everyone: false, assignable: false, booster: false },
+  { id: '11', name: 'Member', position: 1, managed: false, color: 0, deleted: false, everyone: false, assignable: true, booster: false },
+  { id: '9', name: '@everyone', position: 0, managed: false, color: 0, deleted: false, everyone: true, assignable: false, booster: false }
 ];
 
 describe('directory options', () => {

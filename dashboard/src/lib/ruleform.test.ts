@@ -44,4 +44,71 @@ describe('rule form', () => {
     expect(f.credit).toBeNull();
     expect(applyFields(announce, f)).toEqual({ ...announce, description: '', enabled: true, module: 'economy', priority: 100 });
   });
+
+  const BOOST = '604';
+  const rich = {
+    ...messageXp,
+    conditions: [
+      { type: 'not_bot' },
+      { type: 'zone', regions: ['study'], exclude_channels: ['501'] },
+      { type: 'roles', any_of: ['700'], none_of: ['701'] },
+      { type: 'future_kind', x: 1 }
+    ],
+    effects: [
+      { type: 'credit', currency: 'xp', amount: 10, multipliers: [
+        { channel: '502', times: 2 }, { when: { field: 'length', op: '>=', value: 100 }, times: 1.5 },
+        { role: BOOST, times: 1.25 }, { role: '702', times: 3 }, { tag: 'help', times: 2 }] },
+      { type: 'check_milestones' }
+    ]
+  };
+
+  it('reads no-XP channels and roles, channel/role multipliers and the booster bonus', () => {
+    const f = readFields(rich, BOOST);
+    expect(f.noXpChannels).toEqual(['501']);
+    expect(f.noXpRoles).toEqual(['701']);
+    expect(f.multipliers).toEqual([{ kind: 'channel', id: '502', times: 2 }, { kind: 'role', id: '702', times: 3 }]);
+    expect(f.boosterBonus).toBe(1.25);
+    const unknown = readFields(rich);   // no booster role known: it is an ordinary role multiplier
+    expect(unknown.boosterBonus).toBeNull();
+    expect(unknown.multipliers.map((m) => m.id)).toEqual(['502', BOOST, '702']);
+  });
+
+  it('round-trips the new fields, unknown conditions and other multipliers unchanged', () => {
+    expect(applyFields(rich, readFields(rich, BOOST), BOOST)).toEqual(rich);
+    expect(applyFields(rich, readFields(rich), null)).toEqual(rich);
+  });
+
+  it('removing a field removes only its part', () => {
+    const f = readFields(rich, BOOST);
+    f.noXpChannels = [];
+    f.noXpRoles = [];
+    f.multipliers = [f.multipliers[1]];
+    f.boosterBonus = null;
+    const out = applyFields(rich, f, BOOST) as any;
+    expect(out.conditions).toEqual([
+      { type: 'not_bot' }, { type: 'zone', regions: ['study'] }, { type: 'roles', any_of: ['700'] }, { type: 'future_kind', x: 1 }
+    ]);
+    expect(out.effects[0].multipliers).toEqual([
+      { role: '702', times: 3 }, { when: { field: 'length', op: '>=', value: 100 }, times: 1.5 }, { tag: 'help', times: 2 }
+    ]);
+    expect(out.effects[1]).toEqual({ type: 'check_milestones' });
+  });
+
+  it('adding fields creates the conditions and multipliers they need', () => {
+    const f = readFields(messageXp, BOOST);
+    f.noXpChannels = ['501'];
+    f.noXpRoles = ['701'];
+    f.multipliers = [{ kind: 'channel', id: '502', times: 2 }, { kind: 'role', id: '', times: 2 }];
+    f.boosterBonus = 1.5;
+    const out = applyFields(messageXp, f, BOOST) as any;
+    expect(out.conditions.slice(3)).toEqual([{ type: 'zone', exclude_channels: ['501'] }, { type: 'roles', none_of: ['701'] }]);
+    expect(out.effects[0].multipliers).toEqual([{ channel: '502', times: 2 }, { role: BOOST, times: 1.5 }]);
+    const cleared = applyFields(out, { ...readFields(out, BOOST), noXpChannels: [], noXpRoles: [], multipliers: [], boosterBonus: null }, BOOST);
+    expect(cleared).toEqual(messageXp);
+  });
+
+  it('without a known booster role the bonus writes nothing', () => {
+    const f = { ...readFields(messageXp), boosterBonus: 2 };
+    expect(applyFields(messageXp, f, null)).toEqual(messageXp);
+  });
 });

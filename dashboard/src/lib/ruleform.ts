@@ -1,7 +1,9 @@
 /**
  * The rule editor's form covers the common cases (name, trigger, how much of which currency,
- * cooldown, minimum message length, daily cap); the JSON editor covers everything else. These
- * two pure functions map a rule's JSON to the form's fields and back without losing the rest.
+ * cooldown, minimum message length, daily cap, no-XP channels and roles, channel/role multipliers and
+ * a server-booster bonus); the JSON editor covers everything else. These two pure functions map a
+ * rule's JSON to the form's fields and back without losing the rest. The booster bonus is a role
+ * multiplier on the booster role: pass its id (from the directory's `booster` flag) to both.
  */
 
 type Obj = Record<string, unknown>;
@@ -24,6 +26,20 @@ export interface RuleFields {
   cooldownSeconds: number | null;
   minLength: number | null;
   dailyCap: number | null;
+  /** The first `zone` condition's `exclude_channels`. */
+  noXpChannels: string[];
+  /** The first `roles` condition's `none_of`. */
+  noXpRoles: string[];
+  /** The first credit effect's multipliers with just a channel or a role selector (not the booster role). */
+  multipliers: FormMultiplier[];
+  /** A role multiplier on the booster role (null: none, or no booster role known). */
+  boosterBonus: number | null;
+}
+
+export interface FormMultiplier {
+  kind: 'channel' | 'role';
+  id: string;
+  times: number;
 }
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -35,7 +51,22 @@ function creditCurrency(rule: Obj): string | null {
   return c && typeof c.currency === 'string' ? c.currency : null;
 }
 
-export function readFields(rule: Obj): RuleFields {
+const zoneOf = (conds: Obj[]) => conds.find((c) => c.type === 'zone');
+const rolesCondOf = (conds: Obj[]) => conds.find((c) => c.type === 'roles');
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+/** What the form owns in a multiplier: `{times, channel}` or `{times, role}`, nothing else. */
+function ownedMultiplier(mu: unknown, booster: string | null): FormMultiplier | 'booster' | null {
+  if (!isObj(mu) || typeof mu.times !== 'number') return null;
+  const keys = Object.keys(mu).filter((k) => k !== 'times');
+  if (keys.length !== 1) return null;
+  const [kind] = keys;
+  if ((kind !== 'channel' && kind !== 'role') || typeof mu[kind] !== 'string') return null;
+  if (kind === 'role' && booster !== null && mu.role === booster) return 'booster';
+  return { kind, id: mu[kind] as string, times: mu.times };
+}
+
+export function readFields(rule: Obj, booster: string | null = null): RuleFields {
   const conds = conditionsOf(rule);
   const credit = effectsOf(rule).find((e) => e.type === 'credit');
   let creditFields: RuleFields['credit'] = null;
@@ -53,6 +84,13 @@ export function readFields(rule: Obj): RuleFields {
   const currency = creditCurrency(rule);
   const cap = conds.find((c) => c.type === 'cap' && c.window === 'day' && (currency === null || c.currency === currency));
   const trigger = isObj(rule.trigger) ? rule.trigger : {};
+  const multipliers: FormMultiplier[] = [];
+  let boosterBonus: number | null = null;
+  for (const mu of credit && Array.isArray(credit.multipliers) ? credit.multipliers : []) {
+    const owned = ownedMultiplier(mu, booster);
+    if (owned === 'booster') boosterBonus ??= (mu as Obj).times as number;
+    else if (owned) multipliers.push(owned);
+  }
   return {
     name: String(rule.name ?? ''),
     description: String(rule.description ?? ''),
@@ -63,7 +101,11 @@ export function readFields(rule: Obj): RuleFields {
     credit: creditFields,
     cooldownSeconds: cooldown ? Number(cooldown.seconds) : null,
     minLength: minLen ? Number(minLen.value) : null,
-    dailyCap: cap ? Number(cap.amount) : null
+    dailyCap: cap ? Number(cap.amount) : null,
+    noXpChannels: strings(zoneOf(conds)?.exclude_channels),
+    noXpRoles: strings(rolesCondOf(conds)?.none_of),
+    multipliers,
+    boosterBonus
   };
 }
 
@@ -77,7 +119,41 @@ function upsert(conds: Obj[], match: (c: Obj) => boolean, next: Obj | null): Obj
 
 const positive = (n: number | null): n is number => n !== null && Number.isFinite(n) && n > 0;
 
-export function applyFields(rule: Obj, f: RuleFields): Obj {
+/** Set (or remove, when empty) one list of a condition; a condition left with no non-empty list goes. */
+function withList(conds: Obj[], type: string, key: string, values: string[]): Obj[] {
+  const i = conds.findIndex((c) => c.type === type);
+  if (i === -1) return values.length ? [...conds, { type, [key]: values }] : conds;
+  const next: Obj = { ...conds[i] };
+  if (values.length) next[key] = values;
+  else delete next[key];
+  const empty = Object.entries(next).every(([k, v]) => k === 'type' || (Array.isArray(v) && v.length === 0));
+  if (empty && !values.length) return conds.filter((_, j) => j !== i);
+  return conds.map((c, j) => (j === i ? next : c));
+}
+
+/** The form's multipliers in the slots of the ones it owned (in order), the rest untouched, new ones after. */
+function mergeMultipliers(old: unknown[], f: RuleFields, booster: string | null): unknown[] {
+  const wanted: Obj[] = (f.multipliers ?? []).filter((m) => m.id && positive(m.times))
+    .map((m) => ({ [m.kind]: m.id, times: m.times }));
+  const bonus = booster !== null && positive(f.boosterBonus) ? { role: booster, times: f.boosterBonus } : null;
+  let boosterDone = false;
+  const out: unknown[] = [];
+  for (const mu of old) {
+    const owned = ownedMultiplier(mu, booster);
+    if (owned === 'booster') {
+      if (bonus && !boosterDone) out.push({ ...(mu as Obj), times: bonus.times });
+      boosterDone = true;
+    } else if (owned) {
+      const next = wanted.shift();
+      if (next) out.push(next);
+    } else out.push(mu);
+  }
+  out.push(...wanted);
+  if (bonus && !boosterDone) out.push(bonus);
+  return out;
+}
+
+export function applyFields(rule: Obj, f: RuleFields, booster: string | null = null): Obj {
   const out: Obj = { ...rule, name: f.name, description: f.description, enabled: f.enabled, module: f.module, priority: f.priority };
   out.trigger = { ...(isObj(rule.trigger) ? rule.trigger : {}), event: f.event };
   let effects = effectsOf(rule).map((e) => ({ ...e }));
@@ -90,6 +166,12 @@ export function applyFields(rule: Obj, f: RuleFields): Obj {
     if (i === -1) effects = [{ type: 'credit', to: 'actor', currency: f.credit.currency, amount }, ...effects];
     else effects[i] = { ...effects[i], currency: f.credit.currency, amount };
   }
+  const ci = effects.findIndex((e) => e.type === 'credit');
+  if (ci !== -1) {
+    const old = Array.isArray(effects[ci].multipliers) ? (effects[ci].multipliers as unknown[]) : [];
+    const merged = mergeMultipliers(old, f, booster);
+    if (merged.length || 'multipliers' in effects[ci]) effects[ci] = { ...effects[ci], multipliers: merged };
+  }
   out.effects = effects;
   const currency = f.credit?.currency ?? creditCurrency(rule);
   let conds = conditionsOf(rule).map((c) => ({ ...c }));
@@ -98,6 +180,8 @@ export function applyFields(rule: Obj, f: RuleFields): Obj {
     positive(f.minLength) ? { type: 'payload', field: 'length', op: '>=', value: f.minLength } : null);
   conds = upsert(conds, (c) => c.type === 'cap' && c.window === 'day' && (currency === null || c.currency === currency),
     positive(f.dailyCap) && currency ? { type: 'cap', currency, amount: f.dailyCap, window: 'day' } : null);
+  conds = withList(conds, 'zone', 'exclude_channels', f.noXpChannels ?? []);
+  conds = withList(conds, 'roles', 'none_of', f.noXpRoles ?? []);
   out.conditions = conds;
   return out;
 }

@@ -143,6 +143,17 @@ def test_multiplier_stacking_modes(mode: str, expected: int) -> None:
     assert _amounts(rules, message(G, 1, 1, T0, length=40, roles=(7,))) == [expected]
 
 
+def test_channel_multiplier_applies_in_that_channel_only() -> None:
+    """×2 in channel 501: 20 there, 10 in 502; a second selector next to channel is refused."""
+    rules = _rule(effects=[{"type": "credit", "currency": "xp", "amount": 10,
+                            "multipliers": [{"channel": "501", "times": 2}]}])
+    assert _amounts(rules, message(G, 1, 1, T0, channel_id=501)) == [20]
+    assert _amounts(rules, message(G, 1, 1, T0, channel_id=502)) == [10]
+    with pytest.raises(ValidationFailed, match="at most one selector, got role, channel"):
+        validate_rule(_rule(effects=[{"type": "credit", "currency": "xp", "amount": 10,
+                                      "multipliers": [{"channel": "501", "role": "7", "times": 2}]}]))
+
+
 def test_voice_per_minute_and_company_guards() -> None:
     """5 XP per minute; nothing alone or deafened (the default pack's voice rule)."""
     rules = _rule([{"type": "payload", "field": "members_in_channel", "op": ">=", "value": 2},

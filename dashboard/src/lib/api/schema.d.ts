@@ -1644,6 +1644,12 @@ export interface components {
              * @description Below the bot's highest role and not managed: the bot can give it
              */
             assignable: boolean;
+            /**
+             * Booster
+             * @description The server-booster role (Discord's tags.premium_subscriber)
+             * @default false
+             */
+            booster: boolean;
             /** Color */
             color: number;
             /** Deleted */
