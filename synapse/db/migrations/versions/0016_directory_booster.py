@@ -2,13 +2,13 @@
 rule form can offer "Server boosters" by name. Additive; existing rows read false until the next fetch.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 """
 
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
