@@ -16,9 +16,9 @@ EVENTS_QUEUE = "synapse-events"
 def ingest(msg: func.QueueMessage) -> None:
     from synapse.bootstrap import container
     from synapse.services import outbox_queue
-    from synapse.services.ingest import ingest_message
+    from synapse.services.ingest import handle
 
     c = container()
-    ingest_message(c.engine, msg.get_body(), clock=c.clock,
-                   announce=lambda ids: outbox_queue.enqueue(c.settings, ids),
-                   message_id=msg.id, dequeue_count=msg.dequeue_count)
+    handle(msg.get_body(), c.engine, clock=c.clock,
+           announce=lambda ids: outbox_queue.enqueue(c.settings, ids),
+           message_id=msg.id, dequeue_count=msg.dequeue_count)

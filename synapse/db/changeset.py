@@ -7,11 +7,17 @@ from its balance and never dip below zero where negatives are not allowed, then 
 once. Any disagreement (a prediction that was wrong: a writer that took no member lock, a key or
 event already stored) raises :class:`Mispredicted`; the caller's transaction rolls back and the
 queue delivers the message again. There is no second engine to fall back to.
+
+Voice sessions (``changes.voice``) ride in the same two statements: stored sessions closed or ticked
+in the first (``voice_closed``), sessions opened in the second (``voice_opened``), so a member's old
+session is closed before their new one is inserted (the open-session unique index checks each row as
+it is written, and the CTEs of one statement run in no fixed order).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -19,12 +25,21 @@ from sqlalchemy.exc import IntegrityError
 
 from synapse.db import lake_store, ledger_store
 from synapse.processing.changes import ChangeSet
+from synapse.processing.voice import Changes as VoiceChanges
 
 # Derived events and postings in one statement. The setting is switched on by a CTE the INSERT reads; the
 # statement trigger (after the whole statement) sees it. It is switched off by the next statement
 # (``_REST``), never in this one: the trigger would then skip the wallets.
 _FIRST = text("""
 WITH batch AS (SELECT set_config('synapse.batch_posting', 'on', true) AS on_),
+voice_closed AS (
+  UPDATE voice_sessions AS s
+     SET ended_at = COALESCE(x.ended_at, s.ended_at), end_reason = COALESCE(x.reason, s.end_reason),
+         last_tick_at = x.last_tick_at
+    FROM unnest(CAST(:v_g AS bigint[]), CAST(:v_id AS bigint[]), CAST(:v_t AS timestamptz[]),
+                CAST(:v_r AS text[]), CAST(:v_lt AS timestamptz[])) AS x(g, id, ended_at, reason, last_tick_at)
+   WHERE s.guild_id = x.g AND s.id = x.id
+  RETURNING 1),
 events AS (
   INSERT INTO event_lake (id, guild_id, source_system, source_event_id, event_type, user_id, channel_id,
                           occurred_at, payload)
@@ -48,7 +63,7 @@ postings AS (
       CAST(:occurred_at AS timestamptz[]), CAST(:meta AS jsonb[])) AS x
    WHERE (SELECT on_ FROM batch) = 'on'
   RETURNING id, balance_after)
-SELECT (SELECT count(*) FROM events) AS events,
+SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM voice_closed) AS voice_closed,
        (SELECT COALESCE(array_agg(id ORDER BY id), '{}') FROM postings) AS ids,
        (SELECT COALESCE(array_agg(balance_after ORDER BY id), '{}') FROM postings) AS balances
 """)
@@ -75,8 +90,19 @@ outbox AS (
   SELECT :g, k, d, CAST(p AS jsonb)
     FROM unnest(CAST(:ok AS text[]), CAST(:od AS text[]), CAST(:op AS text[])) WITH ORDINALITY AS x(k, d, p, n)
    ORDER BY n
-  ON CONFLICT (guild_id, dedupe_key) DO NOTHING RETURNING id)
+  ON CONFLICT (guild_id, dedupe_key) DO NOTHING RETURNING id),
+voice_opened AS (
+  INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, ended_at, self_mute, self_deaf,
+                              start_event_id, end_reason, last_tick_at)
+  SELECT g, u, c, t, e, m, d, ev, r, lt
+    FROM unnest(CAST(:vo_g AS bigint[]), CAST(:vo_u AS bigint[]), CAST(:vo_c AS bigint[]),
+                CAST(:vo_t AS timestamptz[]), CAST(:vo_e AS timestamptz[]), CAST(:vo_m AS boolean[]),
+                CAST(:vo_d AS boolean[]), CAST(:vo_ev AS bigint[]), CAST(:vo_r AS text[]),
+                CAST(:vo_lt AS timestamptz[])) WITH ORDINALITY AS x(g, u, c, t, e, m, d, ev, r, lt, n)
+   ORDER BY n
+  RETURNING 1)
 SELECT (SELECT count(*) FROM grants) AS granted, (SELECT count(*) FROM fires) AS fired,
+       (SELECT count(*) FROM voice_opened) AS voice_opened,
        (SELECT COALESCE(array_agg(id ORDER BY id), '{}') FROM outbox) AS outbox_ids,
        (SELECT count(*) FROM off) AS off
 """)
@@ -86,11 +112,30 @@ class Mispredicted(Exception):
     """The database disagreed with what the state predicted (a balance, an id, a key, a grant)."""
 
 
+def _voice_updates(changes: VoiceChanges) -> dict[str, list[Any]]:
+    rows: list[tuple[int, int, datetime | None, str | None, datetime]] = [
+        (c.guild_id, c.id, c.ended_at, c.end_reason, c.ended_at) for c in changes.closed]
+    rows += [(t.guild_id, t.id, None, None, t.last_tick_at) for t in changes.ticked]
+    return {"v_g": [r[0] for r in rows], "v_id": [r[1] for r in rows], "v_t": [r[2] for r in rows],
+            "v_r": [r[3] for r in rows], "v_lt": [r[4] for r in rows]}
+
+
+def _voice_inserts(changes: VoiceChanges) -> dict[str, list[Any]]:
+    new = [(o.session, o.start_event_id, o.end_reason) for o in changes.opened]
+    return {"vo_g": [s.guild_id for s, _, _ in new], "vo_u": [s.user_id for s, _, _ in new],
+            "vo_c": [s.channel_id for s, _, _ in new], "vo_t": [s.started_at for s, _, _ in new],
+            "vo_e": [s.ended_at for s, _, _ in new], "vo_m": [s.self_mute for s, _, _ in new],
+            "vo_d": [s.self_deaf for s, _, _ in new], "vo_ev": [ev for _, ev, _ in new],
+            "vo_r": [r for _, _, r in new], "vo_lt": [s.last_tick_at for s, _, _ in new]}
+
+
 def write(conn: Connection, changes: ChangeSet) -> list[int]:
     """Store a run's changes; return the ids of the outbox rows inserted (send them after commit)."""
-    posted, derived = changes.postings, changes.derived
-    if posted or derived:
+    posted, derived, voice = changes.postings, changes.derived, changes.voice
+    voice_updates = len({(c.guild_id, c.id) for c in voice.closed} | {(t.guild_id, t.id) for t in voice.ticked})
+    if posted or derived or voice_updates:
         params: dict[str, Any] = {f"e_{k}": v for k, v in lake_store.event_columns(derived).items()}
+        params.update(_voice_updates(voice))
         params["e_id"] = [e.id for e in derived]
         params.update(ledger_store.posting_columns([p.posting for p in posted]))
         params["id"] = [p.transaction_id for p in posted]
@@ -99,6 +144,8 @@ def write(conn: Connection, changes: ChangeSet) -> list[int]:
             row = conn.execute(_FIRST, params).one()
         except IntegrityError as exc:
             raise Mispredicted(f"the database refused the postings: {exc.orig}") from exc
+        if row.voice_closed != voice_updates:
+            raise Mispredicted(f"{voice_updates - row.voice_closed} voice session(s) to close or tick are not stored")
         if row.events != len(derived):
             raise Mispredicted(f"{len(derived) - row.events} derived event(s) were already in the lake")
         written = dict(zip(row.ids, row.balances, strict=True))
@@ -106,7 +153,7 @@ def write(conn: Connection, changes: ChangeSet) -> list[int]:
             if written.get(p.transaction_id) != p.balance_after:
                 raise Mispredicted(f"posting {p.posting.idempotency_key}: predicted balance {p.balance_after}, "
                                    f"database {written.get(p.transaction_id)}")
-    if not (changes.grants or changes.fires or changes.outbox or posted or derived):   # (switches it off)
+    if not (changes.grants or changes.fires or changes.outbox or posted or derived or voice):   # (switches it off)
         return []
     grants, fires = changes.grants, list(changes.fires.items())
     params = {
@@ -117,7 +164,7 @@ def write(conn: Connection, changes: ChangeSet) -> list[int]:
         "fr": [k[0] for k, _ in fires], "fu": [k[1] for k, _ in fires],
         "ft": [v[0] for _, v in fires], "fev": [v[1] for _, v in fires],
         "ok": [o.kind for o in changes.outbox], "od": [o.dedupe_key for o in changes.outbox],
-        "op": [json.dumps(o.payload) for o in changes.outbox]}
+        "op": [json.dumps(o.payload) for o in changes.outbox], **_voice_inserts(voice)}
     rest = conn.execute(_REST, params).one()
     if rest.granted != len(grants):
         raise Mispredicted(f"{len(grants) - rest.granted} milestone(s) were already granted")

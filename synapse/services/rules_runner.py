@@ -4,9 +4,10 @@ The ingest pipeline calls ``process`` inside its open transaction, right after
 ``lake_store.append`` returned the newly inserted events, and sends
 ``ProcessResult.outbox_ids`` after commit. See ``docs/pipeline.md`` for the contract.
 
-Member locks: a caller that already holds ``ledger_store.lock_members``'s locks for every member
-``members_of(events)`` names passes ``members_locked=True`` (ingest and the voice timer do);
-otherwise ``process`` takes them itself, in one round trip, before reading anything.
+Member locks: ``evaluate`` takes none and writes nothing; its caller holds the locks for every
+member ``touched.members_of(events)`` names and writes the changes (the pipeline, ``services.ingest``,
+takes them in its one lock step). ``process`` is lock → evaluate → write, for callers outside the
+pipeline.
 
 One path for every guild's batch: the pure planner says which facts the events can ask about
 (``processing.plan.facts_needed``), the loader reads them in one round trip
@@ -45,8 +46,8 @@ from synapse.rules.cache import RuleCache
 from synapse.rules.compile import compile_rules
 from synapse.rules.decisions import LevelUpRoute
 
-__all__ = ["MAX_DEPTH", "Mispredicted", "ProcessResult", "grant_by_hand", "load_context", "members_of",
-           "post_by_hand", "process"]
+__all__ = ["MAX_DEPTH", "Evaluated", "Mispredicted", "ProcessResult", "evaluate", "grant_by_hand", "load_context",
+           "members_of", "post_by_hand", "process"]
 
 MAX_DEPTH = 3
 
@@ -118,60 +119,73 @@ def members_of(events: Iterable[Event]) -> set[int]:
     return {u for _, u in touched.members_of(events)}
 
 
-def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
-            max_depth: int = MAX_DEPTH, members_locked: bool = False) -> ProcessResult:
-    """Evaluate newly inserted events and write what they earn, inside the caller's transaction.
+@dataclass
+class Evaluated:
+    """What a batch's rules decided, not yet written: one ``ChangeSet`` per guild, and the tally."""
 
-    ``members_locked=True`` says the caller already holds ``ledger_store.lock_members``'s locks for
-    every member ``members_of(events)`` names (the ingest pipeline and the voice timer take them
-    before appending to the lake); otherwise they are taken here.
+    changes: list[ChangeSet] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+
+
+def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
+             max_depth: int = MAX_DEPTH) -> Evaluated:
+    """Plan, load (one round trip per guild) and run the rules on newly inserted events; write nothing.
+
+    The caller holds the member locks for every member ``touched.members_of(events)`` names (the
+    pipeline's one lock step, ``services.ingest``; :func:`process` for callers outside it) and writes
+    ``changes`` with ``db.changeset.write`` before it commits.
     """
     missing = [ErrorDetail(f"events[{i}].id", "not set: pass the events lake_store.append returned")
                for i, e in enumerate(events) if e.id is None]
     if missing:
         raise ValidationFailed("events must come from the lake", missing)
-    del clock  # decisions use each event's own time; kept for the pipeline's uniform signature
-    t0 = time.perf_counter()
     by_guild: dict[int, list[Event]] = {}
     for e in events:
         by_guild.setdefault(e.guild_id, []).append(e)
-    tally = Tally()
-    outbox: list[int] = []
+    out = Evaluated()
+    tally = out.tally
     for guild_id, guild_events in by_guild.items():
         ctx = load_context(conn, guild_id, rules, max_depth=max_depth)
         if not ctx.rules.triggers:
             tally.events += len(guild_events)
             continue
-        users = members_of(guild_events)
-        if not members_locked:
-            ledger_store.lock_members(conn, guild_id, users)
-        done = _run_batch(conn, ctx, guild_id, guild_events, users)
+        changes, done = _run_batch(conn, ctx, guild_events, members_of(guild_events))
+        out.changes.append(changes)
         tally.events += done.events
         tally.derived += done.derived
         tally.postings += done.postings
         tally.milestones.extend(done.milestones)
         tally.level_ups.extend(done.level_ups)
-        outbox.extend(done.outbox_ids)
+    return out
+
+
+def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any], clock: Clock | None = None,
+            max_depth: int = MAX_DEPTH) -> ProcessResult:
+    """Evaluate newly inserted events and write what they earn, inside the caller's transaction, for
+    callers outside the pipeline (the ingest pipeline and the voice timer lock, evaluate and write
+    in ``services.ingest``): lock the members (one round trip), :func:`evaluate`, write."""
+    del clock  # decisions use each event's own time; kept for a uniform signature
+    t0 = time.perf_counter()
+    pairs = touched.members_of(events)
+    if pairs:
+        ledger_store.lock_member_pairs(conn, pairs)
+    done = evaluate(conn, events, rules=rules, max_depth=max_depth)
+    outbox = [i for changes in done.changes for i in write(conn, changes)]
+    tally = done.tally
     elapsed = (time.perf_counter() - t0) * 1000
     return ProcessResult(events=tally.events, derived=tally.derived, postings=tally.postings,
                          milestones=len(tally.milestones), outbox_ids=outbox, level_ups=len(tally.level_ups),
                          elapsed_ms=elapsed)
 
 
-@dataclass
-class _Done(Tally):
-    outbox_ids: list[int] = field(default_factory=list)
-
-
-def _run_batch(conn: Connection, ctx: Context, guild_id: int, events: Sequence[Event], users: set[int]) -> _Done:
-    """One guild's events: plan, load (one round trip), run in memory, write in bulk."""
-    def body(grow: int) -> _Done:
-        done = _Done()
+def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: set[int]) -> tuple[ChangeSet, Tally]:
+    """One guild's events: plan, load (one round trip), run in memory (the caller writes the changes)."""
+    def body(grow: int) -> tuple[ChangeSet, Tally]:
+        done = Tally()
         state = _state(conn, ctx, events, users, grow=grow)
         loop.run(ctx, state, events, tally=done)
-        done.outbox_ids = write(conn, state.changes)
-        return done
-    result: _Done = _with_ids(conn, body)
+        return state.changes, done
+    result: tuple[ChangeSet, Tally] = _with_ids(conn, body)
     return result
 
 

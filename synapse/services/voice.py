@@ -4,10 +4,13 @@ The decisions (sessions opened, moved, closed, reconciled by a snapshot; ticks i
 minutes; the company a tick counts; late joins; stale sessions) are made by the pure machine in
 ``synapse/processing/voice.py``, which documents them. This module is its shell, per batch:
 
-    plan (what the events need) → one read (``_LOAD``) → apply → two writes (``_UPDATE``, ``_INSERT``)
+    plan (what the events need) → one read (``_LOAD``) → apply → the changes
 
-Callers hold the member locks (``lock_member_pairs``) for every member whose sessions they touch
-(:func:`members_touched` names them for a snapshot).
+The pipeline (``services.ingest``) calls :func:`decide` / :func:`decide_ticks` and hands the changes
+to the one writer (``db.changeset.write``, with the rules' changes). :func:`apply` and
+:func:`tick_sessions` decide and write here (two statements, ``_UPDATE`` and ``_INSERT``), for
+callers outside the pipeline. Callers hold the member locks (``lock_member_pairs``) for every member
+whose sessions they touch (:func:`members_touched` names them for a snapshot).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from synapse.processing.voice import (
     session_start_key,
 )
 
-__all__ = ["MAX_SESSION", "TICK_MINUTES", "VOICE_TYPES", "Session", "apply", "load", "members_touched",
-           "open_sessions", "session_start_key", "tick_sessions", "write"]
+__all__ = ["MAX_SESSION", "TICK_MINUTES", "VOICE_TYPES", "Changes", "Session", "apply", "decide", "decide_ticks",
+           "load", "members_touched", "open_sessions", "session_start_key", "tick_sessions", "write"]
 
 # Everything a batch needs, in one statement. ``o``: the open sessions of the members (and of the
 # snapshot guilds), locked. ``ch``: the channels whose company ticks may count, each from the earliest
@@ -184,14 +187,21 @@ def write(conn: Connection, changes: Changes) -> None:
             "lt": [s.last_tick_at for s, _, _ in new]})
 
 
-def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[Event]:
-    """Apply new voice events (in time order) to the sessions; return the derived events to append."""
+def decide(conn: Connection, events: Iterable[Event], *, now: datetime) -> tuple[Changes, list[Event]]:
+    """What new voice events (in time order) do to the sessions (one read, nothing written): the
+    changes to write and the derived events to append."""
     voice = machine.voice_events(events)
     if not voice:
-        return []
+        return Changes(), []
     changes, derived = machine.apply(load(conn, machine.plan(voice)), voice, now=now)
+    return changes, list(derived)
+
+
+def apply(conn: Connection, events: Iterable[Event], *, now: datetime) -> list[Event]:
+    """:func:`decide` and write the changes here; return the derived events to append."""
+    changes, derived = decide(conn, events, now=now)
     write(conn, changes)
-    return list(derived)
+    return derived
 
 
 def open_sessions(conn: Connection, *, guild_id: int | None = None) -> list[Session]:
@@ -201,10 +211,16 @@ def open_sessions(conn: Connection, *, guild_id: int | None = None) -> list[Sess
     return [_session(r) for r in rows]
 
 
-def tick_sessions(conn: Connection, sessions: Sequence[Session], *, now: datetime) -> list[Event]:
-    """Credit open sessions up to ``now`` and close stale ones (callers lock the members first)."""
+def decide_ticks(conn: Connection, sessions: Sequence[Session], *, now: datetime) -> tuple[Changes, list[Event]]:
+    """The ticks open sessions have earned up to ``now`` and the stale ones to close (nothing written)."""
     if not sessions:
-        return []
+        return Changes(), []
     changes, derived = machine.tick(load(conn, machine.plan_ticks(sessions)), sessions, now=now)
+    return changes, list(derived)
+
+
+def tick_sessions(conn: Connection, sessions: Sequence[Session], *, now: datetime) -> list[Event]:
+    """:func:`decide_ticks` and write the changes here (callers lock the members first)."""
+    changes, derived = decide_ticks(conn, sessions, now=now)
     write(conn, changes)
-    return list(derived)
+    return derived

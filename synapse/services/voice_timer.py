@@ -1,9 +1,10 @@
 """The voice timer's use case: pay open sessions their minutes so far, close stale ones.
 
-Runs every minute. One transaction per guild (and per chunk of sessions): lock the
-members, emit the ticks each open session has earned (keys from the session's content,
-so a tick is never paid twice however often or rarely the timer runs), append them to
-the lake, evaluate the rules on the new ones, commit, enqueue the outbox.
+Runs every minute. One transaction per guild (and per chunk of sessions), through the
+pipeline's own steps (``services.ingest.handle_ticks``): lock the members, emit the ticks
+each open session has earned (keys from the session's content, so a tick is never paid
+twice however often or rarely the timer runs), append them to the lake, evaluate the rules
+on them, one write (postings, sessions ticked or closed, ...), commit, enqueue the outbox.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from synapse.clock import Clock
-from synapse.db import lake_store, ledger_store
-from synapse.db.engine import transaction
-from synapse.services import voice
-from synapse.services.ingest import rule_cache
+from synapse.services import ingest, voice
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +35,6 @@ class TickReport:
 
 def credit_open_sessions(engine: Engine, *, clock: Clock, rules: Any = None,
                          announce: Callable[[list[int]], object] | None = None) -> TickReport:
-    from synapse.services.rules_runner import process
-
     report = TickReport()
     now = clock.now()
     with engine.connect() as conn:
@@ -49,19 +45,13 @@ def credit_open_sessions(engine: Engine, *, clock: Clock, rules: Any = None,
     for guild_sessions in by_guild.values():
         for start in range(0, len(guild_sessions), CHUNK):
             chunk = guild_sessions[start:start + CHUNK]
-            with transaction(engine) as conn:
-                # The members' locks, and the transaction id the rollups rely on (see rollups.py).
-                ledger_store.lock_member_pairs(conn, {(s.guild_id, s.user_id) for s in chunk})
-                derived = voice.tick_sessions(conn, chunk, now=now)
-                new = lake_store.insert_derived(conn, derived)
-                result = process(conn, new, rules=rules or rule_cache(), clock=clock, members_locked=True)
+            # The pipeline's steps from the lock on (services.ingest): lock, ticks, rules, one write.
+            result = ingest.handle_ticks(engine, chunk, now=now, rules=rules, announce=announce)
             report.sessions += len(chunk)
-            report.ticks += sum(1 for e in new if e.event_type == "voice_tick")
-            report.closed += sum(1 for e in new if e.event_type == "voice_session_end")
+            report.ticks += result.ticks
+            report.closed += result.closed
             report.postings += result.postings
             report.outbox_ids += len(result.outbox_ids)
-            if result.outbox_ids and announce is not None:
-                announce(list(result.outbox_ids))
     if report.sessions:
         log.info("voice ticks credited", extra=report.__dict__)
     return report

@@ -10,7 +10,7 @@ from synapse.clock import FixedClock
 from synapse.db.ledger_store import verify
 from synapse.eventlake.envelope import encode_envelope
 from synapse.rules.cache import RuleCache
-from synapse.services.ingest import ingest_message
+from synapse.services.ingest import handle
 from synapse.simulate.community import iso
 from tests.api.conftest import ADMIN, GUILD, NOW, OTHER, Api
 
@@ -162,7 +162,7 @@ def test_bad_input_names_the_field_and_non_admins_are_refused(api: Api) -> None:
 
 
 def _ingest(api: Api, events: list[dict[str, Any]]) -> None:
-    ingest_message(api.engine, encode_envelope(events), clock=FixedClock(NOW), rules=RuleCache())
+    handle(encode_envelope(events), api.engine, clock=FixedClock(NOW), rules=RuleCache())
 
 
 def _message(n: int, minutes: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from synapse.clock import FixedClock
 from synapse.eventlake.envelope import decode_envelope
-from synapse.services.ingest import ingest_events
+from synapse.services.ingest import handle
 from tests.api.conftest import GUILD, NOW, Api
 from tests.support.fake_discord import FakeDiscord, channel, role
 
@@ -224,7 +224,7 @@ def test_relay_events_update_the_cache_in_ingest_and_never_reach_the_lake(api_fa
                                                                 "name": "Newcomer", "position": 1,
                                                                 "managed": False, "color": 0}),
         _dir_event("guild_update", str(GUILD), later, {"afk_channel_id": HELP})))
-    result = ingest_events(api.engine, events, clock=api.clock)
+    result = handle(events, api.engine, clock=api.clock)
     assert result.new == 0
     assert api.sql("SELECT count(*) AS n FROM event_lake WHERE guild_id = :g", g=GUILD)[0].n == 0
     items = {c["id"]: c for c in api.client.get(f"{PATH}/channels", params={"include_deleted": True},
@@ -240,9 +240,9 @@ def test_relay_events_alone_do_not_judge_rules(api_fake: tuple[Api, FakeDiscord]
     that partial directory: a role it does not list is not called unknown."""
     api, _ = api_fake
     at = NOW.isoformat().replace("+00:00", "Z")
-    ingest_events(api.engine, decode_envelope(_envelope(
+    handle(decode_envelope(_envelope(
         _dir_event("role_update", "700000000000000002", at, {"action": "create", "role_id": "700000000000000002",
                                                              "name": "Early", "position": 1, "managed": False,
-                                                             "color": 0}))), clock=api.clock)
+                                                             "color": 0}))), api.engine, clock=api.clock)
     r = api.client.post(f"{PATH}/rules", headers=api.auth(), json=_role_rule(MEMBER))
     assert r.status_code == 201, r.text

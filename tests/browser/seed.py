@@ -37,7 +37,7 @@ def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: in
          seed_value: int = 7) -> dict[str, Any]:
     from synapse.db.engine import make_engine, transaction
     from synapse.services.guild_init import init_guild
-    from synapse.services.ingest import ingest_message
+    from synapse.services.ingest import handle
     from synapse.simulate.community import SimulationConfig, envelopes, simulate
 
     began = time.perf_counter()
@@ -55,7 +55,7 @@ def seed(db_url: str, *, guild_id: int = GUILD_ID, days: float = 14, members: in
         rules: RuleCache[Any] = RuleCache()
         batches = 0
         for text in envelopes(events, max_events=500):
-            ingest_message(engine, text, clock=clock, rules=rules)
+            handle(text, engine, clock=clock, rules=rules)
             batches += 1
         rollup = _refresh_rollups(engine, guild_id)
     finally:

@@ -34,12 +34,12 @@ def main() -> None:
     from synapse.config import load_settings
     from synapse.runner.discovery import discover, host_settings, load_app
     from synapse.runner.queue_worker import QueueWorker
-    from synapse.services import rules_runner
+    from synapse.services import ingest
 
     settings = load_settings(SYNAPSE_ENV="test", AzureWebJobsStorage=args.storage, SYNAPSE_EVENTS_QUEUE=args.queue,
                              SYNAPSE_ANNOUNCE_QUEUE=args.announce_queue)
     set_container(Container(settings, database_url=args.db))
-    real = rules_runner.process
+    real = ingest.run
     seen: list[int] = []
 
     def process(conn: Any, events: Any, **kw: Any) -> Any:
@@ -47,13 +47,13 @@ def main() -> None:
         seen.append(1)
         if len(seen) == args.kill_at:
             Path(args.marker).write_text(json.dumps({
-                "postings": result.postings, "new": len(events), "committed": len(seen) - 1,
+                "postings": result.postings, "new": result.new, "committed": len(seen) - 1,
                 "event_ids": [e.source_event_id for e in events if e.source_system == "discord"]}))
             sys.stdout.flush()
             os.kill(os.getpid(), signal.SIGKILL)  # no except, no finally, no rollback: the process is gone
         return result
 
-    rules_runner.process = process
+    ingest.run = process  # type: ignore[assignment]
     queues, _ = discover(load_app())
     fn = next(q for q in queues if q.name == "ingest")
     host = dataclasses.replace(host_settings(), function_timeout=timedelta(seconds=args.lease),

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from synapse.config import PROJECT_ROOT
 from synapse.runner.discovery import host_settings
-from synapse.services import rules_runner
+from synapse.services import ingest as ingest_service
 from tests.hardening import checks
 from tests.hardening.stack import E2E, idle, make_e2e, running, traffic, wait_until
 from tests.pipeline import ledger_view
@@ -136,7 +136,7 @@ def test_discord_answering_429_and_500_for_a_while(e2e: E2E) -> None:
 def test_an_exception_right_before_commit_then_redelivery(e2e: E2E, monkeypatch: Any) -> None:
     """Every message dies on its first delivery after all its writes, right before COMMIT: nothing of
     it stays, the redelivery credits it once."""
-    real = rules_runner.process
+    real = ingest_service.run
     crashed: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -151,7 +151,7 @@ def test_an_exception_right_before_commit_then_redelivery(e2e: E2E, monkeypatch:
             raise ConnectionResetError("worker killed before commit")
         return result
 
-    monkeypatch.setattr(rules_runner, "process", crash_first_try)
+    monkeypatch.setattr(ingest_service, "run", crash_first_try)
     messages = traffic(seed=14)
     ingest, announce = e2e.worker("ingest", workers=3), e2e.worker("announce", workers=1)
     with running(ingest, announce):

@@ -157,3 +157,21 @@ def test_batch_mode_checks_the_predicted_chain(engine: sa.Engine, guild: int) ->
         assert ledger_store.balances(conn, guild, 1)["gold"] == 12
         assert ledger_store.balances(conn, guild, 2)["gold"] == 7
         assert ledger_store.verify(conn) == []
+
+
+def test_the_row_trigger_runs_outside_batch_mode_only(engine: sa.Engine, guild: int) -> None:
+    """Migration 0014: a plain insert still gets its balance_after from the row trigger (whatever it says),
+    while in batch mode a wrong predicted balance_after is still refused by the statement trigger."""
+    with engine.begin() as conn:
+        ledger_store.post(conn, [_posting(3, 10, "plain-seed")])
+        conn.execute(sa.text(_BATCH.format(rows=_batch_rows((3, 5, 999, "plain-next")))))
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT balance_after FROM transactions WHERE idempotency_key = 'plain-next'"))
+        assert after.scalar_one() == 15
+        assert ledger_store.balances(conn, guild, 3)["gold"] == 15
+    with pytest.raises(sa.exc.IntegrityError, match="does not follow"), engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('synapse.batch_posting', 'on', true)"))
+        conn.execute(sa.text(_BATCH.format(rows=_batch_rows((3, 5, 21, "batch-wrong")))))
+    with engine.connect() as conn:
+        assert ledger_store.balances(conn, guild, 3)["gold"] == 15
+        assert ledger_store.verify(conn) == []

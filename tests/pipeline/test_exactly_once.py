@@ -14,7 +14,7 @@ from synapse.bootstrap import set_container
 from synapse.db import ledger_store
 from synapse.db.engine import make_engine
 from synapse.eventlake.envelope import MAX_MESSAGE_BYTES, encode_envelope
-from synapse.services import rules_runner
+from synapse.services import ingest as ingest_service
 from synapse.simulate.community import SimulationConfig, simulate
 from tests.pipeline import ledger_view
 from tests.pipeline.conftest import GUILD, T0, Stack, make_stack
@@ -89,7 +89,7 @@ def test_three_shuffled_deliveries_on_four_workers_equal_one_clean_pass(clean_pa
 
 def test_crash_before_commit_then_redelivery_credits_exactly_once(stack: Stack, monkeypatch: Any) -> None:
     """A worker dying after all its writes but before COMMIT leaves nothing; the redelivery credits once."""
-    real = rules_runner.process
+    real = ingest_service.run
     crashes: list[int] = []
 
     def crash_once(conn: sa.Connection, events: Any, **kw: Any) -> Any:
@@ -99,7 +99,7 @@ def test_crash_before_commit_then_redelivery_credits_exactly_once(stack: Stack, 
             raise ConnectionResetError("worker killed before commit")  # … and is lost with the transaction
         return result
 
-    monkeypatch.setattr(rules_runner, "process", crash_once)
+    monkeypatch.setattr(ingest_service, "run", crash_once)
     messages = relay_messages()[:3]
     stack.send(messages)
     worker = stack.worker(workers=1)
@@ -129,7 +129,7 @@ def test_crash_before_commit_equals_no_crash(stack: Stack, monkeypatch: Any) -> 
         conn.execute(sa.text("TRUNCATE transactions, wallets, event_lake, user_milestones, outbox, voice_sessions, "
                              "member_cache, rule_state"))
         conn.execute(sa.text("ALTER TABLE transactions ENABLE TRIGGER USER"))
-    real = rules_runner.process
+    real = ingest_service.run
     calls: list[int] = []
 
     def crash_every_other(conn: sa.Connection, events: Any, **kw: Any) -> Any:
@@ -139,7 +139,7 @@ def test_crash_before_commit_equals_no_crash(stack: Stack, monkeypatch: Any) -> 
             raise RuntimeError("injected crash before commit")
         return result
 
-    monkeypatch.setattr(rules_runner, "process", crash_every_other)
+    monkeypatch.setattr(ingest_service, "run", crash_every_other)
     stack.send(messages)
     worker = stack.worker(workers=1)
     worker.drain(timeout=60)

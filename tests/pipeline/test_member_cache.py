@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from synapse.clock import FixedClock
 from synapse.eventlake.envelope import encode_envelope
-from synapse.services.ingest import ingest_message
+from synapse.services.ingest import handle
 from synapse.simulate.community import iso
 from tests.pipeline.conftest import GUILD, T0, Stack
 
@@ -30,9 +30,9 @@ def test_newest_actor_data_wins_and_join_leave_dates_are_kept(stack: Stack) -> N
               "event_type": "member_join", "guild_id": str(GUILD), "user_id": str(USER), "channel_id": None,
               "occurred_at": iso(T0), "payload": {"account_created_at": "2020-01-01T00:00:00Z", "is_bot": False},
               "actor": {"name": "newbie", "roles": []}}
-    ingest_message(stack.engine, encode_envelope([joined, message(1, 10, "ada", ["5"])]), clock=clock)
-    ingest_message(stack.engine, encode_envelope([message(3, 30, "Ada L.", ["5", "6"])]), clock=clock)
-    ingest_message(stack.engine, encode_envelope([message(2, 20, "old name", ["5"])]), clock=clock)  # late
+    handle(encode_envelope([joined, message(1, 10, "ada", ["5"])]), stack.engine, clock=clock)
+    handle(encode_envelope([message(3, 30, "Ada L.", ["5", "6"])]), stack.engine, clock=clock)
+    handle(encode_envelope([message(2, 20, "old name", ["5"])]), stack.engine, clock=clock)  # late
     with stack.engine.connect() as conn:
         row = conn.execute(sa.text("SELECT * FROM member_cache WHERE guild_id = :g AND user_id = :u"),
                            {"g": GUILD, "u": USER}).one()

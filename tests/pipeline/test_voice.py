@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from synapse.clock import FixedClock
 from synapse.eventlake.envelope import encode_envelope
 from synapse.services import voice
-from synapse.services.ingest import ingest_message
+from synapse.services.ingest import handle
 from synapse.services.voice_timer import credit_open_sessions
 from synapse.simulate.community import iso
 from tests.pipeline.conftest import GUILD, T0, Stack
@@ -33,7 +33,7 @@ def ev(kind: str, user: int | None, at: datetime, **payload: Any) -> dict[str, A
 
 def ingest(stack: Stack, *events: dict[str, Any], now: datetime | None = None) -> Any:
     clock = FixedClock(now or T0 + timedelta(days=1))
-    return ingest_message(stack.engine, encode_envelope(list(events)), clock=clock)
+    return handle(encode_envelope(list(events)), stack.engine, clock=clock)
 
 
 def rows(stack: Stack, sql: str, **params: Any) -> list[Any]:

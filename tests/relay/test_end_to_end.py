@@ -2,7 +2,7 @@
 
 The first test needs nothing but the envelope module. The second sends relay
 batches through real Azurite and hands the queue messages to the ingest
-service (``synapse.services.ingest.ingest_message``) against a real PostgreSQL.
+service (``synapse.services.ingest.handle``) against a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ def test_relay_envelopes_decode_into_lake_events_with_the_relay_ids() -> None:
 @pytest.mark.integration
 def test_relay_envelopes_through_azurite_are_ingested_and_credited(azurite, queue_name: str,
                                                                     engine: sa.Engine, tmp_path: Path) -> None:
-    """Relay → Azurite → ingest_message: every event lands once, the author earns XP and a Star."""
+    """Relay → Azurite → ingest.handle: every event lands once, the author earns XP and a Star."""
     from synapse.clock import FixedClock
     from synapse.db import ledger_store
     from synapse.services.guild_init import init_guild
-    from synapse.services.ingest import ingest_message
+    from synapse.services.ingest import handle
 
     guild = int(p.GUILD)
     with engine.begin() as conn:
@@ -83,7 +83,7 @@ def test_relay_envelopes_through_azurite_are_ingested_and_credited(azurite, queu
     bodies = [m.content for m in client.receive_messages(max_messages=32, visibility_timeout=60)]
     assert bodies
     clock = FixedClock(T0 + timedelta(minutes=5))
-    results = [ingest_message(engine, body, clock=clock) for body in bodies]
+    results = [handle(body, engine, clock=clock) for body in bodies]
     assert sum(r.new for r in results) == 5
     with engine.connect() as conn:
         lake = conn.execute(sa.text("SELECT source_event_id FROM event_lake WHERE guild_id = :g "
@@ -93,7 +93,7 @@ def test_relay_envelopes_through_azurite_are_ingested_and_credited(azurite, queu
     assert balances.get("xp", 0) >= 30  # two messages, 15–25 XP each, a minute apart
     assert sum(v for k, v in balances.items() if k != "xp") >= 1  # the reaction's Star
     # Redelivery (at-least-once) credits nothing twice.
-    again = [ingest_message(engine, body, clock=clock) for body in bodies]
+    again = [handle(body, engine, clock=clock) for body in bodies]
     assert all(r.duplicate for r in again)
     with engine.connect() as conn:
         assert ledger_store.balances(conn, guild, int(p.MASON)) == balances

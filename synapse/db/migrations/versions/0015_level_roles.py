@@ -9,13 +9,13 @@ rules; a guild still holding the old, never-used defaults gets the texts it has 
 ("GG …"), so nothing changes for it until an admin edits them.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
