@@ -107,6 +107,8 @@ test('every admin page renders the guild\'s real configuration', async (ctx) => 
 
   await page.goto(`/g/${g}/admin`);
   await page.getByRole('heading', { name: 'Admin', exact: true }).waitFor();
+  // What Synapse installed when the guild was set up (onboarding's summary card).
+  await page.getByTestId('setup').filter({ hasText: 'currencies' }).waitFor();
   await shot(page, 'admin-start');
 
   await page.goto(`/g/${g}/admin/currencies`);
