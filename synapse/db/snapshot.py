@@ -94,9 +94,11 @@ SELECT
           WHERE guild_id = :g AND rule_id = x.r AND user_id = x.u
             AND last_fired_at > :fire_s AND last_fired_at < :fire_e) AS fired OFFSET 0) f) AS fires,
   -- [[member, position in the cap_* arrays, positive rule credits of the currency in the window]]
+  -- (``kind || ''``: the guild-wide ix_transactions_period must not serve a member's window; its
+  -- partial predicate cannot be proven from that, so only the member's index can)
   (SELECT json_agg(json_build_array(x.u, x.n, (
             SELECT COALESCE(SUM(amount), 0) FROM transactions
-             WHERE guild_id = :g AND user_id = x.u AND currency_key = x.c AND kind = 'rule' AND amount > 0
+             WHERE guild_id = :g AND user_id = x.u AND currency_key = x.c AND kind || '' = 'rule' AND amount > 0
                AND occurred_at >= COALESCE(x.s, (SELECT started_at FROM seasons
                                                   WHERE guild_id = :g AND status = 'active'), 'epoch')
                AND (x.e IS NULL OR occurred_at < x.e))))
