@@ -125,7 +125,8 @@ def main() -> int:
 
         bare_texts = for_guild(texts, BARE_GUILD)
         real = rules_runner.evaluate
-        rules_runner.evaluate = lambda conn, evs, **kw: rules_runner.Evaluated()  # type: ignore[assignment]
+        rules_runner.evaluate = lambda conn, evs, **kw: rules_runner.Evaluated(  # type: ignore[assignment]
+            unstored=list(kw.get("unstored", ())))   # voice's derived events: appended without rules
         try:
             began = time.perf_counter()
             for text in bare_texts:

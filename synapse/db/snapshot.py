@@ -42,6 +42,9 @@ SELECT
      CROSS JOIN LATERAL (SELECT source_event_id FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND event_type = 'milestone_earned'
                             AND source_system = 'synapse' OFFSET 0) e) END AS milestone_events,
+  (SELECT json_agg(x.k) FROM unnest(CAST(:dk AS text[])) AS x(k)
+    WHERE (SELECT true FROM event_lake WHERE guild_id = :g AND source_system = 'synapse'
+                                         AND source_event_id = x.k)) AS derived_keys,
   (SELECT json_agg(json_build_array(m.user_id, m.roles, m.joined_at, m.account_created_at, m.is_bot))
      FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
@@ -137,7 +140,7 @@ def _params(q: FactQuery) -> dict[str, Any]:
     fire_s, fire_e = q.fire_span or (None, None)
     fp_s, fp_e = q.fingerprint_span or (None, None)
     return {
-        "g": q.guild_id, "u": list(q.members), "me": q.milestone_events,
+        "g": q.guild_id, "u": list(q.members), "me": q.milestone_events, "dk": list(q.derived_keys),
         "lt_t": [x.event_type for x in q.lifetimes], "lt_f": [x.field for x in q.lifetimes],
         "lt_d": [x.default for x in q.lifetimes], "lt_m": [",".join(map(str, x.milestone_ids)) for x in q.lifetimes],
         "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
@@ -228,6 +231,7 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
     for user_id, key in row.earned or ():
         snap.earned[user_id].add(key)
     snap.milestone_events = set(row.milestone_events or ())
+    snap.derived_keys = set(row.derived_keys or ())
     snap.members = dict.fromkeys(query.members)
     for user_id, roles, joined_at, created_at, is_bot in row.members or ():
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),

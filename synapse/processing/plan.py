@@ -78,6 +78,7 @@ class FactQuery:
     # A credit taken back already has a posting keyed ``taken_back_prefix + its key`` (``keys.Clawback``).
     taken_back_prefix: str = ledger_keys.Clawback.PREFIX
     milestone_events: bool = False              # the members' milestone_earned events already in the lake
+    derived_keys: tuple[str, ...] = ()          # source ids of derived events to append: which the lake holds
     tx_ids: int = 0                             # transaction ids to reserve
     event_ids: int = 0                          # lake ids to reserve (derived events)
     # The "as of" form (``facts_as_of``, a backtest's start): every member of the guild instead of

@@ -25,6 +25,7 @@ class Snapshot:
     balances: dict[tuple[int, str], int] = field(default_factory=dict)
     earned: dict[int, set[str]] = field(default_factory=dict)
     milestone_events: set[str] = field(default_factory=set)       # source ids of milestone_earned in the lake
+    derived_keys: set[str] = field(default_factory=set)           # those of ``FactQuery.derived_keys`` in the lake
     counts: dict[tuple[int, str], int] = field(default_factory=dict)    # lifetime, the message's own included
     sums: dict[tuple[int, str, str], int] = field(default_factory=dict)
     # (member, event type, summed field or None, occurred_at, value)

@@ -5,8 +5,9 @@ relay's end-to-end test call it), in this order and once each:
 
     decode → BEGIN → lock every member (one statement, sorted) → directory events → lake append (new
     events only) → onboarding (``guild_join``) → member cache → voice (decide on loaded sessions) →
-    voice's derived events appended → rules (plan → load → loop) → one write of the ChangeSet
-    (postings, derived events, grants, fires, outbox rows, voice sessions) → COMMIT → announce
+    rules (plan → load → loop, over the new events and voice's derived ones) → one write of the
+    ChangeSet (postings, derived events voice's included, grants, fires, outbox rows, voice
+    sessions) → COMMIT → announce
 
 The voice timer (:func:`handle_ticks`) goes through the same steps from "lock" on, with the ticks
 its open sessions earned instead of an envelope's events.
@@ -133,9 +134,12 @@ def _lock_late(conn: Connection, changes: Changes, derived: Sequence[Event], loc
 
 def _settle(conn: Connection, new: Sequence[Event], voice_changes: Changes, voice_derived: Sequence[Event],
             rules: RuleCache[Any] | None) -> IngestResult:
-    """Voice's derived events appended, the rules run, and one write of everything (members locked)."""
-    derived = lake_store.insert_derived(conn, voice_derived) if voice_derived else []
-    done = rules_runner.evaluate(conn, [*new, *derived], rules=rules or rule_cache())
+    """The rules run on the new events and voice's derived ones, and one write of everything (members
+    locked): voice's derived events take lake ids the loader reserved and ride in the ChangeSet."""
+    derived = list(voice_derived)
+    done = rules_runner.evaluate(conn, new, rules=rules or rule_cache(), unstored=derived)
+    if done.unstored:   # a guild without rules: nothing reserved ids for them
+        lake_store.insert_derived(conn, done.unstored)
     changesets = done.changes
     if voice_changes:   # the voice sessions ride with the first guild's changes (or alone)
         first = changesets[0] if changesets else ChangeSet(new[0].guild_id if new else _guild(voice_changes))

@@ -40,7 +40,7 @@ from synapse.processing import loop, touched
 from synapse.processing.changes import ChangeSet
 from synapse.processing.loop import Context, Tally
 from synapse.processing.plan import facts_needed
-from synapse.processing.snapshot import state_for
+from synapse.processing.snapshot import Snapshot, state_for
 from synapse.processing.state import IdsExhausted, MemoryState
 from synapse.rules.cache import RuleCache
 from synapse.rules.compile import compile_rules
@@ -121,15 +121,24 @@ def members_of(events: Iterable[Event]) -> set[int]:
 
 @dataclass
 class Evaluated:
-    """What a batch's rules decided, not yet written: one ``ChangeSet`` per guild, and the tally."""
+    """What a batch's rules decided, not yet written: one ``ChangeSet`` per guild, and the tally.
+
+    ``unstored``: derived events given to :func:`evaluate` that no ChangeSet carries (a guild without
+    rules): the caller appends them to the lake itself.
+    """
 
     changes: list[ChangeSet] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    unstored: list[Event] = field(default_factory=list)
 
 
 def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
-             max_depth: int = MAX_DEPTH) -> Evaluated:
+             max_depth: int = MAX_DEPTH, unstored: Sequence[Event] = ()) -> Evaluated:
     """Plan, load (one round trip per guild) and run the rules on newly inserted events; write nothing.
+
+    ``unstored``: derived events not in the lake yet (voice's ticks and session ends), run after
+    ``events``: each takes a lake id the loader reserved and rides in the guild's ChangeSet, so the
+    one writer appends them with the rest (no insert of their own before the rules run).
 
     The caller holds the member locks for every member ``touched.members_of(events)`` names (the
     pipeline's one lock step, ``services.ingest``; :func:`process` for callers outside it) and writes
@@ -139,17 +148,20 @@ def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any]
                for i, e in enumerate(events) if e.id is None]
     if missing:
         raise ValidationFailed("events must come from the lake", missing)
-    by_guild: dict[int, list[Event]] = {}
+    by_guild: dict[int, tuple[list[Event], list[Event]]] = {}
     for e in events:
-        by_guild.setdefault(e.guild_id, []).append(e)
+        by_guild.setdefault(e.guild_id, ([], []))[0].append(e)
+    for e in unstored:
+        by_guild.setdefault(e.guild_id, ([], []))[1].append(e)
     out = Evaluated()
     tally = out.tally
-    for guild_id, guild_events in by_guild.items():
+    for guild_id, (guild_events, pending) in by_guild.items():
         ctx = load_context(conn, guild_id, rules, max_depth=max_depth)
         if not ctx.rules.triggers:
-            tally.events += len(guild_events)
+            tally.events += len(guild_events) + len(pending)
+            out.unstored.extend(pending)
             continue
-        changes, done = _run_batch(conn, ctx, guild_events, members_of(guild_events))
+        changes, done = _run_batch(conn, ctx, guild_events, members_of([*guild_events, *pending]), pending)
         out.changes.append(changes)
         tally.events += done.events
         tally.derived += done.derived
@@ -178,23 +190,42 @@ def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
                          elapsed_ms=elapsed)
 
 
-def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: set[int]) -> tuple[ChangeSet, Tally]:
-    """One guild's events: plan, load (one round trip), run in memory (the caller writes the changes)."""
+def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: set[int],
+               pending: Sequence[Event] = ()) -> tuple[ChangeSet, Tally]:
+    """One guild's events (and derived ones not stored yet): plan, load (one round trip), run in memory
+    (the caller writes the changes)."""
     def body(grow: int) -> tuple[ChangeSet, Tally]:
         done = Tally()
-        state = _state(conn, ctx, events, users, grow=grow)
-        loop.run(ctx, state, events, tally=done)
+        query = replace(facts_needed(ctx, [*events, *pending], members=users, extra_events=len(pending)),
+                        derived_keys=tuple(sorted({e.source_event_id for e in pending})))
+        if grow > 1:
+            query = replace(query, tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow + 16)
+        snapshot = loader.load(conn, query)
+        stored = _to_store(pending, snapshot)
+        state = state_for(ctx, snapshot, observed=events)
+        loop.run(ctx, state, [*events, *stored], tally=done)
+        state.changes.derived[:0] = stored
         return state.changes, done
     result: tuple[ChangeSet, Tally] = _with_ids(conn, body)
     return result
 
 
-def _state(conn: Connection, ctx: Context, events: Sequence[Event], users: Iterable[int], *,
-           extra_postings: int = 0, extra_events: int = 0, grow: int = 1) -> MemoryState:
-    query = facts_needed(ctx, events, members=users, extra_postings=extra_postings, extra_events=extra_events)
-    if grow > 1:
-        query = replace(query, tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow + 16)
-    return state_for(ctx, loader.load(conn, query), observed=events)
+def _to_store(pending: Sequence[Event], snapshot: Snapshot) -> list[Event]:
+    """The derived events to append, as the lake would keep them: the first of each key, none it holds
+    already; each takes one of the first reserved lake ids. The lake does not hold them yet, so the
+    snapshot's lifetime totals leave them out already (``state_for`` takes off only the stored events)."""
+    seen = set(snapshot.derived_keys)
+    fresh = []
+    for e in pending:
+        if e.source_event_id not in seen:
+            seen.add(e.source_event_id)
+            fresh.append(e)
+    ids = snapshot.event_ids
+    if len(ids) < len(fresh):
+        raise IdsExhausted("lake ids")
+    stored = [replace(e, id=i) for e, i in zip(fresh, ids, strict=False)]
+    del ids[:len(stored)]
+    return stored
 
 
 def _with_ids(conn: Connection, body: Any) -> Any:

@@ -221,3 +221,25 @@ def test_cap_windows_read_the_member_index_not_the_guild_window(engine: sa.Engin
         used = loader.load(conn, query).cap_used
     assert "ix_transactions_period" not in plan and "ix_transactions_member_currency_time" in plan
     assert used == {(100, "stars", day, day + timedelta(days=1)): 8, (101, "stars", day, day + timedelta(days=1)): 8}
+
+
+def test_derived_events_not_yet_stored_are_credited_once_and_written_by_the_change_set(
+        engine: sa.Engine, guild: int) -> None:
+    """Voice's derived events reach the rules unstored: each takes a reserved lake id and the one writer
+    appends it. A repeat within the batch, or one the lake holds already, is neither credited nor
+    written again (as the lake's natural key would keep it)."""
+    from synapse.db.changeset import write
+    from synapse.rules.simulate import voice_tick
+    from synapse.services.rules_runner import evaluate
+
+    cache: RuleCache[object] = RuleCache()
+    first, second = voice_tick(GUILD, 7, T0), voice_tick(GUILD, 7, T0 + timedelta(minutes=1))
+    with engine.begin() as conn:
+        lake_store.append(conn, [first])   # already stored, by an earlier message
+        done = evaluate(conn, [], rules=cache, unstored=[first, second, second])
+        [changes] = done.changes
+        assert [e.source_event_id for e in changes.derived if e.event_type == "voice_tick"] == [second.source_event_id]
+        assert all(e.id is not None for e in changes.derived)
+        write(conn, changes)
+    assert _scalar(engine, "SELECT count(*) FROM event_lake WHERE guild_id = :g AND event_type = 'voice_tick'") == 2
+    assert _scalar(engine, "SELECT count(*) FROM transactions WHERE guild_id = :g AND event_type = 'voice_tick'") == 1
