@@ -24,16 +24,18 @@ class Row:
     role_id: int
 
 
-# ``{g}``: the guild id expression. The rows with each role's deleted flag, and the settings the rules read.
+# ``{g}``: the guild id expression. The settings the rules read (templates, level role mode) as one JSON text.
+RULE_SETTINGS = """(SELECT jsonb_object_agg(key, value)::text FROM settings
+      WHERE guild_id = {g} AND key IN ('levelup_template', 'milestone_template', 'level_role_mode'))"""
+
+# The rows with each role's deleted flag, and the settings the rules read.
 FINGERPRINT = """
     (SELECT md5(COALESCE(string_agg(lr.currency_key || ':' || lr.level || ':' || lr.role_id || ':'
                                     || (d.deleted_at IS NOT NULL), ',' ORDER BY lr.currency_key, lr.level), ''))
        FROM level_roles lr
        LEFT JOIN guild_directory d ON d.guild_id = lr.guild_id AND d.kind = 'role' AND d.id = lr.role_id
       WHERE lr.guild_id = {g}) AS level_roles,
-    (SELECT jsonb_object_agg(key, value)::text FROM settings
-      WHERE guild_id = {g} AND key IN ('levelup_template', 'milestone_template', 'level_role_mode'))
-      AS rule_settings"""
+    """ + RULE_SETTINGS + " AS rule_settings"
 
 
 def rows(conn: Connection, guild_id: int) -> list[Row]:
@@ -74,6 +76,12 @@ def load_table(conn: Connection, guild_id: int, rule_settings: str | None) -> Le
     """The table the engine compiles: deleted roles left out; the mode from the settings fragment's JSON."""
     mode = (json.loads(rule_settings) if rule_settings else {}).get("level_role_mode", "stack")
     return table_from(rows(conn, guild_id), str(mode), skip=deleted_roles(conn, guild_id))
+
+
+def rule_settings(conn: Connection, guild_id: int) -> str | None:
+    """The settings fragment the rules read (``FINGERPRINT``'s ``rule_settings``), for ``load_table``/``rule_texts``."""
+    value = conn.execute(text("SELECT " + RULE_SETTINGS.format(g=":g")), {"g": guild_id}).scalar()
+    return None if value is None else str(value)
 
 
 def rule_texts(rule_settings: str | None) -> dict[str, str]:

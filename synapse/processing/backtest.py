@@ -18,7 +18,7 @@ from synapse.ledger.model import Currency
 from synapse.milestones.criteria import CompiledMilestone
 from synapse.processing.loop import Context, Tally, ctx_step
 from synapse.processing.state import MemoryState
-from synapse.rules.compile import RuleRecord, compile_rules
+from synapse.rules.compile import LevelRoleTable, RuleRecord, compile_rules
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
 from synapse.rules.model import RuleSpec
 
@@ -132,10 +132,13 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
              milestones: Sequence[CompiledMilestone] = (), disabled_modules: Iterable[str] = (),
              state: Callable[[], MemoryState] | None = None, max_depth: int = 3,
              progress: Callable[[int], None] | None = None, every: int = 10_000,
-             levelup: LevelUpRoute = LEVELUP_DEFAULT) -> BacktestReport:
+             levelup: LevelUpRoute = LEVELUP_DEFAULT, texts: Mapping[str, str] | None = None,
+             level_roles: LevelRoleTable | None = None) -> BacktestReport:
     """Run ``rules`` over ``events`` (stored engine-derived events are skipped and regenerated).
 
-    ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted).
+    ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted);
+    ``texts`` and ``level_roles``: the guild's template settings and level role table, compiled as
+    live compiles them (``compile_rules``), so a backtest reports the level roles live would assign.
     """
     # The loop allocates millions of short-lived, acyclic objects (events, postings) while the
     # state grows: the cyclic collector would rescan that growing heap again and again for nothing.
@@ -146,7 +149,7 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     try:
         return _run(events, rules=rules, currencies=currencies, milestones=milestones,
                     off=frozenset(disabled_modules), state=state, max_depth=max_depth, progress=progress,
-                    every=every, levelup=levelup)
+                    every=every, levelup=levelup, texts=texts, level_roles=level_roles)
     finally:
         if was_enabled:
             gc.enable()
@@ -155,12 +158,14 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
 def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Mapping[str, Currency],
          milestones: Sequence[CompiledMilestone], off: frozenset[str], state: Callable[[], MemoryState] | None,
          max_depth: int, progress: Callable[[int], None] | None, every: int,
-         levelup: LevelUpRoute) -> BacktestReport:
+         levelup: LevelUpRoute, texts: Mapping[str, str] | None,
+         level_roles: LevelRoleTable | None) -> BacktestReport:
     guild_id = next(iter(currencies.values())).guild_id if currencies else 0
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
     mem.tune([r.spec for r in rules], [m.record.spec for m in milestones])
-    ctx = Context(compile_rules(rules, disabled_modules=off, max_depth=max_depth), currencies, tuple(milestones),
+    compiled = compile_rules(rules, disabled_modules=off, max_depth=max_depth, texts=texts, level_roles=level_roles)
+    ctx = Context(compiled, currencies, tuple(milestones),
                   milestones_enabled="milestones" not in off, levelup=levelup)
     tally = Tally()
     seen = 0

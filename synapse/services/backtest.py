@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from synapse.db import ledger_store, rules_store, snapshot
+from synapse.db import ledger_store, level_roles_store, rules_store, snapshot
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
 from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
@@ -76,6 +76,9 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     milestones = compile_milestones(rules_store.load_milestones(conn, guild_id),
                                     curves={k: c.curve for k, c in currencies.items()})
     levelup = rules_store.levelup_route(conn, guild_id)
+    settings = level_roles_store.rule_settings(conn, guild_id)   # templates and level roles, as live compiles them
+    texts = level_roles_store.rule_texts(settings)
+    level_roles = level_roles_store.load_table(conn, guild_id, settings)
 
     # One read of the start state seeds both runs (``state_at`` only reads the snapshot).
     start_facts = snapshot.load(conn, facts_as_of(guild_id, start))
@@ -84,7 +87,7 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
                         milestones=milestones, disabled_modules=disabled,
                         state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
-                        levelup=levelup)
+                        levelup=levelup, texts=texts, level_roles=level_roles)
 
     drafted = one(overlay(live_rules, draft or (), only_draft=only_draft), progress)
     live = one(live_rules, None) if compare and draft else None

@@ -91,7 +91,7 @@ def test_dashboard_type_check_and_unit_tests() -> None:
 
 # Roles of the simulated community in (fake) Discord: the bot's own role sits between them.
 ROLE_IDS = {"Moderators": "1100000000000000901", "Synapse": "1100000000000000902",
-            "Regulars": "1100000000000000903"}
+            "Regulars": "1100000000000000903", "Server Booster": "1100000000000000904"}
 
 
 def discord_guild(fake: FakeDiscord) -> None:
@@ -103,9 +103,10 @@ def discord_guild(fake: FakeDiscord) -> None:
     voice = [channel(cid, name, type=2, position=i) for i, (name, cid) in enumerate(community.voice_channels.items())]
     fake.add_guild(GUILD_ID, name="Simulated Community", channels=[*text, *voice],
                    roles=[role(community.member_role, "Member", position=1),
-                          role(ROLE_IDS["Regulars"], "Regulars", position=2),
-                          role(ROLE_IDS["Synapse"], "Synapse", position=3, managed=True, bot_id=fake.application_id),
-                          role(ROLE_IDS["Moderators"], "Moderators", position=4)],
+                          role(ROLE_IDS["Server Booster"], "Server Booster", position=2, premium_subscriber=True),
+                          role(ROLE_IDS["Regulars"], "Regulars", position=3),
+                          role(ROLE_IDS["Synapse"], "Synapse", position=4, managed=True, bot_id=fake.application_id),
+                          role(ROLE_IDS["Moderators"], "Moderators", position=5)],
                    bot_roles=[ROLE_IDS["Synapse"]])
 
 

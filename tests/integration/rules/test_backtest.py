@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from synapse.admin.audit import SYSTEM
-from synapse.db import lake_store, rules_store
+from synapse.db import lake_store, level_roles_store, rules_store
 from synapse.rules.cache import RuleCache
 from synapse.rules.model import validate_rule
 from synapse.rules.simulate import simulate
@@ -87,3 +87,18 @@ def test_backtest_leaves_the_database_byte_for_byte_unchanged(engine: sa.Engine,
     result = run_backtest_readonly(engine, GUILD, [draft], start=day[len(day) // 4].occurred_at)
     assert result.draft.events > 0 and result.draft.total("gold") > 0
     assert _checksums(engine) == before
+
+
+def test_backtest_assigns_the_level_roles_live_assigned(engine: sa.Engine, day: list[Any]) -> None:
+    """The guild's level role table is compiled into backtests as live compiles it: the same role adds."""
+    with engine.begin() as conn:
+        init_guild(conn, GUILD, actor=SYSTEM)
+        level_roles_store.replace(conn, GUILD, [level_roles_store.Row("xp", 1, 5001),
+                                                level_roles_store.Row("xp", 2, 5002)])
+    _live(engine, [e for e in day if e.event_type in MESSAGE_TYPES])
+    with engine.connect() as conn:
+        live = sorted((int(r.payload["user_id"]), int(r.payload["role_id"]), "add") for r in conn.execute(sa.text(
+            "SELECT payload FROM outbox WHERE guild_id = :g AND kind = 'role_add'"), {"g": GUILD}))
+    assert {role for _, role, _ in live} == {5001, 5002}        # members reached both levels live
+    result = run_backtest_readonly(engine, GUILD, None)
+    assert sorted(result.draft.role_changes) == live
