@@ -185,7 +185,7 @@ def _phase_timers() -> dict[str, list[float]]:
         setattr(module, attr, timed)
 
     wrap(ingest_service, "decode_envelope", "decode")
-    wrap(ingest_service.lake_store, "append", "lake append (+ voice derived)")
+    wrap(ingest_service.lake_store, "append", "lake append (+ voice derived, guilds without rules)")
     wrap(ingest_service.ledger_store, "lock_member_pairs", "locks")
     wrap(ingest_service.directory, "apply_events", "directory")
     wrap(ingest_service.members, "refresh", "member cache")

@@ -119,31 +119,34 @@ test('the rule form sets no-XP roles, a role multiplier and the booster bonus, a
     name: 'E2E multiplied XP', enabled: false, trigger: { event: 'message_create' },
     effects: [{ type: 'credit', to: 'actor', currency: 'xp', amount: 10 }] } });
   eq(created.status, 201, `the rule is created (${JSON.stringify(created.data)})`);
-  await page.goto(`/g/${g}/admin/rules/${created.data.rule_id}`);
-  const noXp = page.getByTestId('rule-noxp-roles');
-  await noXp.getByRole('combobox').fill('Moder');
-  await noXp.getByRole('combobox').press('Enter');
-  await noXp.getByTestId('chip').filter({ hasText: '@Moderators' }).waitFor();
-  await noXp.getByRole('combobox').press('Escape');   // a multi-picker stays open for the next pick
-  await page.getByTestId('rule-multiplier-add').click();
-  const target = page.getByTestId('rule-multiplier-0-target');
-  await target.getByRole('combobox').fill('Regul');
-  await target.getByRole('combobox').press('Enter');
-  await target.getByTestId('chip').filter({ hasText: '@Regulars' }).waitFor();
-  await page.getByTestId('rule-multiplier-0-times').fill('3');
-  await page.getByTestId('rule-booster').fill('1.5');
-  await page.getByTestId('rule-valid').filter({ hasText: 'Valid rule.' }).waitFor();
-  const json = JSON.parse(await page.getByTestId('rule-json').inputValue());
-  const none = json.conditions.find((c) => c.type === 'roles');
-  eq(JSON.stringify(none?.none_of), JSON.stringify([moderators.id]), 'members with @Moderators earn no XP');
-  eq(JSON.stringify(json.effects[0].multipliers), JSON.stringify([{ role: regulars.id, times: 3 }, { role: booster.id, times: 1.5 }]),
-    'the role multiplier and the booster bonus, in the order the form lists them');
-  await shot(page, 'admin-rule-multipliers');
-  await page.getByRole('button', { name: 'Run backtest' }).click();   // saving needs a backtest of the draft
-  await page.getByTestId('backtest-report').waitFor({ timeout: 60000 });
-  await page.getByRole('button', { name: 'Save new version' }).click();
-  await page.getByTestId('save-status').filter({ hasText: `Saved as version ${created.data.version + 1}` }).waitFor();
-  const saved = (await ctx.api(`/api/guilds/${g}/admin/rules/${created.data.rule_id}`, { token })).data;
-  eq(JSON.stringify(saved.definition.effects[0].multipliers), JSON.stringify(json.effects[0].multipliers), 'saved as shown');
-  await ctx.api(`/api/guilds/${g}/admin/rules/${created.data.rule_id}`, { method: 'DELETE', token });
+  try {
+    await page.goto(`/g/${g}/admin/rules/${created.data.rule_id}`);
+    const noXp = page.getByTestId('rule-noxp-roles');
+    await noXp.getByRole('combobox').fill('Moder');
+    await noXp.getByRole('combobox').press('Enter');
+    await noXp.getByTestId('chip').filter({ hasText: '@Moderators' }).waitFor();
+    await noXp.getByRole('combobox').press('Escape');   // a multi-picker stays open for the next pick
+    await page.getByTestId('rule-multiplier-add').click();
+    const target = page.getByTestId('rule-multiplier-0-target');
+    await target.getByRole('combobox').fill('Regul');
+    await target.getByRole('combobox').press('Enter');
+    await target.getByTestId('chip').filter({ hasText: '@Regulars' }).waitFor();
+    await page.getByTestId('rule-multiplier-0-times').fill('3');
+    await page.getByTestId('rule-booster').fill('1.5');
+    await page.getByTestId('rule-valid').filter({ hasText: 'Valid rule.' }).waitFor();
+    const json = JSON.parse(await page.getByTestId('rule-json').inputValue());
+    const none = json.conditions.find((c) => c.type === 'roles');
+    eq(JSON.stringify(none?.none_of), JSON.stringify([moderators.id]), 'members with @Moderators earn no XP');
+    eq(JSON.stringify(json.effects[0].multipliers), JSON.stringify([{ role: regulars.id, times: 3 }, { role: booster.id, times: 1.5 }]),
+      'the role multiplier and the booster bonus, in the order the form lists them');
+    await shot(page, 'admin-rule-multipliers');
+    await page.getByRole('button', { name: 'Run backtest' }).click();   // saving needs a backtest of the draft
+    await page.getByTestId('backtest-report').waitFor({ timeout: 60000 });
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page.getByTestId('save-status').filter({ hasText: `Saved as version ${created.data.version + 1}` }).waitFor();
+    const saved = (await ctx.api(`/api/guilds/${g}/admin/rules/${created.data.rule_id}`, { token })).data;
+    eq(JSON.stringify(saved.definition.effects[0].multipliers), JSON.stringify(json.effects[0].multipliers), 'saved as shown');
+  } finally {   // a failure leaves no rule behind for later tests
+    await ctx.api(`/api/guilds/${g}/admin/rules/${created.data.rule_id}`, { method: 'DELETE', token });
+  }
 });

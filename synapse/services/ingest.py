@@ -136,10 +136,10 @@ def _settle(conn: Connection, new: Sequence[Event], voice_changes: Changes, voic
             rules: RuleCache[Any] | None) -> IngestResult:
     """The rules run on the new events and voice's derived ones, and one write of everything (members
     locked): voice's derived events take lake ids the loader reserved and ride in the ChangeSet."""
-    derived = list(voice_derived)
-    done = rules_runner.evaluate(conn, new, rules=rules or rule_cache(), unstored=derived)
+    done = rules_runner.evaluate(conn, new, rules=rules or rule_cache(), unstored=voice_derived)
+    derived = done.stored   # the ones the ChangeSets write (repeats and those already in the lake left out)
     if done.unstored:   # a guild without rules: nothing reserved ids for them
-        lake_store.insert_derived(conn, done.unstored)
+        derived = [*derived, *lake_store.insert_derived(conn, done.unstored)]
     changesets = done.changes
     if voice_changes:   # the voice sessions ride with the first guild's changes (or alone)
         first = changesets[0] if changesets else ChangeSet(new[0].guild_id if new else _guild(voice_changes))

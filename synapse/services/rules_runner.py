@@ -33,7 +33,7 @@ from synapse.db import ledger_store, level_roles_store, rules_store
 from synapse.db import snapshot as loader
 from synapse.db.changeset import Mispredicted, write
 from synapse.errors import ErrorDetail, ValidationFailed
-from synapse.eventlake.events import Event
+from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.model import Posting
 from synapse.milestones.criteria import MilestoneRecord, compile_milestones
 from synapse.processing import loop, touched
@@ -123,12 +123,14 @@ def members_of(events: Iterable[Event]) -> set[int]:
 class Evaluated:
     """What a batch's rules decided, not yet written: one ``ChangeSet`` per guild, and the tally.
 
-    ``unstored``: derived events given to :func:`evaluate` that no ChangeSet carries (a guild without
-    rules): the caller appends them to the lake itself.
+    ``stored``: the derived events given to :func:`evaluate` that the ChangeSets carry (with their lake
+    ids; repeats and those the lake held already are left out); ``unstored``: those no ChangeSet carries
+    (a guild without rules): the caller appends them to the lake itself.
     """
 
     changes: list[ChangeSet] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    stored: list[Event] = field(default_factory=list)
     unstored: list[Event] = field(default_factory=list)
 
 
@@ -140,14 +142,18 @@ def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any]
     ``events``: each takes a lake id the loader reserved and rides in the guild's ChangeSet, so the
     one writer appends them with the rest (no insert of their own before the rules run).
 
-    The caller holds the member locks for every member ``touched.members_of(events)`` names (the
-    pipeline's one lock step, ``services.ingest``; :func:`process` for callers outside it) and writes
-    ``changes`` with ``db.changeset.write`` before it commits.
+    The caller holds the member locks for every member ``touched.members_of`` names in ``events`` and
+    ``unstored`` (the pipeline's one lock step, ``services.ingest``; :func:`process` for callers outside
+    it) and writes ``changes`` with ``db.changeset.write`` before it commits.
     """
     missing = [ErrorDetail(f"events[{i}].id", "not set: pass the events lake_store.append returned")
                for i, e in enumerate(events) if e.id is None]
     if missing:
         raise ValidationFailed("events must come from the lake", missing)
+    foreign = [ErrorDetail(f"unstored[{i}].source_system", f"{e.source_system!r}: only {SYNAPSE!r} (derived events)")
+               for i, e in enumerate(unstored) if e.source_system != SYNAPSE]
+    if foreign:
+        raise ValidationFailed("only Synapse's own derived events can be appended by the writer", foreign)
     by_guild: dict[int, tuple[list[Event], list[Event]]] = {}
     for e in events:
         by_guild.setdefault(e.guild_id, ([], []))[0].append(e)
@@ -161,8 +167,9 @@ def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any]
             tally.events += len(guild_events) + len(pending)
             out.unstored.extend(pending)
             continue
-        changes, done = _run_batch(conn, ctx, guild_events, members_of([*guild_events, *pending]), pending)
+        changes, done, stored = _run_batch(conn, ctx, guild_events, members_of([*guild_events, *pending]), pending)
         out.changes.append(changes)
+        out.stored.extend(stored)
         tally.events += done.events
         tally.derived += done.derived
         tally.postings += done.postings
@@ -191,10 +198,10 @@ def process(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any],
 
 
 def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: set[int],
-               pending: Sequence[Event] = ()) -> tuple[ChangeSet, Tally]:
+               pending: Sequence[Event] = ()) -> tuple[ChangeSet, Tally, list[Event]]:
     """One guild's events (and derived ones not stored yet): plan, load (one round trip), run in memory
-    (the caller writes the changes)."""
-    def body(grow: int) -> tuple[ChangeSet, Tally]:
+    (the caller writes the changes). Also returns the pending events the changes store, with their ids."""
+    def body(grow: int) -> tuple[ChangeSet, Tally, list[Event]]:
         done = Tally()
         query = replace(facts_needed(ctx, [*events, *pending], members=users, extra_events=len(pending)),
                         derived_keys=tuple(sorted({e.source_event_id for e in pending})))
@@ -205,8 +212,8 @@ def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: s
         state = state_for(ctx, snapshot, observed=events)
         loop.run(ctx, state, [*events, *stored], tally=done)
         state.changes.derived[:0] = stored
-        return state.changes, done
-    result: tuple[ChangeSet, Tally] = _with_ids(conn, body)
+        return state.changes, done, stored
+    result: tuple[ChangeSet, Tally, list[Event]] = _with_ids(conn, body)
     return result
 
 

@@ -259,3 +259,23 @@ def test_a_busy_envelope_costs_one_read_and_two_writes(stack: Stack) -> None:
         sa.event.remove(conn, "before_cursor_execute", seen)
     assert [s.user_id for s in sessions] == [A, B] and ticks
     assert [s.split()[0] for s in statements] == ["WITH", "UPDATE"]
+
+
+def test_a_guild_without_rules_still_stores_voice_derived_events_once(stack: Stack) -> None:
+    """With every module off no rule runs and no loader reserves ids: ingest appends voice's session end
+    and ticks itself, reports what it stored, and a redelivery stores nothing twice."""
+    ingest(stack, ev("voice_join", A, T0, channel_id=LOUNGE), ev("voice_join", B, T0, channel_id=LOUNGE))
+    with stack.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE modules SET enabled = false WHERE guild_id = :g"), {"g": GUILD})
+    leave = ev("voice_leave", A, T0 + timedelta(minutes=12), channel_id=LOUNGE)
+    result = ingest(stack, leave)
+    stored = rows(stack, "SELECT event_type, payload FROM event_lake WHERE user_id = :u "
+                         "AND event_type IN ('voice_tick', 'voice_session_end')", u=A)
+    assert result.closed == 1 and result.ticks == sum(1 for r in stored if r.event_type == "voice_tick") > 0
+    assert result.derived == len(stored)
+    assert sum(r.payload["minutes"] for r in stored if r.event_type == "voice_tick") == 12
+    assert xp(stack, A) == 0   # no rule ran
+    again = ingest(stack, leave)
+    assert again.new == 0
+    assert len(rows(stack, "SELECT id FROM event_lake WHERE user_id = :u AND event_type IN "
+                           "('voice_tick', 'voice_session_end')", u=A)) == len(stored)

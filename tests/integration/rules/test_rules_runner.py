@@ -240,6 +240,22 @@ def test_derived_events_not_yet_stored_are_credited_once_and_written_by_the_chan
         [changes] = done.changes
         assert [e.source_event_id for e in changes.derived if e.event_type == "voice_tick"] == [second.source_event_id]
         assert all(e.id is not None for e in changes.derived)
+        assert [(e.source_event_id, e.id) for e in done.stored] == [
+            (e.source_event_id, e.id) for e in changes.derived if e.event_type == "voice_tick"]
         write(conn, changes)
     assert _scalar(engine, "SELECT count(*) FROM event_lake WHERE guild_id = :g AND event_type = 'voice_tick'") == 2
     assert _scalar(engine, "SELECT count(*) FROM transactions WHERE guild_id = :g AND event_type = 'voice_tick'") == 1
+
+
+def test_derived_events_from_another_source_are_refused(engine: sa.Engine, guild: int) -> None:
+    """Only Synapse's own derived events can ride in the ChangeSet: anything else names its index."""
+    from dataclasses import replace as with_
+
+    from synapse.rules.simulate import voice_tick
+    from synapse.services.rules_runner import evaluate
+
+    tick = voice_tick(GUILD, 7, T0)
+    with engine.begin() as conn, pytest.raises(ValidationFailed) as caught:
+        evaluate(conn, [], rules=RuleCache(), unstored=[tick, with_(tick, source_system="discord")])
+    assert [e["path"] for e in caught.value.details()] == ["unstored[1].source_system"]
+    assert "'discord'" in str(caught.value)
