@@ -169,11 +169,16 @@ def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
 
 
 def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int],
-                 extra_postings: int = 0, extra_events: int = 0) -> FactQuery:
+                 extra_postings: int = 0, extra_events: int = 0, unstored: Sequence[Event] = ()) -> FactQuery:
     """The facts ``events`` (one guild's, new to the lake unless ``id`` is None) can ask about ``members``.
 
-    ``extra_postings``/``extra_events`` reserve ids for what a manual action brings in.
+    ``extra_postings``/``extra_events`` reserve ids for what a manual action brings in; ``unstored``:
+    derived events to run after ``events`` and append (voice's): planned for like them, with a lake id
+    reserved for each and the question which of their keys the lake holds already (``derived_keys``).
     """
+    if unstored:
+        events = [*events, *unstored]
+        extra_events += len(unstored)
     needs = ctx.needs
     uids = tuple(sorted(set(members)))
     guild_id = events[0].guild_id if events else 0
@@ -187,7 +192,8 @@ def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int
     query: dict[str, Any] = {
         "guild_id": guild_id, "members": uids, "own_event_ids": own, "tx_ids": tx,
         "event_ids": 16 + n // 4 + extra_events,
-        "milestone_events": bool(milestones)}
+        "milestone_events": bool(milestones),
+        "derived_keys": tuple(sorted({e.source_event_id for e in unstored}))}
     if milestones:
         query["lifetimes"] = needs.lifetimes
     if not events:

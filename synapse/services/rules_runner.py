@@ -155,10 +155,12 @@ def evaluate(conn: Connection, events: Sequence[Event], *, rules: RuleCache[Any]
     if foreign:
         raise ValidationFailed("only Synapse's own derived events can be appended by the writer", foreign)
     by_guild: dict[int, tuple[list[Event], list[Event]]] = {}
-    for e in events:
-        by_guild.setdefault(e.guild_id, ([], []))[0].append(e)
-    for e in unstored:
-        by_guild.setdefault(e.guild_id, ([], []))[1].append(e)
+    for part, given in enumerate((events, unstored)):
+        for e in given:
+            lists = by_guild.get(e.guild_id)
+            if lists is None:
+                lists = by_guild[e.guild_id] = ([], [])
+            lists[part].append(e)
     out = Evaluated()
     tally = out.tally
     for guild_id, (guild_events, pending) in by_guild.items():
@@ -203,8 +205,7 @@ def _run_batch(conn: Connection, ctx: Context, events: Sequence[Event], users: s
     (the caller writes the changes). Also returns the pending events the changes store, with their ids."""
     def body(grow: int) -> tuple[ChangeSet, Tally, list[Event]]:
         done = Tally()
-        query = replace(facts_needed(ctx, [*events, *pending], members=users, extra_events=len(pending)),
-                        derived_keys=tuple(sorted({e.source_event_id for e in pending})))
+        query = facts_needed(ctx, events, members=users, unstored=pending)
         if grow > 1:
             query = replace(query, tx_ids=query.tx_ids * grow, event_ids=query.event_ids * grow + 16)
         snapshot = loader.load(conn, query)
@@ -264,8 +265,6 @@ class ManualResult:
 
 def _cause(guild_id: int, kind: str, key: str, user_id: int | None, at: Any, payload: dict[str, Any]) -> Event:
     """The action as an event the loop can reason about (never written to the lake: ``id`` None)."""
-    from synapse.eventlake.events import SYNAPSE
-
     return Event(SYNAPSE, key, kind, guild_id, user_id, None, at, payload)
 
 
