@@ -93,6 +93,10 @@ class OncePerReactor:
     reactor: int | None
     index: int
 
+    @staticmethod
+    def prefix(rule_id: int) -> str:
+        return f"rule:{rule_id}:once:"
+
     def render(self) -> str:
         return f"rule:{self.rule_id}:once:{self.message_id}:{self.reactor}:{self.index}"
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
-from synapse.eventlake.events import Event
+from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.model import Currency
 from synapse.milestones.criteria import CompiledMilestone
-from synapse.processing.loop import Context, Tally, ctx_step
+from synapse.processing.loop import Context, Tally, Unearned, run
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import LevelRoleTable, RuleRecord, compile_rules
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
@@ -168,17 +169,16 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
     ctx = Context(compiled, currencies, tuple(milestones),
                   milestones_enabled="milestones" not in off, levelup=levelup)
     tally = Tally()
+    unearned: Unearned = {}
     seen = 0
-    step = ctx_step(ctx, mem, tally)
-    for event in events:
-        if event.event_type in ENGINE_DERIVED and event.source_system == "synapse":
-            continue
-        step(event)
-        seen += 1
-        if progress is not None and seen % every == 0:
+    source = iter(events)
+    # In slices of ``every`` events (progress after each), the stored derived events left out.
+    while batch := list(islice(source, every)):
+        chunk = [e for e in batch if e.event_type not in ENGINE_DERIVED or e.source_system != SYNAPSE]
+        run(ctx, mem, chunk, tally=tally, unearned=unearned)
+        seen += len(chunk)
+        if progress is not None:
             progress(seen)
-    if progress is not None and seen % every:
-        progress(seen)
     return report(tally, events=seen)
 
 

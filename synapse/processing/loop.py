@@ -11,7 +11,7 @@ what live would. Manual actions (``apply_postings``, ``grant_by_hand``) enter th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -58,6 +58,9 @@ class Store(Facts, Protocol):
         ...
 
 
+Unearned = dict[int, list[CompiledMilestone]]   # per member: the milestones not earned yet (``run``)
+
+
 @dataclass
 class Tally:
     """What a run did, in numbers (the backtest report and the service result are built from it)."""
@@ -94,33 +97,32 @@ class Context:
         return {key: c.curve for key, c in self.currencies.items() if c.levelled}
 
 
-def run(ctx: Context, store: Store, events: Sequence[Event], *, tally: Tally | None = None) -> Tally:
-    """Process events in order; return the tally."""
+def run(ctx: Context, store: Store, events: Iterable[Event], *, tally: Tally | None = None,
+        unearned: Unearned | None = None) -> Tally:
+    """Process events in order; return the tally.
+
+    ``unearned``: the milestones each member has not earned yet, read from the store at the member's
+    first check and kept as the loop grants (only this loop grants while it runs: live, it holds the
+    members' locks), so later checks skip the earned ones without asking the store again. A caller
+    that runs one history in several calls (a backtest, for its progress) passes the same dict to each.
+    """
     t = tally if tally is not None else Tally()
-    step = ctx_step(ctx, store, t)
-    for event in events:
-        step(event)
+    memo: Unearned = {} if unearned is None else unearned
+    observe, triggers = store.observe, ctx.rules.triggers
+    n = 0
+    try:
+        for event in events:
+            observe(event)
+            n += 1
+            if event.event_type in triggers:
+                _process(ctx, store, event, 0, t, memo)
+    finally:
+        t.events += n
     return t
 
 
-def ctx_step(ctx: Context, store: Store, t: Tally) -> Callable[[Event], None]:
-    """``step(event)``: observe and process one input event (what ``run`` does for each)."""
-    observe, triggers = store.observe, ctx.rules.triggers
-    # The milestones each member has not earned yet, read from the store at the member's first check and
-    # kept by ``_process`` as it grants: only this loop grants while it runs (live, it holds the members'
-    # locks), so later checks skip the earned ones without asking the store again.
-    unearned: dict[int, list[CompiledMilestone]] = {}
-
-    def step(event: Event) -> None:
-        observe(event)
-        t.events += 1
-        if event.event_type in triggers:
-            _process(ctx, store, event, 0, t, unearned)
-    return step
-
-
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
-             unearned: dict[int, list[CompiledMilestone]]) -> None:
+             unearned: Unearned) -> None:
     """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
     ev = decide(ctx.rules, event, store, depth)
     if ev is None:
@@ -149,7 +151,7 @@ def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
 
 
 def _check(ctx: Context, store: Store, uids: Sequence[int], cause: Event, derived: list[Event], t: Tally,
-           unearned: dict[int, list[CompiledMilestone]]) -> None:
+           unearned: Unearned) -> None:
     """Grant the members the milestones they meet now (earned ones are never re-checked)."""
     at = cause.occurred_at
     for uid in uids:
@@ -166,7 +168,7 @@ def _check(ctx: Context, store: Store, uids: Sequence[int], cause: Event, derive
 
 
 def _derive(ctx: Context, store: Store, derived: list[Event], depth: int, t: Tally,
-            unearned: dict[int, list[CompiledMilestone]]) -> None:
+            unearned: Unearned) -> None:
     """Append derived events and run the rules they trigger (up to ``max_depth``)."""
     written = store.append_derived(derived)
     t.derived += len(written)
@@ -189,7 +191,7 @@ def apply_postings(ctx: Context, store: Store, postings: Sequence[Posting], caus
     """
     t = tally if tally is not None else Tally()
     derived: list[Event] = []
-    unearned: dict[int, list[CompiledMilestone]] = {}
+    unearned: Unearned = {}
     if postings:
         _post(ctx, store, postings, cause, derived, t)
     if check_milestones and ctx.milestones_enabled and ctx.milestones:

@@ -120,8 +120,8 @@ class MemoryState:
         if self._keep_times or self._keep_days:
             self._kept = None
         else:
-            self._kept = self._counted | summed.keys() | (
-                {"message_create"} if self._keep_fingerprints else set())
+            self._kept = frozenset(self._counted | summed.keys() | (
+                {"message_create"} if self._keep_fingerprints else set()))
         self._keep_sum_items = any(c.within_days for c in sums)
 
     # ------------------------------------------------------------ Store writes

@@ -374,11 +374,14 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
         author = _recipient("message_author")
         return lambda s: "self-reaction" if author(s) == s.event.user_id else None
     if isinstance(c, m.OncePerReactorCond):
-        n = len(rule.spec.effects)
+        head = keys.OncePerReactor.prefix(rid)
+        tails = [f":{i}" for i in range(len(rule.spec.effects))]
 
         def once(s: Scope) -> str | None:
             event = s.event
-            keys = [_once_key(rid, event, i) for i in range(n)]
+            # = [keys.OncePerReactor(rid, message, reactor, i).render() for each effect i], from the prefix
+            stem = f"{head}{event.payload.get('message_id')}:{event.user_id}"
+            keys = [stem + tail for tail in tails]
             if s.facts.any_posted(keys):
                 return "reactor already credited for this message"
             s.once_keys = (rid, keys)   # the rule's postings reuse them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synapse.eventlake.events import DISCORD, Actor, Event
+from synapse.ledger.model import LevelUp
 from synapse.ledger.posting import rule_key
+from synapse.processing.backtest import backtest
+from synapse.processing.loop import level_up_event
+from synapse.rules.compile import RuleRecord
+from synapse.rules.defaults import default_rules
 from synapse.rules.engine import decide, evaluate
 from synapse.rules.operators import OPERATORS, missing
 from synapse.rules.simulate import simulate
@@ -62,3 +68,22 @@ def test_explained_and_fast_evaluation_decide_the_same() -> None:
         mem.post(fast.postings)
         mem.record_fires(fast.fires, event.occurred_at, event.id)
     assert nothing > 0   # the day has events no rule matches (cooldowns, self-reactions)
+
+
+def test_a_backtest_in_slices_reports_progress_and_the_same_as_one_pass() -> None:
+    """A backtest runs its history in slices of ``every`` events, reporting progress after each, with the
+    stored derived events left out: the report is the one a single pass gives, and progress counts the
+    input events run, ending at the report's count."""
+    ctx = default_context()
+    records = [RuleRecord(i + 1, 1, s) for i, s in enumerate(default_rules())]
+    day = list(simulate(G, start=T0, hours=6, members=40, seed=3))
+    stored = [replace(level_up_event(LevelUp(G, e.user_id, "xp", 0, 1, 100, e.occurred_at, i), e), id=None)
+              for i, e in enumerate(day[::25]) if e.user_id is not None]
+    history = sorted([*day, *stored], key=lambda e: e.occurred_at)
+    seen: list[int] = []
+    sliced = backtest(history, rules=records, currencies=ctx.currencies, milestones=ctx.milestones,
+                      progress=seen.append, every=97)
+    whole = backtest(day, rules=records, currencies=ctx.currencies, milestones=ctx.milestones, every=10**9)
+    assert stored and sliced.as_dict() == whole.as_dict()
+    assert sliced.events == len(day) and sliced.level_ups
+    assert len(seen) == -(-len(history) // 97) and seen == sorted(seen) and seen[-1] == len(day)
