@@ -145,6 +145,8 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     # state grows: the cyclic collector would rescan that growing heap again and again for nothing.
     # It stays off until ``_run`` has returned, so the state is freed by reference counting first
     # instead of being traversed once more by the first collection after the run.
+    if every < 1:
+        raise ValueError(f"every (events between progress reports) must be at least 1, not {every}")
     was_enabled = gc.isenabled()
     gc.disable()
     try:

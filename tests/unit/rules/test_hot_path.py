@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,3 +88,5 @@ def test_a_backtest_in_slices_reports_progress_and_the_same_as_one_pass() -> Non
     assert stored and sliced.as_dict() == whole.as_dict()
     assert sliced.events == len(day) and sliced.level_ups
     assert len(seen) == -(-len(history) // 97) and seen == sorted(seen) and seen[-1] == len(day)
+    with pytest.raises(ValueError, match=r"every .* must be at least 1, not 0"):
+        backtest(history, rules=records, currencies=ctx.currencies, every=0)
