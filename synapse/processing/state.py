@@ -30,6 +30,7 @@ from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 _NONE: frozenset[str] = frozenset()
 _ABSENT = object()
 _CLAWBACK_SOURCES = frozenset(CLAWBACK_ORIGINALS.values())
+_Prior = tuple[int, str, int, str, datetime]   # PriorCredit's fields: member, currency, amount, key, time
 
 __all__ = ["ChangeSet", "IdsExhausted", "MemoryState", "OutboxItem"]
 
@@ -65,8 +66,7 @@ class MemoryState:
         self._summed: dict[str, tuple[str, ...]] | None = None       # fields summed by event type (None: all)
         self._keep_sum_items = True                                  # per-event items, for windowed sums
         self._totals: dict[tuple[int, str, str], int] = {}
-        self._current: tuple[str, str] | None = None   # the key of the observed event, if a clawback source
-        self._current_id: int | None = None
+        self._current: Event | None = None   # the event just observed, if a clawback source
         self._days: dict[int, set[date]] = {}
         self._fires: dict[tuple[int, int], list[datetime]] = {}
         # Rule credits by (member, currency), for caps: their times (sorted) and running sums.
@@ -77,8 +77,9 @@ class MemoryState:
         self._window_lo: dict[tuple[int, str], tuple[datetime, int]] = {}
         self._fingerprints: dict[tuple[int, str], list[tuple[datetime, str]]] = {}
         self._keys: set[str] = set()
-        # Credits a clawback may take back, as PriorCredit fields (built when asked: clawbacks are rare).
-        self._prior: dict[tuple[str, str], list[tuple[int, str, int, str, datetime]]] = {}
+        # Credits a clawback may take back, by source system and source event id, as PriorCredit fields
+        # (built when asked: clawbacks are rare; one entry per credited message or reaction, so kept small).
+        self._prior: dict[str, dict[str, tuple[_Prior, ...]]] = {}
         self._next_tx = 1
         self._next_event = first_event_id
         # Ids reserved by the loader (live), used in order; None: numbered from 1 / ``first_event_id``.
@@ -129,11 +130,7 @@ class MemoryState:
     def observe(self, event: Event) -> None:
         uid = event.user_id
         et = event.event_type
-        if self._track_prior and et in _CLAWBACK_SOURCES:
-            self._current = (event.source_system, event.source_event_id)
-            self._current_id = event.id
-        else:
-            self._current = None
+        self._current = event if self._track_prior and et in _CLAWBACK_SOURCES else None
         if uid is None or (self._kept is not None and et not in self._kept):
             return
         at = event.occurred_at
@@ -240,8 +237,8 @@ class MemoryState:
 
     def seed_prior(self, source_system: str, source_event_id: str, credit: PriorCredit) -> None:
         """A rule credit an earlier event caused (what a clawback of that event takes back)."""
-        self._prior.setdefault((source_system, source_event_id), []).append(
-            (credit.user_id, credit.currency, credit.amount, credit.idempotency_key, credit.occurred_at))
+        self._remember(source_system, source_event_id,
+                       (credit.user_id, credit.currency, credit.amount, credit.idempotency_key, credit.occurred_at))
 
     def _add_sum(self, key: tuple[int, str, str], at: datetime, value: int) -> None:
         if self._keep_sum_items:
@@ -291,15 +288,18 @@ class MemoryState:
         The loop posts an event's credits right after observing it (derived events come after), so a
         credit of a source event is a credit of the event just observed.
         """
-        ek = self._current
-        if ek is None or (p.event_id is not None and p.event_id != self._current_id):
+        source = self._current
+        if source is None or (p.event_id is not None and p.event_id != source.id):
             return
-        credit = (p.user_id, p.currency, amount, p.idempotency_key, p.occurred_at)
-        credits = self._prior.get(ek)
-        if credits is None:
-            self._prior[ek] = [credit]
-        else:
-            credits.append(credit)
+        self._remember(source.source_system, source.source_event_id,
+                       (p.user_id, p.currency, amount, p.idempotency_key, p.occurred_at))
+
+    def _remember(self, source_system: str, source_event_id: str, credit: _Prior) -> None:
+        by_id = self._prior.get(source_system)
+        if by_id is None:
+            by_id = self._prior[source_system] = {}
+        had = by_id.get(source_event_id)
+        by_id[source_event_id] = (credit,) if had is None else (*had, credit)
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None:
         if self.recording:
@@ -432,7 +432,8 @@ class MemoryState:
         return self.balances.get((user_id, currency), 0)
 
     def prior_credits(self, source_system: str, source_event_id: str) -> Sequence[PriorCredit]:
-        return [PriorCredit(*fields) for fields in self._prior.get((source_system, source_event_id), ())]
+        by_id = self._prior.get(source_system)
+        return [] if by_id is None else [PriorCredit(*fields) for fields in by_id.get(source_event_id, ())]
 
     def earned_milestones(self, user_id: int) -> AbstractSet[str]:
         return self.earned.get(user_id, _NONE)
