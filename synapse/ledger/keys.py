@@ -4,7 +4,7 @@ Every key the engine writes (transactions' ``idempotency_key``, derived events' 
 outbox rows' ``dedupe_key``) is built here and nowhere else, so no adapter slices strings to learn what
 a key means. The strings are the ones already stored (they are part of the data: a key written last
 year must still match). The hot path renders some keys from prefixes computed once at compile time
-(``RuleCredit.prefix``); the result is the same string ``render()`` gives.
+(``RuleCredit.prefix``, ``OncePerReactor.prefix``); the result is the same string ``render()`` gives.
 
 Free-text parts (a Discord source event id may hold ``:``) sit between fixed parts, so ``parse`` splits
 from both ends.

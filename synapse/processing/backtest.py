@@ -1,6 +1,6 @@
 """Backtests: run rules over past events in memory and report what they would have paid (pure).
 
-The run uses the same loop as live processing (``runner.run``) over a ``MemoryState``, so a
+The run uses the same loop as live processing (``processing.loop.run``) over a ``MemoryState``, so a
 backtest of the live rules pays exactly what live processing paid for the same events,
 and a draft's report can be compared with the live rules' as a diff. Nothing is written
 anywhere; the service that loads the events opens a read-only transaction on top.
@@ -140,13 +140,15 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted);
     ``texts`` and ``level_roles``: the guild's template settings and level role table, compiled as
     live compiles them (``compile_rules``), so a backtest reports the level roles live would assign.
+    ``progress(n)``: called after each slice of ``every`` input events that ran any, with the number of
+    events run so far (stored derived events count towards the slice, not towards ``n``).
     """
+    if every < 1:
+        raise ValueError(f"every (events between progress reports) must be at least 1, not {every}")
     # The loop allocates millions of short-lived, acyclic objects (events, postings) while the
     # state grows: the cyclic collector would rescan that growing heap again and again for nothing.
     # It stays off until ``_run`` has returned, so the state is freed by reference counting first
     # instead of being traversed once more by the first collection after the run.
-    if every < 1:
-        raise ValueError(f"every (events between progress reports) must be at least 1, not {every}")
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -174,9 +176,12 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
     unearned: Unearned = {}
     seen = 0
     source = iter(events)
-    # In slices of ``every`` events (progress after each), the stored derived events left out.
+    # One ``run`` per slice, so progress can be told between slices while the loop itself makes no
+    # per-event check or call for it; the memo of unearned milestones carries over from slice to slice.
     while batch := list(islice(source, every)):
         chunk = [e for e in batch if e.event_type not in ENGINE_DERIVED or e.source_system != SYNAPSE]
+        if not chunk:
+            continue
         run(ctx, mem, chunk, tally=tally, unearned=unearned)
         seen += len(chunk)
         if progress is not None:

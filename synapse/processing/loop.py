@@ -123,7 +123,7 @@ def run(ctx: Context, store: Store, events: Iterable[Event], *, tally: Tally | N
 
 def _process(ctx: Context, store: Store, event: Event, depth: int, t: Tally,
              unearned: Unearned) -> None:
-    """Evaluate and perform the rules of an event whose type triggers some (the caller has counted it)."""
+    """Evaluate and perform the rules of an event whose type triggers some (``run`` counts it)."""
     ev = decide(ctx.rules, event, store, depth)
     if ev is None:
         return

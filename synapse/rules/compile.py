@@ -381,10 +381,10 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
             event = s.event
             # = [keys.OncePerReactor(rid, message, reactor, i).render() for each effect i], from the prefix
             stem = f"{head}{event.payload.get('message_id')}:{event.user_id}"
-            keys = [stem + tail for tail in tails]
-            if s.facts.any_posted(keys):
+            once_keys = [stem + tail for tail in tails]
+            if s.facts.any_posted(once_keys):
                 return "reactor already credited for this message"
-            s.once_keys = (rid, keys)   # the rule's postings reuse them
+            s.once_keys = (rid, once_keys)   # the rule's postings reuse them
             return None
         return once
     if isinstance(c, m.RepeatGuardCond):

@@ -59,19 +59,18 @@ def test_the_compiled_hot_path_renders_the_typed_rule_credit_key() -> None:
     assert posting.idempotency_key == keys.RuleCredit(11, 9876, 0).render()
 
 
-@pytest.mark.parametrize("message_id", ["555", 555, None])
+@pytest.mark.parametrize("message_id", ["555", 555, "a:b", "", 1.5, True, [1], "MISSING", None])
 def test_the_compiled_once_per_reactor_keys_are_the_typed_keys(message_id: object) -> None:
-    """The once-per-reactor condition builds its keys from a prefix computed at compile time: they are
-    OncePerReactor(...).render() for each effect, and the credit posts under the one of its effect."""
+    """The once-per-reactor keys built from the compiled prefix are OncePerReactor(...).render() of each effect."""
     spec = RuleSpec.model_validate({
         "name": "stars", "trigger": {"event": "reaction_add"}, "conditions": [{"type": "once_per_reactor"}],
         "effects": [{"type": "credit", "currency": "stars", "amount": 1, "to": "message_author"},
                     {"type": "credit", "currency": "gold", "amount": 2, "to": "message_author"}]})
     rules = compile_rules([RuleRecord(7, 1, spec)])
-    payload = {"message_author_id": "77"} | ({} if message_id is None else {"message_id": message_id})
+    payload = {"message_author_id": "77"} | ({} if message_id == "MISSING" else {"message_id": message_id})
     event = Event("discord", "reaction_add:1", "reaction_add", 1, 42, 5, datetime(2025, 1, 1, tzinfo=UTC),
                   payload, None, 9876)
-    message = None if message_id is None else str(message_id)
+    message = None if message_id in ("MISSING", None) else str(message_id)
     postings = evaluate(rules, event, MemoryState(1)).postings
     assert [p.idempotency_key for p in postings] == [keys.OncePerReactor(7, message, 42, i).render() for i in (0, 1)]
     state = MemoryState(1)
