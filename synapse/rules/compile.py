@@ -378,9 +378,7 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
         tails = [f":{i}" for i in range(len(rule.spec.effects))]
 
         def once(s: Scope) -> str | None:
-            event = s.event
-            # = [keys.OncePerReactor(rid, message, reactor, i).render() for each effect i], from the prefix
-            stem = f"{head}{event.payload.get('message_id')}:{event.user_id}"
+            stem = _once_stem(head, s.event)
             once_keys = [stem + tail for tail in tails]
             if s.facts.any_posted(once_keys):
                 return "reactor already credited for this message"
@@ -434,9 +432,14 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover - the model forbids it
 
 
+def _once_stem(head: str, event: Event) -> str:
+    """``keys.OncePerReactor(rule, message, reactor, i).render()`` up to ``:{i}``, from the rule's
+    ``OncePerReactor.prefix`` (an f-string prints the payload's message id as ``str()`` does)."""
+    return f"{head}{event.payload.get('message_id')}:{event.user_id}"
+
+
 def _once_key(rule_id: int, event: Event, index: int) -> str:
-    message = event.payload.get("message_id")
-    return keys.OncePerReactor(rule_id, None if message is None else str(message), event.user_id, index).render()
+    return f"{_once_stem(keys.OncePerReactor.prefix(rule_id), event)}:{index}"
 
 
 def _posting_key(rule_id: int, head: str, tail: str, event: Event, index: int, once: bool,

@@ -30,7 +30,7 @@ def test_the_state_remembers_only_the_rule_credits_of_the_source_event_just_obse
     st.observe(message(G, 7, 6, T0, event_id=6))
     st.post([_credit(7, 15, "rule:1:6:0", 6), _credit(7, 4, "rule:1:6:1", None),           # this event's
              _credit(7, 9, "rule:1:99:0", 99),                                              # another event's
-             _credit(7, 30, "award:a", 6, kind=Kind.admin_award, rule_id=None),                 # not a rule credit
+             _credit(7, 30, "award:a", 6, kind=Kind.admin_award, rule_id=None),          # not a rule credit
              _credit(7, -5, "rule:2:6:0", 6)])                                              # a debit
     assert st.prior_credits(DISCORD, "message_create:6") == [PriorCredit(7, "xp", 15, "rule:1:6:0", T0),
                                                               PriorCredit(7, "xp", 4, "rule:1:6:1", T0)]
