@@ -29,6 +29,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -83,6 +84,7 @@ def main() -> int:
     try:
         engine = make_engine(url, pool_size=2)
         upgrade(engine)
+        statements = _statement_timers(engine) if args.phases else None
         with engine.begin() as conn:
             init_guild(conn, GUILD, name="bench")
             init_guild(conn, GUILD_2, name="bench again")
@@ -108,12 +110,16 @@ def main() -> int:
         clock = FixedClock(datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=1))
 
         def ingest_pass(envelope_texts: list[str]) -> tuple[float, int, int]:
+            if statements is not None:
+                statements["on"] = True   # the ingest passes' statements only
             began = time.perf_counter()
             derived = postings = 0
             for text in envelope_texts:
                 result = handle(text, engine, clock=clock)
                 derived += result.derived
                 postings += result.postings
+            if statements is not None:
+                statements["on"] = False
             return time.perf_counter() - began, derived, postings
 
         first = ingest_pass(texts)
@@ -153,6 +159,11 @@ def main() -> int:
         if phases is not None:
             print("phases over all ingest passes (seconds, calls): " + ", ".join(
                 f"{name} {seconds:.2f} ({calls})" for name, (seconds, calls) in phases.items()))
+        if statements is not None:
+            timed = statements["seconds"]
+            print(f"in SQL statements (execute to result, round trip included) over both ingest passes: "
+                  f"{sum(timed.values()):.2f} of {ingest_first + ingest_second:.2f} s: " + ", ".join(
+                      f"{name} {seconds:.2f}" for name, seconds in sorted(timed.items(), key=lambda kv: -kv[1])))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"ratio: {ingest_rate / floor_rate:.1%} of the floor  (aim ≥ 50 %, ≥ 2,000 events/s; {cores} cores, "
               f"load average {load:.1f})")
@@ -197,6 +208,30 @@ def _phase_timers() -> dict[str, list[float]]:
     wrap(rules_runner.loop, "run", "run (pure loop)")
     wrap(ingest_service, "write", "write (changeset, voice sessions included)")
     return totals
+
+
+_STATEMENTS = (("set_config('synapse.batch_posting', 'on'", "write: postings + derived events"),
+               ("set_config('synapse.batch_posting', 'off'", "write: grants, fires, outbox, voice opened"),
+               ("json_agg(json_build_array(w.user_id", "snapshot load"), ("INSERT INTO event_lake", "lake append"),
+               ("INSERT INTO member_cache", "member cache"), ("FROM voice_sessions", "voice load"),
+               ("pg_advisory_xact_lock", "locks"), ("rules_version", "rules fingerprint"))
+
+
+def _statement_timers(engine: sa.Engine) -> dict[str, Any]:
+    """Time every SQL statement while ``["on"]`` is true, by what it does (``["seconds"]``: label → seconds).
+    The rest of a pass is Python: decoding, planning, the loop, building parameters, reading results."""
+    timers: dict[str, Any] = {"on": False, "seconds": {}, "began": 0.0}
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        timers["began"] = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if timers["on"]:
+            label = next((name for part, name in _STATEMENTS if part in statement), "other")
+            timers["seconds"][label] = timers["seconds"].get(label, 0.0) + time.perf_counter() - timers["began"]
+    return timers
 
 
 def for_guild(texts: list[str], guild: int) -> list[str]:

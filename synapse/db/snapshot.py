@@ -54,10 +54,12 @@ SELECT
   (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
   -- [[member, position in the lt_* arrays, lifetime count or sum]] unless the member holds every listed milestone
   (SELECT json_agg(json_build_array(x.u, x.n,
-                   (SELECT CASE WHEN x.f IS NULL THEN count(*)
-                                ELSE COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
-                                                       THEN (payload ->> x.f)::numeric ELSE x.d END), 0) END::bigint
-                      FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)))
+                   CASE WHEN x.f IS NULL   -- a count reads the index only, a sum the rows
+                        THEN (SELECT count(*) FROM event_lake
+                               WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)
+                        ELSE (SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
+                                                       THEN (payload ->> x.f)::numeric ELSE x.d END), 0)::bigint
+                                FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t) END))
      FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
                   unnest(CAST(:lt_t AS text[]), CAST(:lt_f AS text[]), CAST(:lt_d AS int[]), CAST(:lt_m AS text[]))
                     WITH ORDINALITY AS c(t, f, d, m, n)) x
@@ -124,9 +126,10 @@ SELECT
      CROSS JOIN LATERAL (SELECT * FROM transactions
                           WHERE guild_id = :g AND event_id = e.id AND kind = 'rule' AND amount > 0
                             AND rule_id IS NOT NULL OFFSET 0) t) AS priors,
-  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS id
+  -- (the identity columns' sequences by name: resolved once per statement, not once per id)
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval('transactions_id_seq'::regclass) AS id
                                              FROM generate_series(1, :n_tx)) AS ids) AS tx_ids,
-  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('event_lake', 'id')) AS id
+  (SELECT array_agg(id ORDER BY id) FROM (SELECT nextval('event_lake_id_seq'::regclass) AS id
                                              FROM generate_series(1, :n_events)) AS ids) AS event_ids
 """)
 

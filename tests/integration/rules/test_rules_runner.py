@@ -223,6 +223,38 @@ def test_cap_windows_read_the_member_index_not_the_guild_window(engine: sa.Engin
     assert used == {(100, "stars", day, day + timedelta(days=1)): 8, (101, "stars", day, day + timedelta(days=1)): 8}
 
 
+def test_a_lifetime_count_reads_the_member_index_only(engine: sa.Engine, guild: int) -> None:
+    """A lifetime count needs no payload: its plan can be an index-only scan of the member's index (no
+    row fetched once the lake's pages are vacuumed); a lifetime sum reads the rows for the field."""
+    from synapse.db import snapshot as loader
+    from synapse.processing.plan import FactQuery, Lifetime
+
+    nobody = (10**9,)
+    query = FactQuery(GUILD, (7,), lifetimes=(Lifetime("message_create", None, 0, nobody),
+                                              Lifetime("voice_tick", "minutes", 1, nobody)))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(sa.text("EXPLAIN " + str(loader._LOAD)),
+                                                    loader._params(query)))
+    assert "Index Only Scan using ix_event_lake_member_type_time" in plan
+    assert "Index Scan using ix_event_lake_member_type_time" in plan   # the sum's
+
+
+def test_reserved_ids_come_from_the_identity_sequences(engine: sa.Engine, guild: int) -> None:
+    """The loader reserves ids from the sequences the lake's and the ledger's inserts draw from: ids
+    reserved are never handed out again, and the next row inserted gets a later one."""
+    from synapse.db import snapshot as loader
+    from synapse.ledger.model import Kind, Posting
+    from synapse.processing.plan import FactQuery
+
+    with engine.begin() as conn:
+        snap = loader.load(conn, FactQuery(GUILD, (7,), tx_ids=3, event_ids=2))
+        stored = lake_store.append(conn, [message(GUILD, 7, 1, T0)])
+        posted = ledger_store.post(conn, [Posting(GUILD, 7, "xp", 5, Kind.rule, "reserved-ids:1", T0)])
+    assert len(set(snap.tx_ids)) == 3 and len(set(snap.event_ids)) == 2
+    assert stored[0].id > max(snap.event_ids) and posted[0].transaction_id > max(snap.tx_ids)
+
+
 def test_derived_events_not_yet_stored_are_credited_once_and_written_by_the_change_set(
         engine: sa.Engine, guild: int) -> None:
     """Voice's derived events reach the rules unstored: each takes a reserved lake id and the one writer
