@@ -56,7 +56,7 @@ class RuleCredit:
         return f"rule:{rule_id}:"
 
     def render(self) -> str:
-        return f"rule:{self.rule_id}:{self.event_id}:{self.index}"
+        return f"{self.prefix(self.rule_id)}{self.event_id}:{self.index}"
 
     @classmethod
     def parse(cls, key: str) -> RuleCredit:
@@ -98,7 +98,7 @@ class OncePerReactor:
         return f"rule:{rule_id}:once:"
 
     def render(self) -> str:
-        return f"rule:{self.rule_id}:once:{self.message_id}:{self.reactor}:{self.index}"
+        return f"{self.prefix(self.rule_id)}{self.message_id}:{self.reactor}:{self.index}"
 
     @classmethod
     def parse(cls, key: str) -> OncePerReactor:
