@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-from synapse.eventlake.events import SYNAPSE, Event
+from synapse.eventlake.events import SYNAPSE, Event, make_event
 from synapse.ledger import keys
 from synapse.ledger.curves import LevelCurve
 from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
@@ -241,12 +241,10 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
 
 def level_up_event(up: LevelUp, cause: Event) -> Event:
     actor = cause.actor if cause.user_id == up.user_id else None
-    return Event(source_system=SYNAPSE,
-                 source_event_id=keys.LevelUpEvent(up.currency, up.user_id, up.new_level, up.transaction_id).render(),
-                 event_type="level_up", guild_id=up.guild_id, user_id=up.user_id, channel_id=cause.channel_id,
-                 occurred_at=up.occurred_at, actor=actor,
-                 payload={"currency": up.currency, "old_level": up.old_level, "new_level": up.new_level,
-                          "balance": up.balance, "cause": cause.source_event_id})
+    return make_event(SYNAPSE, keys.LevelUpEvent(up.currency, up.user_id, up.new_level, up.transaction_id).render(),
+                      "level_up", up.guild_id, up.user_id, cause.channel_id, up.occurred_at,
+                      {"currency": up.currency, "old_level": up.old_level, "new_level": up.new_level,
+                       "balance": up.balance, "cause": cause.source_event_id}, actor, None)
 
 
 def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[MilestoneRecord], cause: Event,
@@ -273,9 +271,8 @@ def _grant(ctx: Context, store: Store, uid: int, milestones: Sequence[MilestoneR
         if rewards:
             _post(ctx, store, rewards, cause, derived, t)
         actor = cause.actor if cause.user_id == uid else None
-        derived.append(Event(
-            source_system=SYNAPSE, source_event_id=keys.MilestoneEarnedEvent(spec.key, uid).render(),
-            event_type="milestone_earned", guild_id=cause.guild_id, user_id=uid, channel_id=cause.channel_id,
-            occurred_at=at, actor=actor,
-            payload={"milestone": spec.key, "name": spec.name, "announce": spec.announce, "hidden": spec.hidden,
-                     "emoji": spec.emoji, "cause": cause.source_event_id}))
+        derived.append(make_event(
+            SYNAPSE, keys.MilestoneEarnedEvent(spec.key, uid).render(), "milestone_earned", cause.guild_id, uid,
+            cause.channel_id, at,
+            {"milestone": spec.key, "name": spec.name, "announce": spec.announce, "hidden": spec.hidden,
+             "emoji": spec.emoji, "cause": cause.source_event_id}, actor, None))
