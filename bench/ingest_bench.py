@@ -1,6 +1,6 @@
 """Ingest throughput for one worker with the default rule pack, next to the floor of lake inserts alone.
 
-    .venv/bin/python bench/ingest_bench.py [--events 20000] [--members 300] [--seed 1]
+    .venv/bin/python bench/ingest_bench.py [--events 20000] [--members 300] [--seed 1] [--phases] [--history N]
 
 Both measurements run in the same fresh database, in the same run, on the same envelopes
 (simulated traffic, relay-sized batches):
@@ -12,7 +12,9 @@ Both measurements run in the same fresh database, in the same run, on the same e
           member cache, voice sessions, rules with the default pack, ledger postings, level-ups,
           milestones, outbox rows, one transaction), sequentially: one worker.
 
-The floor runs in a guild of its own, so both see an empty lake for their guild. Figures are
+The floor runs in a guild of its own, so both see an empty lake for their guild. ``--history N`` gives
+the ingest guilds' members a long past first (N messages each, and milestones out of reach), so the
+fact loader's work on a long-lived guild shows. Figures are
 events received per second (derived events such as voice ticks and level-ups are extra work the
 ingest figure includes). Aim: ingest ≥ 50 % of the floor and ≥ 2,000 events/s on 2 cores.
 Uses SYNAPSE_DATABASE_URL's server (or the embedded one), in a throwaway database.
@@ -69,6 +71,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=200, help="events per envelope (relay cuts at ≤ 500)")
     parser.add_argument("--phases", action="store_true", help="also time the phases of ingest (where time goes)")
+    parser.add_argument("--history", type=int, default=0, metavar="N",
+                        help="give each member N earlier messages and N/4 voice minutes in the ingest guilds, and "
+                             "milestones on lifetime counts and sums they have not reached (a long-lived guild)")
     args = parser.parse_args()
     floor_append = lake_store.append   # the floor's own, untimed (the phases time ingest's appends only)
     phases = _phase_timers() if args.phases else None
@@ -89,6 +94,8 @@ def main() -> int:
             init_guild(conn, GUILD, name="bench")
             init_guild(conn, GUILD_2, name="bench again")
         events = traffic(args.events, args.members, args.seed)
+        if args.history:
+            seed_history(engine, events, args.history)
         texts = list(envelopes(events, max_events=args.batch))
         floor_texts = for_guild(texts, FLOOR_GUILD)
         kinds: dict[str, int] = {}
@@ -173,6 +180,42 @@ def main() -> int:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
     return 0
+
+
+def seed_history(engine: sa.Engine, events: list[dict], per_member: int) -> None:
+    """Each member of the traffic gets ``per_member`` messages and ``per_member // 4`` voice minutes before it,
+    in both ingest guilds, plus milestones on lifetime counts and sums nobody reaches (so every message's
+    snapshot asks for them): what a guild a few years old looks like to the fact loader. The lake is
+    vacuumed after, as autovacuum would have left an old history."""
+    from synapse.admin.audit import CLI
+    from synapse.services.milestones_admin import create_milestone
+
+    members = sorted({int(e["user_id"]) for e in events if e.get("user_id")})
+    began = time.perf_counter()
+    with engine.begin() as conn:
+        for guild in (GUILD, GUILD_2):
+            for kind, count, payload in (("message_create", per_member, '{"length": 20}'),
+                                         ("voice_tick", per_member // 4, '{"minutes": 1, "members_in_channel": 3}')):
+                conn.execute(sa.text("""
+                    INSERT INTO event_lake (guild_id, source_system, source_event_id, event_type, user_id,
+                                            channel_id, occurred_at, payload)
+                    SELECT :g, 'discord', 'history:' || :t || ':' || u || ':' || i, :t, u, 1,
+                           :start - i * interval '37 s', CAST(:p AS jsonb)
+                      FROM unnest(CAST(:u AS bigint[])) AS u, generate_series(1, :n) AS i"""),
+                    {"g": guild, "t": kind, "u": members, "n": count, "p": payload,
+                     "start": datetime(2026, 1, 1, tzinfo=UTC)})
+            for spec in ({"key": "messages-1m", "name": "A million messages",
+                          "criteria": {"type": "event_count", "event": "message_create", "at_least": 1_000_000}},
+                         {"key": "voice-100k-h", "name": "100,000 hours in voice",
+                          "criteria": {"type": "event_sum", "event": "voice_tick", "field": "minutes",
+                                       "at_least": 6_000_000}}):
+                create_milestone(conn, guild, spec, actor=CLI)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # only the tables the history filled: analysed while empty, the others would plan as a young guild's
+        # never do (a seq scan cached for user_milestones, say, as it fills during the run)
+        conn.execute(sa.text("VACUUM ANALYZE event_lake, member_event_totals"))
+    print(f"history: {len(members)} members × ({per_member} messages + {per_member // 4} voice minutes) in each "
+          f"ingest guild, 2 milestones out of reach ({time.perf_counter() - began:.1f} s)")
 
 
 def _phase_timers() -> dict[str, list[float]]:

@@ -9,6 +9,7 @@ CHECKs) live in the migrations as SQL; they are listed in ``synapse/ledger/READM
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
@@ -413,6 +415,20 @@ class MemberDaily(Base):
     voice_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
     events: Mapped[int] = mapped_column(Integer, server_default="0")
     __table_args__ = (Index("ix_member_daily_user", "guild_id", "user_id", "day"),)
+
+
+class MemberEventTotal(Base):
+    """Each member's lifetime count per event type (``field`` ''), and per numeric payload field of the voice
+    events how many held a number and their sum: the fact loader's lifetime facts, one key probe each. Kept
+    by triggers on ``event_lake`` in the writer's transaction (migration 0017), never written by code."""
+
+    __tablename__ = "member_event_totals"
+    guild_id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    event_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    field: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    events: Mapped[int] = mapped_column()
+    total: Mapped[Decimal] = mapped_column(Numeric, server_default="0")
 
 
 class RollupState(Base):

@@ -4,7 +4,9 @@ A backtest asks the "as of" form (``plan.facts_as_of``): the whole guild as of t
 read with guild-wide aggregates in one statement of its own (the per-message statement stays lean).
 
 It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets, milestones and
-rows, lifetime counts and sums of their events (the query's own events included), history in
+rows, lifetime counts and sums of their events (the query's own events included; from
+``member_event_totals``, which the lake's triggers keep, so one key probe however long the member's
+history; a sum over a type other than the voice events reads the member's rows), history in
 the windows given (its own events left out), the keys given that are in
 the ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
 rules: which facts, windows and keys matter is the planner's business. Call it after the members'
@@ -32,6 +34,10 @@ from synapse.processing.snapshot import Snapshot
 from synapse.rules.defaults import AFK_TAG
 from synapse.rules.facts import Channel, Member, PriorCredit
 
+# The event types whose numeric payload fields ``member_event_totals`` sums (migration 0017's ``SUMMED``: the
+# voice events, which ``processing.state`` sums too); a lifetime sum over another type reads the lake.
+SUMMED_EVENT_TYPES = ("voice_tick", "voice_session_end")
+
 # ``:g`` in ``_LOAD`` becomes this scalar subquery: an InitPlan parameter, estimated as an average guild
 # (one in the number of distinct guilds), which any member index beats; still an index condition.
 _AN_AVERAGE_GUILD = "(SELECT CAST(:g AS bigint))"
@@ -45,11 +51,14 @@ SELECT
      CROSS JOIN LATERAL (SELECT user_id, milestone_id FROM user_milestones
                           WHERE guild_id = :g AND user_id = x.u OFFSET 0) um
      JOIN milestones m ON m.guild_id = :g AND m.milestone_id = um.milestone_id) AS earned,
+  -- (``source_system || ''``: in a guild with a long history of Discord events, the statistics made the
+  -- natural key's (guild, source_system) prefix look selective for 'synapse', and each member's probe
+  -- read every Synapse event of the guild through it: 64 ms for one message; only the member's index serves)
   CASE WHEN :me THEN
   (SELECT json_agg(e.source_event_id) FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT source_event_id FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND event_type = 'milestone_earned'
-                            AND source_system = 'synapse' OFFSET 0) e) END AS milestone_events,
+                            AND source_system || '' = 'synapse' OFFSET 0) e) END AS milestone_events,
   (SELECT json_agg(x.k) FROM unnest(CAST(:dk AS text[])) AS x(k)
     WHERE (SELECT true FROM event_lake WHERE guild_id = :g AND source_system = 'synapse'
                                          AND source_event_id = x.k)) AS derived_keys,
@@ -60,17 +69,22 @@ SELECT
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
   (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
   (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
-  -- [[member, position in the lt_* arrays, lifetime count or sum]] unless the member holds every listed milestone
-  (SELECT json_agg(json_build_array(x.u, x.n,
-                   CASE WHEN x.f IS NULL   -- a count reads the index only, a sum the rows
-                        THEN (SELECT count(*) FROM event_lake
-                               WHERE guild_id = :g AND user_id = x.u AND event_type = x.t)
-                        ELSE (SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
-                                                       THEN (payload ->> x.f)::numeric ELSE x.d END), 0)::bigint
-                                FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t) END))
+  -- [[member, position in the lt_* arrays, lifetime count or sum]] unless the member holds every listed milestone:
+  -- from member_event_totals (kept by the lake's triggers, migration 0017), a key probe or two; only a sum over
+  -- a type it does not sum (not in :summed) reads the member's rows
+  (SELECT json_agg(json_build_array(x.u, x.n, CASE
+            WHEN x.f IS NULL THEN COALESCE(tc.events, 0)
+            WHEN x.t = ANY(CAST(:summed AS text[])) THEN
+                 (SELECT COALESCE(tc.events, 0) * x.d + COALESCE(SUM(total - x.d * events), 0) FROM member_event_totals
+                   WHERE guild_id = :g AND user_id = x.u AND event_type = x.t AND field = x.f)::bigint
+            ELSE (SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(payload -> x.f) = 'number'
+                                           THEN (payload ->> x.f)::numeric ELSE x.d END), 0)::bigint
+                    FROM event_lake WHERE guild_id = :g AND user_id = x.u AND event_type = x.t) END))
      FROM (SELECT members.u, c.* FROM unnest(CAST(:u AS bigint[])) AS members(u),
                   unnest(CAST(:lt_t AS text[]), CAST(:lt_f AS text[]), CAST(:lt_d AS int[]), CAST(:lt_m AS text[]))
                     WITH ORDINALITY AS c(t, f, d, m, n)) x
+     LEFT JOIN LATERAL (SELECT events FROM member_event_totals
+                         WHERE guild_id = :g AND user_id = x.u AND event_type = x.t AND field = '' OFFSET 0) tc ON true
     WHERE EXISTS (SELECT 1 FROM unnest(CAST(string_to_array(x.m, ',') AS bigint[])) AS ms(id)
                    WHERE NOT EXISTS (SELECT 1 FROM user_milestones
                                       WHERE guild_id = :g AND user_id = x.u AND milestone_id = ms.id))) AS lifetimes,
@@ -154,6 +168,7 @@ def _params(q: FactQuery) -> dict[str, Any]:
         "g": q.guild_id, "u": list(q.members), "me": q.milestone_events, "dk": list(q.derived_keys),
         "lt_t": [x.event_type for x in q.lifetimes], "lt_f": [x.field for x in q.lifetimes],
         "lt_d": [x.default for x in q.lifetimes], "lt_m": [",".join(map(str, x.milestone_ids)) for x in q.lifetimes],
+        "summed": list(SUMMED_EVENT_TYPES),
         "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
         "rc_d": [x.default for x in q.recent], "rc_s": [x.since for x in q.recent],
         "ds": q.days_since, "fps": list(q.fingerprints), "fp_s": fp_s, "fp_e": fp_e,

@@ -5,14 +5,15 @@ command and the dashboard's member export/erasure share it.
 
 **Export** gathers every row keyed by the member: cached profile, wallets,
 transactions, Event Lake events they made, milestones, voice sessions, daily
-rollups, season standings. Snowflakes are strings and times ISO 8601, so the
+rollups, lifetime event totals, season standings. Snowflakes are strings and times ISO 8601, so the
 file is valid JSON for any reader.
 
 **Erasure** deletes all of that in *one* transaction. The ledger and the lake
 are append-only and PostgreSQL enforces it (``0002_ledger_invariants``); the one
 sanctioned exception is a transaction that ran ``SET LOCAL synapse.erasure =
 'on'``: then the triggers let a member's ``event_lake`` rows, ``transactions`` and
-``wallets`` go. They go together, so ``wallet.balance == SUM(transactions.amount)``
+``wallets`` go (the lake's own trigger takes the member's ``member_event_totals``
+with their events). They go together, so ``wallet.balance == SUM(transactions.amount)``
 still holds (both sides are gone), and ``SET LOCAL`` ends with the transaction,
 so no other work in the pool ever runs with the guard lowered. The flag is put
 back to ``off`` before the audit row, so the rest of the caller's transaction
@@ -50,6 +51,7 @@ _SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("milestones", "user_milestones", "milestone_id, earned_at, source", "ORDER BY earned_at"),
     ("voice_sessions", "voice_sessions", "channel_id, started_at, ended_at, end_reason", "ORDER BY id"),
     ("daily_activity", "member_daily", "day, messages, reactions, voice_seconds, events", "ORDER BY day"),
+    ("event_totals", "member_event_totals", "event_type, field, events, total", "ORDER BY event_type, field"),
     ("season_standings", "season_snapshots", "season_id, currency_key, balance, rank",
      "ORDER BY season_id, currency_key"),
 )

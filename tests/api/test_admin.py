@@ -212,6 +212,7 @@ def test_member_export_and_erasure(api: Api) -> None:
                VALUES (:g, 'discord', 'm:1', 'message_create', 9, :t)""", g=GUILD, t=NOW)
     r = api.client.get(f"{A}/members/9/export", headers=h)
     assert r.status_code == 200 and r.text.count('"9"') >= 1
+    assert r.json()["event_totals"] == [{"event_type": "message_create", "field": "", "events": 1, "total": "0"}]
     assert api.client.post(f"{A}/members/9/erase", json={"confirm_user_id": "8"}, headers=h).status_code == 422
     r = api.client.post(f"{A}/members/9/erase", json={"confirm_user_id": "9"}, headers=h)
     assert r.status_code == 200 and r.json()["deleted"]["transactions"] == 1

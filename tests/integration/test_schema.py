@@ -26,3 +26,41 @@ def test_every_table_has_guild_id_in_every_key(engine: sa.Engine) -> None:
     offenders = [(k.table_name, k.index_name) for k in keys
                  if k.table_name not in GLOBAL_TABLES and "guild_id" not in k.columns]
     assert not offenders, f"unique keys without guild_id: {offenders}"
+
+
+def test_member_totals_migration_counts_the_lake_it_finds(pg_template: str) -> None:
+    """Upgrading a database that already holds events (0016 → 0017) fills ``member_event_totals`` from them,
+    as the triggers would have; events written after the upgrade are counted by the triggers."""
+    from uuid import uuid4
+
+    from synapse.db.engine import make_engine
+    from synapse.db.migrate import upgrade
+    from tests.pipeline.ledger_view import member_totals, member_totals_of_lake
+    from tests.support import services
+
+    name = f"t_{uuid4().hex[:16]}"
+    admin = services.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine = make_engine(services.server_url(name), pool_size=1)
+    insert = sa.text("""
+        INSERT INTO event_lake (guild_id, source_system, source_event_id, event_type, user_id, occurred_at, payload)
+        SELECT 5, 'synapse', :k || i, CASE WHEN i % 3 = 0 THEN 'voice_tick' ELSE 'message_create' END,
+               CASE WHEN i % 7 = 0 THEN NULL ELSE i % 4 END, now(),
+               CASE WHEN i % 2 = 0 THEN jsonb_build_object('minutes', i % 5) ELSE '{}'::jsonb END
+          FROM generate_series(1, 300) AS i""")
+    try:
+        upgrade(engine, "0016")
+        with engine.begin() as conn:
+            conn.execute(insert, {"k": "before:"})
+        upgrade(engine)
+        backfilled = member_totals(engine)
+        assert backfilled and backfilled == member_totals_of_lake(engine)
+        with engine.begin() as conn:
+            conn.execute(insert, {"k": "after:"})
+        assert member_totals(engine) == member_totals_of_lake(engine) != backfilled
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -76,7 +76,7 @@ def test_confirmed_erase_deletes_events_ledger_and_profile_in_one_transaction(qu
     assert w.fake is not None
     assert handle(job, rest=w.fake.client()) == "done"
     eve, bob = int(EVE["id"]), int(BOB["id"])
-    for table in ("wallets", "transactions", "event_lake", "member_cache"):
+    for table in ("wallets", "transactions", "event_lake", "member_event_totals", "member_cache"):
         assert w.scalar(f"SELECT count(*) FROM {table} WHERE user_id = :u", u=eve) == 0, table
         assert w.scalar(f"SELECT count(*) FROM {table} WHERE user_id = :u", u=bob) > 0, table
     with w.engine.begin() as conn:

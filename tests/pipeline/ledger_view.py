@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +58,36 @@ def lake(engine: sa.Engine) -> Counter[str]:
         return Counter(r.event_type for r in conn.execute(sa.text("SELECT event_type FROM event_lake")))
 
 
+Totals = dict[tuple[int, int, str, str], tuple[int, Decimal]]
+
+
+def member_totals(engine: sa.Engine) -> Totals:
+    """``member_event_totals`` as (guild, member, type, field) -> (events, total)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT guild_id, user_id, event_type, field, events, total FROM member_event_totals"))
+        return {(r.guild_id, r.user_id, r.event_type, r.field): (r.events, Decimal(r.total)) for r in rows}
+
+
+def member_totals_of_lake(engine: sa.Engine, summed: tuple[str, ...] = ("voice_tick", "voice_session_end")) -> Totals:
+    """What ``member_event_totals`` must hold, counted here from the lake's rows: each member's events per
+    type, and for the ``summed`` types each top-level field holding a JSON number (how many, their sum)."""
+    out: dict[tuple[int, int, str, str], tuple[int, Decimal]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT guild_id, user_id, event_type, payload FROM event_lake WHERE user_id IS NOT NULL"))
+        for r in rows:
+            fields = [("", Decimal(0))]
+            if r.event_type in summed:
+                fields += [(k, Decimal(str(v))) for k, v in r.payload.items()
+                           if isinstance(v, int | float) and not isinstance(v, bool)]
+            for name, value in fields:
+                key = (r.guild_id, r.user_id, r.event_type, name)
+                n, total = out.get(key, (0, Decimal(0)))
+                out[key] = (n + 1, total + value)
+    return out
+
+
 def snapshot(engine: sa.Engine) -> dict[str, Any]:
     return {"balances": balances(engine), "transactions": transactions(engine), "milestones": milestones(engine),
-            "outbox": outbox(engine), "lake": lake(engine)}
+            "outbox": outbox(engine), "lake": lake(engine), "member_totals": member_totals(engine)}

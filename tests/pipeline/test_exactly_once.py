@@ -76,7 +76,9 @@ def test_three_shuffled_deliveries_on_four_workers_equal_one_clean_pass(clean_pa
     assert chaos["milestones"] == clean_pass["milestones"]
     assert chaos["outbox"] == clean_pass["outbox"]
     assert chaos["lake"] == clean_pass["lake"]
+    assert chaos["member_totals"] == clean_pass["member_totals"] == ledger_view.member_totals_of_lake(stack.engine)
     assert sum(clean_pass["balances"].values()) > 0 and clean_pass["milestones"]
+    assert any(field == "minutes" for _, _, _, field in chaos["member_totals"])   # voice ticks were summed
     with stack.engine.connect() as conn:
         assert ledger_store.verify(conn) == []
     from typer.testing import CliRunner
