@@ -5,16 +5,16 @@ command and the dashboard's member export/erasure share it.
 
 **Export** gathers every row keyed by the member: cached profile, wallets,
 transactions, Event Lake events they made, milestones, voice sessions, daily
-rollups, lifetime event totals, season standings. Snowflakes are strings and times ISO 8601, so the
-file is valid JSON for any reader.
+rollups, lifetime event totals, season standings. Snowflakes are strings and
+times ISO 8601, so the file is valid JSON for any reader.
 
 **Erasure** deletes all of that in *one* transaction. The ledger and the lake
 are append-only and PostgreSQL enforces it (``0002_ledger_invariants``); the one
 sanctioned exception is a transaction that ran ``SET LOCAL synapse.erasure =
 'on'``: then the triggers let a member's ``event_lake`` rows, ``transactions`` and
 ``wallets`` go (the lake's own trigger takes the member's ``member_event_totals``
-with their events). They go together, so ``wallet.balance == SUM(transactions.amount)``
-still holds (both sides are gone), and ``SET LOCAL`` ends with the transaction,
+with their events). They go together, so ``wallet.balance ==
+SUM(transactions.amount)`` still holds (both sides are gone), and ``SET LOCAL`` ends with the transaction,
 so no other work in the pool ever runs with the guard lowered. The flag is put
 back to ``off`` before the audit row, so the rest of the caller's transaction
 is protected again. The ``admin_log`` keeps one row saying who erased whom and

@@ -48,7 +48,6 @@ def test_lake_is_append_only(engine: sa.Engine) -> None:
         assert lake_store.count(conn, 1) == 1
 
 
-
 def _totals(conn: sa.Connection) -> dict[tuple[int, int, str, str], tuple[int, Decimal]]:
     rows = conn.execute(sa.text("SELECT guild_id, user_id, event_type, field, events, total FROM member_event_totals"))
     return {(r.guild_id, r.user_id, r.event_type, r.field): (r.events, r.total) for r in rows}

@@ -25,11 +25,12 @@ the lake (an operator's reset; the lake has no guard against it) empties them. U
 order, so two writers meet the rows in the same order. Two transactions appending events of the same
 member now wait for each other's commit at the member's totals row; every writer in the pipeline
 (ingest, the voice timer, manual actions, erasure) already holds the member's lock from before it
-appends, so nothing new waits there. Rows are rewritten on every event of their member:
-HOT updates (``fillfactor``; no indexed column changes) and an eager autovacuum, as 0006 does for wallets.
+appends, so nothing new waits there. Rows are rewritten on every event of their member: HOT updates
+(``fillfactor``; no indexed column changes) and an eager autovacuum, as 0006 does for wallets.
 
-The backfill runs with the lake locked against writes (``SHARE ROW EXCLUSIVE``: reads go on), so no event is counted
-twice or missed between the aggregate and the trigger; on a large lake ingest waits for it.
+The backfill runs with the lake locked against writes (``SHARE ROW EXCLUSIVE``: reads go on), so no
+event is counted twice or missed between the aggregate and the trigger; on a large lake ingest waits
+for it (one aggregate over the lake: ≈ 0.6 s for 1,000,000 events here).
 
 Revision ID: 0017
 Revises: 0016
