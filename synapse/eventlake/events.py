@@ -87,6 +87,12 @@ def make_event(source_system: str, source_event_id: str, event_type: str, guild_
     return draft  # type: ignore[return-value]  # relabelled: an Event now (no cast() call on the hot path)
 
 
+def with_id(event: Event, id: int) -> Event:
+    """``dataclasses.replace(event, id=id)``, through ``make_event`` (the loop numbers derived events with it)."""
+    return make_event(event.source_system, event.source_event_id, event.event_type, event.guild_id, event.user_id,
+                      event.channel_id, event.occurred_at, event.payload, event.actor, id)
+
+
 # What ``make_event`` relies on, checked at import: ``_Draft.__init__`` sets every field of ``Event`` (an
 # unset slot would fail on first read), and ``Event`` has no ``__post_init__`` (``make_event`` skips it).
 if (list(inspect.signature(_Draft.__init__).parameters)[1:] != [f.name for f in fields(Event)]

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from synapse.errors import InsufficientBalance
-from synapse.eventlake.events import Event, make_event
+from synapse.eventlake.events import Event, with_id
 from synapse.ledger.model import Currency, Kind, Posted, Posting
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import MilestoneRecord, walk_criteria
@@ -342,8 +342,7 @@ class MemoryState:
                 event_id = pool.pop()
             else:
                 raise IdsExhausted("lake ids")
-            e = make_event(e.source_system, e.source_event_id, e.event_type, e.guild_id, e.user_id, e.channel_id,
-                           e.occurred_at, e.payload, e.actor, event_id)   # ``replace(e, id=...)``, cheaper
+            e = with_id(e, event_id)
             self.derived.append(e)
             self.observe(e)
             out.append(e)

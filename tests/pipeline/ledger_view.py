@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from synapse.db.snapshot import SUMMED_EVENT_TYPES
+
 
 def balances(engine: sa.Engine) -> dict[tuple[int, int, str], int]:
     with engine.connect() as conn:
@@ -69,9 +71,10 @@ def member_totals(engine: sa.Engine) -> Totals:
         return {(r.guild_id, r.user_id, r.event_type, r.field): (r.events, Decimal(r.total)) for r in rows}
 
 
-def member_totals_of_lake(engine: sa.Engine, summed: tuple[str, ...] = ("voice_tick", "voice_session_end")) -> Totals:
+def member_totals_of_lake(engine: sa.Engine, summed: tuple[str, ...] = SUMMED_EVENT_TYPES) -> Totals:
     """What ``member_event_totals`` must hold, counted here from the lake's rows: each member's events per
-    type, and for the ``summed`` types each top-level field holding a JSON number (how many, their sum)."""
+    type, and for the ``summed`` types (the loader's, so migration 0017's triggers must agree with them)
+    each top-level field holding a JSON number (how many, their sum)."""
     out: dict[tuple[int, int, str, str], tuple[int, Decimal]] = {}
     with engine.connect() as conn:
         rows = conn.execute(sa.text(

@@ -48,17 +48,21 @@ SUMMED = "('voice_tick', 'voice_session_end')"
 
 # (guild, member, type, field, events, total) of a set of lake rows ``rows``: one count row per member and
 # type, one row per numeric field of the summed types.
-_TOTALS = f"""
+_TOTALS = """
 SELECT guild_id, user_id, event_type, field, SUM(events)::bigint AS events, SUM(total) AS total FROM (
   SELECT guild_id, user_id, event_type, '' AS field, 1 AS events, 0::numeric AS total
-    FROM {{rows}} WHERE user_id IS NOT NULL
+    FROM {rows} WHERE user_id IS NOT NULL
   UNION ALL
-  SELECT r.guild_id, r.user_id, r.event_type, f.key, 1, (f.value #>> '{{{{}}}}')::numeric
-    FROM {{rows}} r
-   CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(r.payload) = 'object' THEN r.payload
-                                      ELSE '{{{{}}}}'::jsonb END) AS f
-   WHERE r.user_id IS NOT NULL AND r.event_type IN {SUMMED} AND jsonb_typeof(f.value) = 'number'
+  SELECT r.guild_id, r.user_id, r.event_type, f.key, 1, f.value::numeric
+    FROM {rows} r   -- (jsonb_each of NULL, a payload that is not an object, yields nothing)
+   CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(r.payload) = 'object' THEN r.payload END) AS f
+   WHERE r.user_id IS NOT NULL AND r.event_type IN {summed} AND jsonb_typeof(f.value) = 'number'
 ) x GROUP BY 1, 2, 3, 4"""
+
+
+def _totals(rows: str) -> str:
+    return _TOTALS.format(rows=rows, summed=SUMMED)
+
 
 UP = f"""
 LOCK TABLE event_lake IN SHARE ROW EXCLUSIVE MODE;
@@ -76,7 +80,7 @@ CREATE TABLE member_event_totals (
 CREATE FUNCTION synapse_member_event_totals_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO member_event_totals AS t (guild_id, user_id, event_type, field, events, total)
-  SELECT * FROM ({_TOTALS.format(rows="new_rows")}) n ORDER BY 1, 2, 3, 4
+  SELECT * FROM ({_totals("new_rows")}) n ORDER BY 1, 2, 3, 4
   ON CONFLICT (guild_id, user_id, event_type, field) DO UPDATE
      SET events = t.events + EXCLUDED.events, total = t.total + EXCLUDED.total;
   RETURN NULL;
@@ -85,7 +89,7 @@ END $$;
 CREATE FUNCTION synapse_member_event_totals_remove() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE member_event_totals t SET events = t.events - o.events, total = t.total - o.total
-    FROM ({_TOTALS.format(rows="old_rows")}) o
+    FROM ({_totals("old_rows")}) o
    WHERE t.guild_id = o.guild_id AND t.user_id = o.user_id AND t.event_type = o.event_type AND t.field = o.field;
   DELETE FROM member_event_totals t
    USING (SELECT DISTINCT guild_id, user_id FROM old_rows WHERE user_id IS NOT NULL) o
@@ -107,7 +111,7 @@ CREATE TRIGGER event_lake_member_totals_truncate AFTER TRUNCATE ON event_lake
   FOR EACH STATEMENT EXECUTE FUNCTION synapse_member_event_totals_clear();
 
 INSERT INTO member_event_totals (guild_id, user_id, event_type, field, events, total)
-{_TOTALS.format(rows="event_lake")};
+{_totals("event_lake")};
 """
 
 DOWN = """
