@@ -7,7 +7,7 @@ It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets,
 rows, lifetime counts and sums of their events (the query's own events included; from
 ``member_event_totals``, which the lake's triggers keep, so one key probe however long the member's
 history; a sum over a type other than the voice events reads the member's rows), history in
-the windows given (its own events left out), the keys given that are in
+the windows given and the active days (its own events left out), the keys given that are in
 the ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
 rules: which facts, windows and keys matter is the planner's business. Call it after the members'
 locks are taken, so what it reads stays true until commit.
@@ -98,11 +98,13 @@ SELECT
      CROSS JOIN LATERAL (SELECT id, occurred_at, payload FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND event_type = x.t AND occurred_at >= x.s
                           OFFSET 0) e) AS recent,
-  -- [[member, UTC day]] the members were active on since :ds
+  -- [[member, UTC day]] the members were active on since :ds, by events before the message's own (those
+  -- the run observes itself, in order: a day only a later event of the message makes active is not one yet)
   (SELECT json_agg(json_build_array(x.u, d.day)) FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM event_lake
                           WHERE guild_id = :g AND user_id = x.u AND occurred_at >= CAST(:ds AS date)
-                            AND CAST(:ds AS date) IS NOT NULL OFFSET 0) d) AS days,
+                            AND CAST(:ds AS date) IS NOT NULL AND id <> ALL(CAST(:own AS bigint[])) OFFSET 0) d)
+     AS days,
   -- [[member, fingerprint, occurred_at, source id]] of the members' messages with these fingerprints
   (SELECT json_agg(json_build_array(x.u, e.payload ->> 'fingerprint', e.occurred_at, e.source_event_id, e.id))
      FROM unnest(CAST(:u AS bigint[])) AS x(u)
@@ -171,7 +173,7 @@ def _params(q: FactQuery) -> dict[str, Any]:
         "summed": list(SUMMED_EVENT_TYPES),
         "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
         "rc_d": [x.default for x in q.recent], "rc_s": [x.since for x in q.recent],
-        "ds": q.days_since, "fps": list(q.fingerprints), "fp_s": fp_s, "fp_e": fp_e,
+        "ds": q.days_since, "own": list(q.own_event_ids), "fps": list(q.fingerprints), "fp_s": fp_s, "fp_e": fp_e,
         "fire_r": list(q.fire_rules), "fire_s": fire_s, "fire_e": fire_e,
         "cap_c": [w.currency for w in q.cap_windows], "cap_s": [w.start for w in q.cap_windows],
         "cap_e": [w.end for w in q.cap_windows], "keys": list(q.keys), "tb": q.taken_back_prefix,

@@ -63,7 +63,8 @@ class FactQuery:
     guild_id: int
     members: tuple[int, ...]
     # The message's own events, already in the lake: the run observes them itself, so the windowed history
-    # leaves them out; lifetime totals include them (``state_for`` takes them off: cheaper than in SQL).
+    # and the active days leave them out; lifetime totals include them (``state_for`` takes them off:
+    # cheaper than in SQL).
     own_event_ids: tuple[int, ...] = ()
     lifetimes: tuple[Lifetime, ...] = ()
     recent: tuple[Recent, ...] = ()

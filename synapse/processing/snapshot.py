@@ -103,17 +103,18 @@ def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (
 BACKTEST_FIRST_EVENT_ID = -(10**15)
 
 
-def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency]) -> MemoryState:
+def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency], record: bool = False) -> MemoryState:
     """A backtest's start state from the answer to ``plan.facts_as_of``: the guild as it was then.
 
-    Nothing is recorded and ids are numbered in memory. The snapshot is only read, so one answer
+    Ids are numbered in memory; nothing is recorded unless ``record`` (a ``ChangeSet`` of the run, as
+    live would write it: for comparing a backtest with live). The snapshot is only read, so one answer
     seeds several runs (a draft and the live rules).
     """
     s = snapshot
     state = MemoryState(s.guild_id, currencies=currencies,
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start,
-                        first_event_id=BACKTEST_FIRST_EVENT_ID)
+                        first_event_id=BACKTEST_FIRST_EVENT_ID, record=record)
     for (uid, et), n in s.counts.items():
         state.seed_count(uid, et, n)
     for (uid, et, name), n in s.sums.items():

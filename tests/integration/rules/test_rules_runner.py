@@ -255,6 +255,26 @@ def test_lifetime_counts_and_voice_sums_come_from_the_member_totals(engine: sa.E
     assert second.sums[(7, "message_create", "length")] == lengths   # read from the lake's rows
 
 
+def test_a_streak_is_not_met_by_a_later_event_of_the_same_message(engine: sa.Engine, guild: int) -> None:
+    """A streak checked early in a message counts the days of the events before it, not of a later
+    event of that message (already in the lake when the facts are read): granted at the later event."""
+    with engine.begin() as conn:
+        rules_store.save_milestone(conn, GUILD, {"key": "two-days", "name": "Two days",
+                                                 "criteria": {"type": "streak", "days": 2}})
+        rules_store.save_rule(conn, GUILD, {"name": "Check authors", "module": "milestones",
+                                            "trigger": {"event": "reaction_add"},
+                                            "effects": [{"type": "check_milestones", "to": "message_author"}]})
+    cache: RuleCache[object] = RuleCache()
+    day2 = T0 + timedelta(days=1)
+    _ingest(engine, [message(GUILD, 7, 1, T0)], cache)
+    # One message: first a reaction to 7's message of yesterday (a check of 7), then 7's first event today.
+    _ingest(engine, [reaction(GUILD, 8, 1, 7, day2), message(GUILD, 7, 2, day2 + timedelta(minutes=9))], cache)
+    earned = _scalar(engine, """
+        SELECT um.earned_at FROM user_milestones um JOIN milestones m USING (guild_id, milestone_id)
+         WHERE um.guild_id = :g AND um.user_id = 7 AND m.key = 'two-days'""")
+    assert earned == day2 + timedelta(minutes=9)
+
+
 def test_the_milestone_event_probe_cannot_take_the_natural_key(engine: sa.Engine, guild: int) -> None:
     """A member's ``milestone_earned`` probe: in a bench guild with a long history of Discord events
     (analysed while it held no Synapse events) the planner sent it through the natural key's

@@ -1,0 +1,117 @@
+"""Live ingest equals a backtest for every condition, effect and milestone criterion the rule JSON has, not
+only the default pack's: the planner asks for every fact the rules can read (regions, tags, roles, ages,
+fingerprints, week and season caps, windowed counts and sums, streaks), or the two runs part."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from synapse.admin import channel_groups
+from synapse.admin.audit import SYSTEM
+from synapse.db import rules_store
+from synapse.eventlake.events import Event
+from synapse.rules.simulate import START, simulate
+from synapse.services.guild_init import init_guild
+from tests.support.live import assert_backtest_matches, run_live, written
+
+GUILD = 5252
+HELPER, VETERAN = 881, 882   # roles some members hold (in the member cache, as the gateway reported them)
+
+RULES: list[dict[str, Any]] = [
+    {"name": "Core gold", "trigger": {"event": "message_create"}, "stacking": "add",
+     "conditions": [{"type": "zone", "regions": ["core"], "exclude_channels": ["504"]},
+                    {"type": "roles", "none_of": ["999"]},
+                    {"type": "time_window", "start": "06:00", "end": "23:00"},
+                    {"type": "repeat_guard", "within_seconds": 600, "max_repeats": 0},
+                    {"type": "cap", "currency": "gold", "amount": 60, "window": "week"}],
+     "effects": [{"type": "credit", "currency": "gold", "amount": 2,
+                  "multipliers": [{"times": 2, "role": str(HELPER)}, {"times": 1.5, "channel": "502"},
+                                  {"times": 3, "when": {"field": "length", "op": ">=", "value": 120}},
+                                  {"times": 2, "region": "core"}]}]},
+    {"name": "Help desk", "trigger": {"event": "message_create"},
+     "conditions": [{"type": "tags", "any_of": ["help"]},
+                    {"type": "any", "conditions": [{"type": "roles", "any_of": [str(VETERAN)]},
+                                                   {"type": "age", "of": "membership", "min_days": 30}]},
+                    {"type": "not", "condition": {"type": "all", "conditions": [
+                        {"type": "payload", "field": "length", "op": "<", "value": 10},
+                        {"type": "cooldown", "seconds": 900}]}},
+                    {"type": "cap", "currency": "stars", "amount": 30, "window": "season"}],
+     "effects": [{"type": "credit", "currency": "stars", "amount": {"random": [1, 3]},
+                  "multipliers": [{"times": 2, "tag": "help"}]}]},
+    {"name": "Voice gold", "trigger": {"event": "voice_tick"},
+     "conditions": [{"type": "cap", "currency": "gold", "amount": 20, "window": "hour"}],
+     "effects": [{"type": "credit", "currency": "gold", "amount": {"per_minute": 1}}]},
+    {"name": "Unreact fine", "trigger": {"event": "reaction_remove"},
+     "effects": [{"type": "debit", "currency": "gold", "amount": 1}]},
+    {"name": "Thread role", "trigger": {"event": "thread_create"},
+     "effects": [{"type": "role", "action": "add", "role_id": "777"},
+                 {"type": "check_milestones"}]},
+    {"name": "Level ladder", "trigger": {"event": "level_up"},
+     "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
+     "effects": [{"type": "level_roles", "currency": "xp", "roles": {"2": "891", "4": "892"}, "mode": "replace"}]},
+    {"name": "Milestones on reactions", "module": "milestones", "trigger": {"event": "reaction_add"},
+     "effects": [{"type": "check_milestones", "to": "message_author"}]},
+]
+
+MILESTONES: list[dict[str, Any]] = [
+    {"key": "gold-30", "name": "Goldsmith", "criteria": {"type": "balance", "currency": "gold", "at_least": 30},
+     "rewards": [{"type": "role", "role_id": "991"}]},
+    {"key": "busy-day", "name": "Busy day",
+     "criteria": {"type": "event_count", "event": "message_create", "at_least": 15, "within_days": 1},
+     "rewards": [{"type": "currency", "currency": "stars", "amount": 5}]},
+    {"key": "voice-hour", "name": "Voice hour", "announce": False,
+     "criteria": {"type": "event_sum", "event": "voice_tick", "field": "minutes", "at_least": 30, "within_days": 1},
+     "rewards": [{"type": "currency", "currency": "xp", "amount": 200}]},
+    {"key": "streak-2", "name": "Two days running", "hidden": True, "criteria": {"type": "streak", "days": 2}},
+    {"key": "all-rounder", "name": "All-rounder",
+     "criteria": {"type": "all", "criteria": [
+         {"type": "level", "at_least": 2},
+         {"type": "any", "criteria": [{"type": "event_count", "event": "reaction_add", "at_least": 5},
+                                      {"type": "event_count", "event": "thread_create", "at_least": 1}]}]},
+     "rewards": [{"type": "currency", "currency": "gold", "amount": 10}]},
+]
+
+
+@pytest.fixture(scope="module")
+def days() -> list[Event]:
+    return simulate(GUILD, members=10, hours=54, seed=11)
+
+
+def _setup(engine: sa.Engine, members: list[int]) -> None:
+    with engine.begin() as conn:
+        init_guild(conn, GUILD, actor=SYSTEM)
+        channel_groups.create(conn, "regions", GUILD, {"key": "core", "name": "Core", "channel_ids": ["501", "502"]},
+                              actor=SYSTEM)
+        channel_groups.create(conn, "taxonomy", GUILD, {"key": "help", "name": "Help", "channel_ids": ["503"]},
+                              actor=SYSTEM)
+        for spec in RULES:
+            rules_store.save_rule(conn, GUILD, spec)
+        for spec in MILESTONES:
+            rules_store.save_milestone(conn, GUILD, spec)
+        for i, uid in enumerate(members):
+            # The display name the simulator's actors carry; roles and membership ages differ by member.
+            roles = [HELPER] * (i % 3 == 0) + [VETERAN] * (i % 4 == 1)
+            conn.execute(sa.text("""
+                INSERT INTO member_cache (guild_id, user_id, display_name, roles, joined_at)
+                VALUES (:g, :u, :n, :r, :j)"""),
+                {"g": GUILD, "u": uid, "n": f"m{uid}", "r": roles, "j": START - timedelta(days=10 * i)})
+
+
+def test_every_condition_effect_and_criterion_runs_live_as_a_backtest_computes(engine: sa.Engine,
+                                                                               days: list[Event]) -> None:
+    """Live vs backtest with the whole vocabulary: identical wallets, postings, derived events and outbox rows."""
+    members = sorted({e.user_id for e in days if e.user_id is not None})
+    _setup(engine, members)
+    run_live(engine, days)
+    live = written(engine, GUILD)
+    names = {t[4] for t in live["transactions"]}
+    assert {"Core gold", "Help desk", "Voice gold", "Unreact fine", "milestone Busy day"} <= names, names
+    assert {"gold-30", "busy-day", "voice-hour", "streak-2", "all-rounder"} <= {m[1] for m in live["milestones"]}
+    reasons = {o[2] for o in live["outbox"]}
+    assert {"Thread role", "milestone Goldsmith"} <= reasons, reasons
+    assert any(r and r.startswith("Level ladder") for r in reasons), reasons
+    assert_backtest_matches(engine, GUILD, live)
