@@ -4,7 +4,9 @@ fingerprints, week and season caps, windowed counts and sums, streaks), or the t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,50 +14,59 @@ import sqlalchemy as sa
 
 from synapse.admin import channel_groups
 from synapse.admin.audit import SYSTEM
+from synapse.clock import FixedClock
 from synapse.db import rules_store
 from synapse.eventlake.events import Event
 from synapse.rules.simulate import START, simulate
+from synapse.services import ingest
 from synapse.services.guild_init import init_guild
+from synapse.simulate import community
 from tests.support.live import assert_backtest_matches, run_live, written
 
 GUILD = 5252
+SIMULATED = ("501", "502", "503", "504")   # rules.simulate's text channels
 HELPER, VETERAN = 881, 882   # roles some members hold (in the member cache, as the gateway reported them)
 
-RULES: list[dict[str, Any]] = [
-    {"name": "Core gold", "trigger": {"event": "message_create"}, "stacking": "add",
-     "conditions": [{"type": "zone", "regions": ["core"], "exclude_channels": ["504"]},
-                    {"type": "roles", "none_of": ["999"]},
-                    {"type": "time_window", "start": "06:00", "end": "23:00"},
-                    {"type": "repeat_guard", "within_seconds": 600, "max_repeats": 0},
-                    {"type": "cap", "currency": "gold", "amount": 60, "window": "week"}],
-     "effects": [{"type": "credit", "currency": "gold", "amount": 2,
-                  "multipliers": [{"times": 2, "role": str(HELPER)}, {"times": 1.5, "channel": "502"},
-                                  {"times": 3, "when": {"field": "length", "op": ">=", "value": 120}},
-                                  {"times": 2, "region": "core"}]}]},
-    {"name": "Help desk", "trigger": {"event": "message_create"},
-     "conditions": [{"type": "tags", "any_of": ["help"]},
-                    {"type": "any", "conditions": [{"type": "roles", "any_of": [str(VETERAN)]},
-                                                   {"type": "age", "of": "membership", "min_days": 30}]},
-                    {"type": "not", "condition": {"type": "all", "conditions": [
-                        {"type": "payload", "field": "length", "op": "<", "value": 10},
-                        {"type": "cooldown", "seconds": 900}]}},
-                    {"type": "cap", "currency": "stars", "amount": 30, "window": "season"}],
-     "effects": [{"type": "credit", "currency": "stars", "amount": {"random": [1, 3]},
-                  "multipliers": [{"times": 2, "tag": "help"}]}]},
-    {"name": "Voice gold", "trigger": {"event": "voice_tick"},
-     "conditions": [{"type": "cap", "currency": "gold", "amount": 20, "window": "hour"}],
-     "effects": [{"type": "credit", "currency": "gold", "amount": {"per_minute": 1}}]},
-    {"name": "Unreact fine", "trigger": {"event": "reaction_remove"},
-     "effects": [{"type": "debit", "currency": "gold", "amount": 1}]},
-    {"name": "Thread role", "trigger": {"event": "thread_create"},
-     "effects": [{"type": "role", "action": "add", "role_id": "777"},
-                 {"type": "check_milestones"}]},
-    {"name": "Level ladder", "trigger": {"event": "level_up"},
-     "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
-     "effects": [{"type": "level_roles", "currency": "xp", "roles": {"2": "891", "4": "892"}, "mode": "replace"}]},
-    {"name": "Milestones on reactions", "module": "milestones", "trigger": {"event": "reaction_add"},
-     "effects": [{"type": "check_milestones", "to": "message_author"}]},
-]
+
+def rules(channels: Sequence[str], helper: int, veteran: int) -> list[dict[str, Any]]:
+    """The pack, for a guild whose first two text channels are the region "core" and the third is tagged
+    "help" (the fourth is excluded from "core" by id, the second pays more), and two roles members hold."""
+    return [
+        {"name": "Core gold", "trigger": {"event": "message_create"}, "stacking": "add",
+         "conditions": [{"type": "zone", "regions": ["core"], "exclude_channels": [channels[3]]},
+                        {"type": "roles", "none_of": ["999"]},
+                        {"type": "time_window", "start": "06:00", "end": "23:00"},
+                        {"type": "repeat_guard", "within_seconds": 600, "max_repeats": 0},
+                        {"type": "cap", "currency": "gold", "amount": 60, "window": "week"}],
+         "effects": [{"type": "credit", "currency": "gold", "amount": 2,
+                      "multipliers": [{"times": 2, "role": str(helper)}, {"times": 1.5, "channel": channels[1]},
+                                      {"times": 3, "when": {"field": "length", "op": ">=", "value": 120}},
+                                      {"times": 2, "region": "core"}]}]},
+        {"name": "Help desk", "trigger": {"event": "message_create"},
+         "conditions": [{"type": "tags", "any_of": ["help"]},
+                        {"type": "any", "conditions": [{"type": "roles", "any_of": [str(veteran)]},
+                                                       {"type": "age", "of": "membership", "min_days": 30}]},
+                        {"type": "not", "condition": {"type": "all", "conditions": [
+                            {"type": "payload", "field": "length", "op": "<", "value": 10},
+                            {"type": "cooldown", "seconds": 900}]}},
+                        {"type": "cap", "currency": "stars", "amount": 30, "window": "season"}],
+         "effects": [{"type": "credit", "currency": "stars", "amount": {"random": [1, 3]},
+                      "multipliers": [{"times": 2, "tag": "help"}]}]},
+        {"name": "Voice gold", "trigger": {"event": "voice_tick"},
+         "conditions": [{"type": "cap", "currency": "gold", "amount": 20, "window": "hour"}],
+         "effects": [{"type": "credit", "currency": "gold", "amount": {"per_minute": 1}}]},
+        {"name": "Unreact fine", "trigger": {"event": "reaction_remove"},
+         "effects": [{"type": "debit", "currency": "gold", "amount": 1}]},
+        {"name": "Thread role", "trigger": {"event": "thread_create"},
+         "effects": [{"type": "role", "action": "add", "role_id": "777"},
+                     {"type": "check_milestones"}]},
+        {"name": "Level ladder", "trigger": {"event": "level_up"},
+         "conditions": [{"type": "payload", "field": "currency", "op": "==", "value": "xp"}],
+         "effects": [{"type": "level_roles", "currency": "xp", "roles": {"2": "891", "4": "892"}, "mode": "replace"}]},
+        {"name": "Milestones on reactions", "module": "milestones", "trigger": {"event": "reaction_add"},
+         "effects": [{"type": "check_milestones", "to": "message_author"}]},
+    ]
+
 
 MILESTONES: list[dict[str, Any]] = [
     {"key": "gold-30", "name": "Goldsmith", "criteria": {"type": "balance", "currency": "gold", "at_least": 30},
@@ -81,31 +92,35 @@ def days() -> list[Event]:
     return simulate(GUILD, members=10, hours=54, seed=11)
 
 
-def _setup(engine: sa.Engine, members: list[int]) -> None:
+def _setup(engine: sa.Engine, guild: int, members: list[int], channels: Sequence[str] = SIMULATED,
+           roles: tuple[int, int] = (HELPER, VETERAN)) -> None:
+    """The guild, its regions, tags, rules and milestones; ``members`` in the member cache with roles
+    and membership ages of their own (the rule engine's simulator gives its actors no roles)."""
     with engine.begin() as conn:
-        init_guild(conn, GUILD, actor=SYSTEM)
-        channel_groups.create(conn, "regions", GUILD, {"key": "core", "name": "Core", "channel_ids": ["501", "502"]},
-                              actor=SYSTEM)
-        channel_groups.create(conn, "taxonomy", GUILD, {"key": "help", "name": "Help", "channel_ids": ["503"]},
-                              actor=SYSTEM)
-        for spec in RULES:
-            rules_store.save_rule(conn, GUILD, spec)
+        init_guild(conn, guild, actor=SYSTEM)
+        core = {"key": "core", "name": "Core", "channel_ids": list(channels[:2])}
+        channel_groups.create(conn, "regions", guild, core, actor=SYSTEM)
+        help_desk = {"key": "help", "name": "Help", "channel_ids": [channels[2]]}
+        channel_groups.create(conn, "taxonomy", guild, help_desk, actor=SYSTEM)
+        helper, veteran = roles
+        for spec in rules(channels, helper, veteran):
+            rules_store.save_rule(conn, guild, spec)
         for spec in MILESTONES:
-            rules_store.save_milestone(conn, GUILD, spec)
+            rules_store.save_milestone(conn, guild, spec)
         for i, uid in enumerate(members):
             # The display name the simulator's actors carry; roles and membership ages differ by member.
-            roles = [HELPER] * (i % 3 == 0) + [VETERAN] * (i % 4 == 1)
+            held = [helper] * (i % 3 == 0) + [veteran] * (i % 4 == 1)
             conn.execute(sa.text("""
                 INSERT INTO member_cache (guild_id, user_id, display_name, roles, joined_at)
                 VALUES (:g, :u, :n, :r, :j)"""),
-                {"g": GUILD, "u": uid, "n": f"m{uid}", "r": roles, "j": START - timedelta(days=10 * i)})
+                {"g": guild, "u": uid, "n": f"m{uid}", "r": held, "j": START - timedelta(days=10 * i)})
 
 
 def test_every_condition_effect_and_criterion_runs_live_as_a_backtest_computes(engine: sa.Engine,
                                                                                days: list[Event]) -> None:
     """Live vs backtest with the whole vocabulary: identical wallets, postings, derived events and outbox rows."""
     members = sorted({e.user_id for e in days if e.user_id is not None})
-    _setup(engine, members)
+    _setup(engine, GUILD, members)
     run_live(engine, days)
     live = written(engine, GUILD)
     names = {t[4] for t in live["transactions"]}
@@ -115,3 +130,20 @@ def test_every_condition_effect_and_criterion_runs_live_as_a_backtest_computes(e
     assert {"Thread role", "milestone Goldsmith"} <= reasons, reasons
     assert any(r and r.startswith("Level ladder") for r in reasons), reasons
     assert_backtest_matches(engine, GUILD, live)
+
+
+def test_the_ingest_pipeline_with_voice_sessions_writes_what_a_backtest_computes(engine: sa.Engine) -> None:
+    """Envelopes through ``ingest.handle`` (member cache, voice sessions and their ticks): as a backtest computes."""
+    guild, end = 1_100_000_000_000_000_001, datetime(2026, 3, 9, tzinfo=UTC)
+    events = community.simulate(community.SimulationConfig(seed=2, guild_id=guild, members=25, days=2.0, end=end))
+    by_traffic = Counter(e["channel_id"] for e in events if e["event_type"] == "message_create")
+    # The community's actors carry their roles (as the gateway sends them): the member cache follows them.
+    role = Counter(r for e in events for r in (e.get("actor") or {}).get("roles", ())).most_common(1)[0][0]
+    _setup(engine, guild, [], [c for c, _ in by_traffic.most_common(4)], (int(role), int(role)))
+    clock = FixedClock(end + timedelta(hours=1))
+    for text in community.envelopes(events, max_events=50):
+        ingest.handle(text, engine, clock=clock)
+    live = written(engine, guild)
+    assert {"Voice gold", "Core gold", "Help desk"} <= {t[4] for t in live["transactions"]}
+    assert {"voice_tick", "voice_session_end"} <= {d[0] for d in live["derived"]}
+    assert_backtest_matches(engine, guild, live)
