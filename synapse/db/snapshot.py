@@ -207,11 +207,43 @@ SELECT
                            THEN (payload ->> 'minutes')::bigint ELSE 1 END) AS minutes
              FROM event_lake WHERE guild_id = :g AND occurred_at < :as_of AND user_id IS NOT NULL
             GROUP BY 1, 2) c) END AS counts,
-  -- [[member, currency, amount, rule, occurred_at]]: positive rule credits since :cs
+  -- [[member, currency, amount, rule, occurred_at, key, event's source, source id]]: positive rule credits
+  -- since :cs (caps, cooldown fires, what a clawback takes back), in time order
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
-  (SELECT json_agg(json_build_array(user_id, currency_key, amount, rule_id, occurred_at)) FROM transactions
-    WHERE guild_id = :g AND occurred_at >= :cs AND occurred_at < :as_of AND kind = 'rule' AND amount > 0)
+  (SELECT json_agg(json_build_array(t.user_id, t.currency_key, t.amount, t.rule_id, t.occurred_at, t.idempotency_key,
+                                    e.source_system, e.source_event_id) ORDER BY t.occurred_at, t.id)
+     FROM transactions t LEFT JOIN event_lake e ON e.guild_id = t.guild_id AND e.id = t.event_id
+    WHERE t.guild_id = :g AND t.occurred_at >= :cs AND t.occurred_at < :as_of AND t.kind = 'rule' AND t.amount > 0)
   END AS credits,
+  -- the keys of every posting since :cs (a posting made already is not made again)
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(idempotency_key) FROM transactions
+    WHERE guild_id = :g AND occurred_at >= :cs AND occurred_at < :as_of) END AS keys,
+  -- [[member, currency, positive rule credits]] from the season's start (all time without one) to :cs, of the
+  -- currencies in :season_c (season caps; the credits after :cs are above)
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, currency_key, used))
+     FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS used FROM transactions
+            WHERE guild_id = :g AND currency_key = ANY(CAST(:season_c AS text[])) AND kind = 'rule' AND amount > 0
+              AND occurred_at >= COALESCE((SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active'),
+                                          'epoch')
+              AND occurred_at < :cs GROUP BY 1, 2) c) END AS season_caps,
+  -- [[member, position in the rc_* arrays, occurred_at, value]]: the guild's events of each type since its time
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(e.user_id, x.n, e.occurred_at,
+                   CASE WHEN x.f IS NOT NULL AND jsonb_typeof(e.payload -> x.f) = 'number'
+                        THEN (e.payload ->> x.f)::numeric ELSE x.d END) ORDER BY e.occurred_at, e.id)
+     FROM unnest(CAST(:rc_t AS text[]), CAST(:rc_f AS text[]), CAST(:rc_d AS int[]), CAST(:rc_s AS timestamptz[]))
+            WITH ORDINALITY AS x(t, f, d, s, n)
+     JOIN event_lake e ON e.guild_id = :g AND e.event_type = x.t AND e.occurred_at >= x.s AND e.occurred_at < :as_of
+                      AND e.user_id IS NOT NULL) END AS recent,
+  -- [[member, fingerprint, occurred_at, source id]] of the guild's messages in [:fp_s, :as_of) (repeat guards)
+  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(user_id, payload ->> 'fingerprint', occurred_at, source_event_id)
+                   ORDER BY occurred_at, id)
+     FROM event_lake WHERE guild_id = :g AND event_type = 'message_create' AND occurred_at >= :fp_s
+                       AND occurred_at < :as_of AND user_id IS NOT NULL AND payload ->> 'fingerprint' <> '')
+  END AS fingerprints,
   -- [[member, UTC day]] active since :ds
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
   (SELECT json_agg(json_build_array(user_id, day))
@@ -222,8 +254,12 @@ SELECT
 
 
 def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
-    row = conn.execute(_LOAD_AS_OF, {"g": query.guild_id, "as_of": query.as_of, "cs": query.credits_since,
-                                     "ds": query.active_since}).one()
+    fp_s = None if query.fingerprint_span is None else query.fingerprint_span[0]
+    row = conn.execute(_LOAD_AS_OF, {
+        "g": query.guild_id, "as_of": query.as_of, "cs": query.credits_since, "ds": query.active_since,
+        "season_c": [w.currency for w in query.cap_windows if w.start is None],
+        "rc_t": [x.event_type for x in query.recent], "rc_f": [x.field for x in query.recent],
+        "rc_d": [x.default for x in query.recent], "rc_s": [x.since for x in query.recent], "fp_s": fp_s}).one()
     snap = Snapshot(query.guild_id, season_start=row.season_start)
     for user_id, roles, joined_at, created_at, is_bot in row.members or ():
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
@@ -237,11 +273,22 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
         snap.counts[(user_id, event_type)] = int(n)
         if event_type == "voice_tick":
             snap.sums[(user_id, "voice_tick", "minutes")] = int(minutes)
-    for user_id, currency, amount, rule_id, at in row.credits or ():
+    for user_id, currency, amount, rule_id, at, key, source, source_id in row.credits or ():
         occurred_at = datetime.fromisoformat(at)
         snap.credits.append((user_id, currency, occurred_at, int(amount)))
         if rule_id is not None:
             snap.fires.append((rule_id, user_id, occurred_at))
+            if source is not None:
+                snap.priors.setdefault((source, source_id), []).append(
+                    PriorCredit(user_id, currency, int(amount), key, occurred_at))
+    snap.posted_keys = set(row.keys or ())
+    for user_id, currency, used in row.season_caps or ():
+        snap.cap_used[(user_id, currency, None, None)] = int(used)
+    for user_id, position, at, value in row.recent or ():
+        rc = query.recent[position - 1]
+        snap.recent.append((user_id, rc.event_type, rc.field, datetime.fromisoformat(at), int(value)))
+    snap.fingerprints = [(user_id, fp, datetime.fromisoformat(at), source_id)
+                         for user_id, fp, at, source_id in row.fingerprints or ()]
     snap.days = [(user_id, date.fromisoformat(day)) for user_id, day in row.days or ()]
     return snap
 

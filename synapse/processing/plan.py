@@ -85,8 +85,11 @@ class FactQuery:
     # The "as of" form (``facts_as_of``, a backtest's start): every member of the guild instead of
     # ``members``, and, when ``as_of`` is set, the guild's history before it: balances summed from the
     # ledger, milestones earned before it, lifetime counts (and voice minutes) of every event type,
-    # positive rule credits (caps) and their fires (cooldowns) since ``credits_since``, active days
-    # since ``active_since``. The per-member parts above are not asked in this form.
+    # positive rule credits (caps, with their fires for cooldowns and their events for clawbacks) and
+    # the keys of every posting since ``credits_since``, active days since ``active_since``, and, as
+    # the rules ask, ``recent`` (guild-wide), fingerprints in ``fingerprint_span`` (guild-wide) and
+    # ``cap_windows`` of seasons (credits from the season's start to ``credits_since``). The other
+    # per-member parts above are not asked in this form.
     whole_guild: bool = False
     as_of: datetime | None = None
     credits_since: datetime | None = None
@@ -242,17 +245,29 @@ def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int
     return FactQuery(**query)
 
 
-# How far back a backtest's start state looks: caps (≤ a week) and cooldowns (≤ 30 days, rare) by the
-# credits of the last 8 days, streaks by the active days of the last year.
+# How far back a backtest's start state looks: caps (≤ a week), once-per-reactor keys and clawbacks by
+# the credits and postings of the last 8 days (or of the longest cooldown, if longer), streaks by the
+# active days of the last year.
 BACKTEST_CREDITS = timedelta(days=8)
 BACKTEST_DAYS = timedelta(days=366)
 
 
-def facts_as_of(guild_id: int, start: datetime | None) -> FactQuery:
+def facts_as_of(guild_id: int, start: datetime | None, needs: Iterable[Needs] = ()) -> FactQuery:
     """The facts a backtest starting at ``start`` continues from (the "as of" form of ``FactQuery``):
     the guild's members, channels and season, and its history before ``start`` (none when None: the
-    range starts at the beginning). ``db.snapshot.load`` answers it in one round trip."""
+    range starts at the beginning). ``needs``: those of every rule set the backtest runs (``needs_of``),
+    for the history only some rules ask about: windowed milestone counts and sums, repeat guards'
+    fingerprints, cooldowns longer than the credit window, season caps. ``db.snapshot.load`` answers
+    it in one round trip."""
     if start is None:
         return FactQuery(guild_id, (), whole_guild=True)
-    return FactQuery(guild_id, (), whole_guild=True, as_of=start, credits_since=start - BACKTEST_CREDITS,
-                     active_since=start - BACKTEST_DAYS)
+    asked = tuple(needs)
+    credits = max([BACKTEST_CREDITS, *(n.longest_cooldown for n in asked)])
+    recent = sorted({r for n in asked for r in n.recent}, key=str)
+    repeat = max((n.repeat_window for n in asked if n.repeat_window is not None), default=None)
+    seasons = sorted({currency for n in asked for currency, window, _ in n.caps if window == "season"})
+    return FactQuery(guild_id, (), whole_guild=True, as_of=start, credits_since=start - credits,
+                     active_since=start - BACKTEST_DAYS,
+                     recent=tuple(Recent(t, f, d, start - span) for t, f, d, span in recent),
+                     fingerprint_span=None if repeat is None else (start - repeat, start),
+                     cap_windows=tuple(CapWindow(currency, None, None) for currency in seasons))

@@ -73,6 +73,13 @@ def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (
                         balances=s.balances, earned=s.earned, season_start=s.season_start, record=record,
                         tx_ids=s.tx_ids, event_ids=s.event_ids)
     state.tune((r.spec for r in ctx.rules.records), (m.record.spec for m in ctx.milestones))
+    _seed_history(state, s)
+    state.seed_lake_keys(s.milestone_events)
+    return state
+
+
+def _seed_history(state: MemoryState, s: Snapshot) -> None:
+    """The snapshot's history into ``state``: what a live run and a backtest's start both continue from."""
     for (uid, et), n in s.counts.items():
         state.seed_count(uid, et, n)
     for (uid, et, name), n in s.sums.items():
@@ -91,12 +98,12 @@ def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (
     season = s.season_start or EPOCH
     for (uid, currency, start, end), used in s.cap_used.items():
         state.seed_cap_used(uid, currency, season if start is None else start, end, used)
+    for uid, currency, at, amount in s.credits:
+        state.seed_credit(uid, currency, at, amount)
     state.seed_posted(s.posted_keys)
-    state.seed_lake_keys(s.milestone_events)
     for (ss, se), credits in s.priors.items():
         for credit in credits:
             state.seed_prior(ss, se, credit)
-    return state
 
 
 # A backtest's derived events are numbered from here, so their ids never collide with the lake's.
@@ -115,14 +122,5 @@ def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency], record: 
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start,
                         first_event_id=BACKTEST_FIRST_EVENT_ID, record=record)
-    for (uid, et), n in s.counts.items():
-        state.seed_count(uid, et, n)
-    for (uid, et, name), n in s.sums.items():
-        state.seed_sum(uid, et, name, n)
-    for uid, currency, at, amount in s.credits:
-        state.seed_credit(uid, currency, at, amount)
-    for rule_id, uid, at in s.fires:
-        state.seed_fire(rule_id, uid, at)
-    for uid, day in s.days:
-        state.seed_day(uid, day)
+    _seed_history(state, s)
     return state

@@ -2,10 +2,11 @@
 
 Everything runs in one READ ONLY transaction that is rolled back, so PostgreSQL itself
 refuses any write; the run happens in memory (``synapse.processing.backtest``). The state at
-the start of the range (balances, earned milestones, event counts, recent credits and
-fires for caps and cooldowns, members, channels) is read first, in one round trip by the one fact
-loader (``processing.plan.facts_as_of`` → ``db.snapshot.load`` → ``processing.snapshot.state_at``),
-so the run continues where history was.
+the start of the range (balances, earned milestones, event counts, recent credits, fires and
+posting keys for caps, cooldowns, once-per-reactor and clawbacks, members, channels, and the
+windowed history the rules ask about) is read first, in one round trip by the one fact loader
+(``processing.plan.facts_as_of`` → ``db.snapshot.load`` → ``processing.snapshot.state_at``), so
+the run continues where history was.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from synapse.db import ledger_store, level_roles_store, rules_store, snapshot
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
 from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
-from synapse.processing.plan import facts_as_of
+from synapse.processing.plan import facts_as_of, needs_of
 from synapse.processing.snapshot import state_at
+from synapse.rules.compile import compile_rules
 from synapse.rules.model import RuleSpec
 
 
@@ -80,8 +82,13 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     texts = level_roles_store.rule_texts(settings)
     level_roles = level_roles_store.load_table(conn, guild_id, settings)
 
-    # One read of the start state seeds both runs (``state_at`` only reads the snapshot).
-    start_facts = snapshot.load(conn, facts_as_of(guild_id, start))
+    drafted_rules = overlay(live_rules, draft or (), only_draft=only_draft)
+    runs = [drafted_rules, live_rules] if compare and draft else [drafted_rules]
+    # One read of the start state seeds both runs (``state_at`` only reads the snapshot), with the
+    # history either rule set asks about.
+    ms_on = "milestones" not in disabled
+    needs = [needs_of(compile_rules(rules, disabled_modules=disabled), milestones if ms_on else ()) for rules in runs]
+    start_facts = snapshot.load(conn, facts_as_of(guild_id, start, needs))
 
     def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
@@ -89,8 +96,8 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
                         state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
                         levelup=levelup, texts=texts, level_roles=level_roles)
 
-    drafted = one(overlay(live_rules, draft or (), only_draft=only_draft), progress)
-    live = one(live_rules, None) if compare and draft else None
+    drafted = one(drafted_rules, progress)
+    live = one(live_rules, None) if len(runs) > 1 else None
     return BacktestResult(drafted, live, None if live is None else diff(drafted, live), start, end)
 
 

@@ -1,6 +1,8 @@
 """A backtest's start state comes from the one fact loader: ``facts_as_of`` → ``db.snapshot.load`` →
-``state_at`` gives the guild as it was at the start (ledger, milestones, lake counts, recent credits and
-fires, active days), each fact checked against the rows it stands for, read back in Python."""
+``state_at`` gives the guild as it was at the start (ledger, milestones, lake counts, recent credits,
+fires, posting keys and clawback sources, active days), each fact checked against the rows it stands
+for, read back in Python. The history only some rules ask about (windowed counts and sums, fingerprints,
+season caps) is checked by continuing live runs in ``test_full_vocabulary.py``."""
 
 from __future__ import annotations
 
@@ -37,14 +39,15 @@ def _live(engine: sa.Engine, events: list[Event]) -> None:
 
 
 def test_the_start_state_is_the_guild_as_it_was_at_the_start(engine: sa.Engine, day: list[Event]) -> None:
-    """Balances, milestones, counts, voice minutes, cap credits, cooldown fires and days before the start."""
+    """Balances, milestones, counts, voice minutes, cap credits, fires, keys, priors and days before the start."""
     _live(engine, day)
     start = day[len(day) // 2].occurred_at
     with engine.connect() as conn:
         g = {"g": GUILD}
         rows = lambda sql: list(conn.execute(sa.text(sql), g))  # noqa: E731
-        txs = rows("SELECT user_id, currency_key, amount, kind, rule_id, occurred_at FROM transactions "
-                   "WHERE guild_id = :g")
+        txs = rows("SELECT t.user_id, t.currency_key, t.amount, t.kind, t.rule_id, t.occurred_at, t.idempotency_key, "
+                   "e.source_system, e.source_event_id FROM transactions t LEFT JOIN event_lake e "
+                   "ON e.guild_id = t.guild_id AND e.id = t.event_id WHERE t.guild_id = :g")
         grants = rows("SELECT um.user_id, m.key, um.earned_at FROM user_milestones um JOIN milestones m "
                       "ON m.guild_id = um.guild_id AND m.milestone_id = um.milestone_id WHERE um.guild_id = :g")
         lake = rows("SELECT user_id, event_type, occurred_at, payload FROM event_lake WHERE guild_id = :g")
@@ -82,6 +85,14 @@ def test_the_start_state_is_the_guild_as_it_was_at_the_start(engine: sa.Engine, 
         if t.rule_id is not None:
             assert state.fired_between(t.rule_id, t.user_id, t.occurred_at - timedelta(microseconds=1),
                                        t.occurred_at + timedelta(microseconds=1))
+            # what a clawback of the credit's event after the start takes back
+            assert (t.user_id, t.currency_key, t.amount, t.idempotency_key) in {
+                (p.user_id, p.currency, p.amount, p.idempotency_key)
+                for p in state.prior_credits(t.source_system, t.source_event_id)}
+    recent_keys = [t.idempotency_key for t in before if t.occurred_at >= since]
+    assert any(":once:" in k for k in recent_keys), "once-per-reactor credits before the start"
+    assert all(state.any_posted([k]) for k in recent_keys)   # not posted again
+    assert not any(state.any_posted([t.idempotency_key]) for t in txs if t.occurred_at >= start)
     days = {(e.user_id, e.occurred_at.astimezone(UTC).date()) for e in lake
             if e.user_id is not None and start - BACKTEST_DAYS <= e.occurred_at < start}
     first = min(d for _, d in days)
