@@ -86,8 +86,9 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     runs = [drafted_rules, live_rules] if compare and draft else [drafted_rules]
     # One read of the start state seeds both runs (``state_at`` only reads the snapshot), with the
     # history either rule set asks about.
-    ms_on = "milestones" not in disabled
-    needs = [needs_of(compile_rules(rules, disabled_modules=disabled), milestones if ms_on else ()) for rules in runs]
+    milestones_on = "milestones" not in disabled
+    needs = [needs_of(compile_rules(rules, disabled_modules=disabled), milestones if milestones_on else ())
+             for rules in runs]
     start_facts = snapshot.load(conn, facts_as_of(guild_id, start, needs))
 
     def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
