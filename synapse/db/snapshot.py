@@ -207,18 +207,18 @@ SELECT
                            THEN (payload ->> 'minutes')::bigint ELSE 1 END) AS minutes
              FROM event_lake WHERE guild_id = :g AND occurred_at < :as_of AND user_id IS NOT NULL
             GROUP BY 1, 2) c) END AS counts,
-  -- [[member, currency, amount, rule, occurred_at, key, event's source, source id]]: positive rule credits
-  -- since :cs (caps, cooldown fires, what a clawback takes back), in time order
+  -- [[key, member, currency, amount, rule, occurred_at, event's source, source id]] of every posting since :cs,
+  -- in time order: all their keys (a posting made already is not made again); the member, currency, amount,
+  -- rule and event only of positive rule credits (caps, cooldown fires, what a clawback takes back)
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
-  (SELECT json_agg(json_build_array(t.user_id, t.currency_key, t.amount, t.rule_id, t.occurred_at, t.idempotency_key,
-                                    e.source_system, e.source_event_id) ORDER BY t.occurred_at, t.id)
+  (SELECT json_agg(CASE WHEN t.kind = 'rule' AND t.amount > 0
+                        THEN json_build_array(t.idempotency_key, t.user_id, t.currency_key, t.amount, t.rule_id,
+                                              t.occurred_at, e.source_system, e.source_event_id)
+                        ELSE json_build_array(t.idempotency_key) END ORDER BY t.occurred_at, t.id)
      FROM transactions t LEFT JOIN event_lake e ON e.guild_id = t.guild_id AND e.id = t.event_id
-    WHERE t.guild_id = :g AND t.occurred_at >= :cs AND t.occurred_at < :as_of AND t.kind = 'rule' AND t.amount > 0)
-  END AS credits,
-  -- the keys of every posting since :cs (a posting made already is not made again)
-  CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
-  (SELECT json_agg(idempotency_key) FROM transactions
-    WHERE guild_id = :g AND occurred_at >= :cs AND occurred_at < :as_of) END AS keys,
+                                              AND t.kind = 'rule' AND t.amount > 0
+    WHERE t.guild_id = :g AND t.occurred_at >= :cs AND t.occurred_at < :as_of)
+  END AS postings,
   -- [[member, currency, positive rule credits]] from the season's start (all time without one) to :cs, of the
   -- currencies in :season_c (season caps; the credits after :cs are above)
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
@@ -273,7 +273,11 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
         snap.counts[(user_id, event_type)] = int(n)
         if event_type == "voice_tick":
             snap.sums[(user_id, "voice_tick", "minutes")] = int(minutes)
-    for user_id, currency, amount, rule_id, at, key, source, source_id in row.credits or ():
+    for key, *credit in row.postings or ():
+        snap.posted_keys.add(key)
+        if not credit:
+            continue
+        user_id, currency, amount, rule_id, at, source, source_id = credit
         occurred_at = datetime.fromisoformat(at)
         snap.credits.append((user_id, currency, occurred_at, int(amount)))
         if rule_id is not None:
@@ -281,7 +285,6 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
             if source is not None:
                 snap.priors.setdefault((source, source_id), []).append(
                     PriorCredit(user_id, currency, int(amount), key, occurred_at))
-    snap.posted_keys = set(row.keys or ())
     for user_id, currency, used in row.season_caps or ():
         snap.cap_used[(user_id, currency, None, None)] = int(used)
     for user_id, position, at, value in row.recent or ():

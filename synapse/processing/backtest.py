@@ -160,6 +160,18 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
             gc.enable()
 
 
+def context(rules: Sequence[RuleRecord], *, currencies: Mapping[str, Currency],
+            milestones: Sequence[CompiledMilestone] = (), disabled_modules: Iterable[str] = (), max_depth: int = 3,
+            levelup: LevelUpRoute = LEVELUP_DEFAULT, texts: Mapping[str, str] | None = None,
+            level_roles: LevelRoleTable | None = None) -> Context:
+    """The loop's context of a backtest of ``rules``, compiled as live compiles them (its ``needs`` are
+    what the backtest's start state must hold: ``plan.facts_as_of``)."""
+    off = frozenset(disabled_modules)
+    compiled = compile_rules(rules, disabled_modules=off, max_depth=max_depth, texts=texts, level_roles=level_roles)
+    return Context(compiled, currencies, tuple(milestones), milestones_enabled="milestones" not in off,
+                   levelup=levelup)
+
+
 def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Mapping[str, Currency],
          milestones: Sequence[CompiledMilestone], off: frozenset[str], state: Callable[[], MemoryState] | None,
          max_depth: int, progress: Callable[[int], None] | None, every: int,
@@ -169,9 +181,8 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
     mem.tune([r.spec for r in rules], [m.record.spec for m in milestones])
-    compiled = compile_rules(rules, disabled_modules=off, max_depth=max_depth, texts=texts, level_roles=level_roles)
-    ctx = Context(compiled, currencies, tuple(milestones),
-                  milestones_enabled="milestones" not in off, levelup=levelup)
+    ctx = context(rules, currencies=currencies, milestones=milestones, disabled_modules=off, max_depth=max_depth,
+                  levelup=levelup, texts=texts, level_roles=level_roles)
     tally = Tally()
     unearned: Unearned = {}
     seen = 0

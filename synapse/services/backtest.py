@@ -21,10 +21,9 @@ from sqlalchemy import Connection, Engine, text
 from synapse.db import ledger_store, level_roles_store, rules_store, snapshot
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
-from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, diff, overlay
-from synapse.processing.plan import facts_as_of, needs_of
+from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, context, diff, overlay
+from synapse.processing.plan import facts_as_of
 from synapse.processing.snapshot import state_at
-from synapse.rules.compile import compile_rules
 from synapse.rules.model import RuleSpec
 
 
@@ -86,8 +85,7 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     runs = [drafted_rules, live_rules] if compare and draft else [drafted_rules]
     # One read of the start state seeds both runs (``state_at`` only reads the snapshot), with the
     # history either rule set asks about.
-    milestones_on = "milestones" not in disabled
-    needs = [needs_of(compile_rules(rules, disabled_modules=disabled), milestones if milestones_on else ())
+    needs = [context(rules, currencies=currencies, milestones=milestones, disabled_modules=disabled).needs
              for rules in runs]
     start_facts = snapshot.load(conn, facts_as_of(guild_id, start, needs))
 
