@@ -391,6 +391,17 @@ class MemberCache(Base):
     last_seen_at: Mapped[datetime] = _now()
 
 
+class MemberRoleHistory(Base):
+    """The roles a member held from ``since`` on (a row per change the gateway reported; migration 0018): the
+    roles in force at a time are those of the latest row at or before it (backtests, voice ticks)."""
+
+    __tablename__ = "member_role_history"
+    guild_id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    since: Mapped[datetime] = mapped_column(primary_key=True)
+    roles: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+
+
 class ActivityHourly(Base):
     """Rollup: events per guild, hour, type and channel (maintained incrementally by a timer)."""
 

@@ -65,6 +65,18 @@ SELECT
   (SELECT json_agg(json_build_array(m.user_id, m.roles, m.joined_at, m.account_created_at, m.is_bot))
      FROM unnest(CAST(:u AS bigint[])) AS x(u)
      CROSS JOIN LATERAL (SELECT * FROM member_cache WHERE guild_id = :g AND user_id = x.u OFFSET 0) m) AS members,
+  -- [[member, since (null: from the beginning), roles]] of the members' role history from the roles in force
+  -- at :rs on (rules that read roles)
+  CASE WHEN CAST(:rs AS timestamptz) IS NOT NULL THEN
+  (SELECT json_agg(json_build_array(x.u, CASE WHEN h.since <> '-infinity' THEN h.since END, h.roles)
+                   ORDER BY x.u, h.since)
+     FROM unnest(CAST(:u AS bigint[])) AS x(u)
+     CROSS JOIN LATERAL (
+         (SELECT since, roles FROM member_role_history WHERE guild_id = :g AND user_id = x.u AND since <= :rs
+           ORDER BY since DESC LIMIT 1)
+         UNION ALL
+         SELECT since, roles FROM member_role_history WHERE guild_id = :g AND user_id = x.u AND since > :rs) h)
+  END AS role_history,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
   (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
@@ -173,7 +185,8 @@ def _params(q: FactQuery) -> dict[str, Any]:
         "summed": list(SUMMED_EVENT_TYPES),
         "rc_t": [x.event_type for x in q.recent], "rc_f": [x.field for x in q.recent],
         "rc_d": [x.default for x in q.recent], "rc_s": [x.since for x in q.recent],
-        "ds": q.days_since, "own": list(q.own_event_ids), "fps": list(q.fingerprints), "fp_s": fp_s, "fp_e": fp_e,
+        "ds": q.days_since, "rs": q.roles_since, "own": list(q.own_event_ids), "fps": list(q.fingerprints),
+        "fp_s": fp_s, "fp_e": fp_e,
         "fire_r": list(q.fire_rules), "fire_s": fire_s, "fire_e": fire_e,
         "cap_c": [w.currency for w in q.cap_windows], "cap_s": [w.start for w in q.cap_windows],
         "cap_e": [w.end for w in q.cap_windows], "keys": list(q.keys), "tb": q.taken_back_prefix,
@@ -187,6 +200,10 @@ _LOAD_AS_OF = text("""
 SELECT
   (SELECT json_agg(json_build_array(user_id, roles, joined_at, account_created_at, is_bot))
      FROM member_cache WHERE guild_id = :g) AS members,
+  -- [[member, since (null: from the beginning), roles]]: the guild's whole role history (one row per change)
+  (SELECT json_agg(json_build_array(user_id, CASE WHEN since <> '-infinity' THEN since END, roles)
+                   ORDER BY user_id, since)
+     FROM member_role_history WHERE guild_id = :g) AS role_history,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
   (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
@@ -264,6 +281,7 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
     for user_id, roles, joined_at, created_at, is_bot in row.members or ():
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
                                        account_created_at=_ts(created_at), is_bot=is_bot)
+    snap.role_history = _role_history(row.role_history)
     snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
     for user_id, currency, total in row.balances or ():
         snap.balances[(user_id, currency)] = int(total)
@@ -314,6 +332,7 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
     for user_id, roles, joined_at, created_at, is_bot in row.members or ():
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
                                        account_created_at=_ts(created_at), is_bot=is_bot)
+    snap.role_history = _role_history(row.role_history)
     snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
     for user_id, position, value in row.lifetimes or ():
         lt = query.lifetimes[position - 1]
@@ -345,6 +364,14 @@ def load(conn: Connection, query: FactQuery) -> Snapshot:
     snap.tx_ids = [int(i) for i in row.tx_ids or ()]
     snap.event_ids = [int(i) for i in row.event_ids or ()]
     return snap
+
+
+def _role_history(rows: Iterable[Any] | None) -> dict[int, list[tuple[datetime | None, frozenset[int]]]]:
+    """``[[member, since, roles]]`` in time order per member → each member's history."""
+    history: dict[int, list[tuple[datetime | None, frozenset[int]]]] = {}
+    for user_id, since, roles in rows or ():
+        history.setdefault(user_id, []).append((_ts(since), frozenset(roles or ())))
+    return history
 
 
 def _channels(regions_of: Iterable[Any], tags_of: Iterable[Any], afk_channel_id: int | None) -> dict[int, Channel]:

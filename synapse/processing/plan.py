@@ -22,7 +22,7 @@ from synapse.milestones import model as mm
 from synapse.milestones.criteria import CompiledMilestone, walk_criteria
 from synapse.processing.loop import Context
 from synapse.rules import model as rm
-from synapse.rules.compile import RuleSet, clawback_original, walk_conditions, window_bounds
+from synapse.rules.compile import LEVEL_ROLES_RULE, RuleSet, clawback_original, walk_conditions, window_bounds
 from synapse.rules.compile import _zone as zone
 
 
@@ -78,6 +78,9 @@ class FactQuery:
     originals: tuple[tuple[str, str], ...] = ()  # (source, source id) whose rule credits a clawback takes back
     # A credit taken back already has a posting keyed ``taken_back_prefix + its key`` (``keys.Clawback``).
     taken_back_prefix: str = ledger_keys.Clawback.PREFIX
+    # The members' role history from the roles in force at this time on (rules that read roles: each event
+    # is given the roles of its time, a voice tick derived at the session's end those of its minute).
+    roles_since: datetime | None = None
     milestone_events: bool = False              # the members' milestone_earned events already in the lake
     derived_keys: tuple[str, ...] = ()          # source ids of derived events to append: which the lake holds
     tx_ids: int = 0                             # transaction ids to reserve
@@ -111,6 +114,7 @@ class Needs:
     longest_streak: int
     rewards: tuple[tuple[int, int], ...]                    # (milestone id, reward index) of currency rewards
     postings_by_trigger: dict[str, int]                     # credit/debit/clawback effects per trigger
+    roles: bool = False                                     # some rule reads the member's roles
 
 
 def _default(field: str | None) -> int:
@@ -126,6 +130,7 @@ def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
     clawbacks: set[str] = set()
     repeat = 0
     per_trigger: dict[str, int] = {}
+    reads_roles = any(c.rule_id == LEVEL_ROLES_RULE for compiled in rules.by_event.values() for c in compiled)
     for record in rules.records:
         if record.rule_id not in active:
             continue
@@ -140,6 +145,10 @@ def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
                 once.setdefault(spec.trigger.event, []).append((record.rule_id, len(spec.effects)))
             elif isinstance(c, rm.RepeatGuardCond):
                 repeat = max(repeat, c.within_seconds)
+            elif isinstance(c, rm.RolesCond):
+                reads_roles = True
+        reads_roles = reads_roles or any(mu.role is not None for e in spec.effects
+                                         if isinstance(e, rm.CreditEffect) for mu in e.multipliers)
         if any(isinstance(e, rm.ClawbackEffect) for e in spec.effects):
             clawbacks.add(spec.trigger.event)
         per_trigger[spec.trigger.event] = per_trigger.get(spec.trigger.event, 0) + sum(
@@ -169,7 +178,7 @@ def needs_of(rules: RuleSet, milestones: Sequence[CompiledMilestone]) -> Needs:
                         for (t, f), ids in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))),
         recent=tuple((t, f, d, timedelta(days=days)) for t, f, d, days in sorted(recent, key=str)),
         longest_streak=streak, rewards=tuple(rewards),
-        postings_by_trigger=per_trigger)
+        postings_by_trigger=per_trigger, roles=reads_roles)
 
 
 def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int],
@@ -204,6 +213,8 @@ def facts_needed(ctx: Context, events: Sequence[Event], *, members: Iterable[int
         return FactQuery(**query)
     first = min(e.occurred_at for e in events)
     last = max(e.occurred_at for e in events)
+    if needs.roles:
+        query["roles_since"] = first
     if milestones and needs.recent:
         query["recent"] = tuple(Recent(t, f, d, first - span) for t, f, d, span in needs.recent)
     if milestones and needs.longest_streak:

@@ -20,6 +20,8 @@ class Snapshot:
 
     guild_id: int
     members: dict[int, Member | None] = field(default_factory=dict)
+    # The members' roles from a time on (since None: from the beginning), in time order (``FactQuery.roles_since``)
+    role_history: dict[int, list[tuple[datetime | None, frozenset[int]]]] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     season_start: datetime | None = None
     balances: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -71,7 +73,7 @@ def state_for(ctx: Context, snapshot: Snapshot, *, observed: Sequence[Event] = (
     state = MemoryState(s.guild_id, currencies=currencies if currencies is not None else ctx.currencies,
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start, record=record,
-                        tx_ids=s.tx_ids, event_ids=s.event_ids)
+                        tx_ids=s.tx_ids, event_ids=s.event_ids, role_history=s.role_history)
     state.tune((r.spec for r in ctx.rules.records), (m.record.spec for m in ctx.milestones))
     _seed_history(state, s)
     state.seed_lake_keys(s.milestone_events)
@@ -121,6 +123,6 @@ def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency], record: 
     state = MemoryState(s.guild_id, currencies=currencies,
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start,
-                        first_event_id=BACKTEST_FIRST_EVENT_ID, record=record)
+                        first_event_id=BACKTEST_FIRST_EVENT_ID, record=record, role_history=s.role_history)
     _seed_history(state, s)
     return state

@@ -13,7 +13,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from synapse.errors import InsufficientBalance
@@ -27,6 +28,7 @@ from synapse.rules.compile import CLAWBACK_ORIGINALS, walk_conditions
 from synapse.rules.facts import NO_CHANNEL, Channel, Member, PriorCredit
 
 _NONE: frozenset[str] = frozenset()
+_BEGINNING = datetime.min.replace(tzinfo=UTC)
 _ABSENT = object()
 _CLAWBACK_SOURCES = frozenset(CLAWBACK_ORIGINALS.values())
 _Prior = tuple[int, str, int, str, datetime]   # PriorCredit's fields: member, currency, amount, key, time
@@ -46,10 +48,19 @@ class MemoryState:
                  balances: Mapping[tuple[int, str], int] | None = None,
                  earned: Mapping[int, Iterable[str]] | None = None, season_start: datetime | None = None,
                  first_event_id: int = 1, keep_outbox: bool = True, record: bool = False,
-                 tx_ids: Sequence[int] | None = None, event_ids: Sequence[int] | None = None) -> None:
+                 tx_ids: Sequence[int] | None = None, event_ids: Sequence[int] | None = None,
+                 role_history: Mapping[int, Sequence[tuple[datetime | None, frozenset[int]]]] | None = None) -> None:
         self.guild_id = guild_id
         self.currencies = dict(currencies or {})
         self.members = dict(members or {})
+        # Per member with a role history (``since`` None: from the beginning; in time order): the times, and
+        # the member as of each (index 0: before the first, no roles). Without one, ``members`` answers.
+        self._as_of: dict[int, tuple[list[datetime], list[Member]]] = {}
+        for uid, history in (role_history or {}).items():
+            base = self.members.get(uid) or Member()
+            times = [_BEGINNING if since is None else since for since, _ in history]
+            self._as_of[uid] = (times, [replace(base, roles=frozenset()),
+                                        *(replace(base, roles=roles) for _, roles in history)])
         self.channels = dict(channels or {})
         self.balances: dict[tuple[int, str], int] = dict(balances or {})
         self.earned: dict[int, set[str]] = {u: set(ks) for u, ks in (earned or {}).items()}
@@ -389,8 +400,12 @@ class MemoryState:
     def season_start(self) -> datetime | None:
         return self._season
 
-    def member(self, user_id: int) -> Member | None:
-        return self.members.get(user_id)
+    def member(self, user_id: int, at: datetime) -> Member | None:
+        history = self._as_of.get(user_id) if self._as_of else None
+        if history is None:
+            return self.members.get(user_id)
+        times, members = history
+        return members[bisect.bisect_right(times, at)]
 
     def channel(self, channel_id: int) -> Channel:
         return self.channels.get(channel_id, NO_CHANNEL)

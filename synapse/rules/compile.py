@@ -60,7 +60,7 @@ class Scope:
     def member(self) -> Member | None:
         if self._member is False:
             uid = self.event.user_id
-            self._member = None if uid is None else self.facts.member(uid)
+            self._member = None if uid is None else self.facts.member(uid, self.event.occurred_at)
         return self._member  # type: ignore[return-value]
 
     def channel(self) -> Channel:

@@ -46,10 +46,14 @@ def count_events(conn: Connection, guild_id: int, start: datetime | None, end: d
 
 
 def load_events(conn: Connection, guild_id: int, start: datetime | None, end: datetime | None) -> Iterator[Event]:
-    """Lake events of the range in the order live processing saw them (insertion order)."""
+    """Lake events of the range in the order live processing saw them (insertion order).
+
+    Each event's actor has the member cache's name and bot flag and no roles: the rules take the roles
+    from the state, as of the event's time (``member_role_history``, which ``facts_as_of`` reads).
+    """
     rows = conn.execution_options(stream_results=True, yield_per=5000).execute(text("""
         SELECT e.id, e.source_system, e.source_event_id, e.event_type, e.user_id, e.channel_id, e.occurred_at,
-               e.payload, m.display_name, m.is_bot, m.roles
+               e.payload, m.display_name, m.is_bot
           FROM event_lake e LEFT JOIN member_cache m ON m.guild_id = e.guild_id AND m.user_id = e.user_id
          WHERE e.guild_id = :g
            AND (CAST(:s AS timestamptz) IS NULL OR e.occurred_at >= :s)
@@ -57,8 +61,7 @@ def load_events(conn: Connection, guild_id: int, start: datetime | None, end: da
            AND NOT (e.source_system = 'synapse' AND e.event_type = ANY(:derived))
          ORDER BY e.id"""), {"g": guild_id, "s": start, "e": end, "derived": sorted(ENGINE_DERIVED)})
     for r in rows:
-        actor = None if r.display_name is None else Actor(name=r.display_name, bot=bool(r.is_bot),
-                                                          roles=tuple(r.roles or ()))
+        actor = None if r.display_name is None else Actor(name=r.display_name, bot=bool(r.is_bot))
         yield Event(r.source_system, r.source_event_id, r.event_type, guild_id, r.user_id, r.channel_id,
                     r.occurred_at, r.payload or {}, actor, r.id)
 

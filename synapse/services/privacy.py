@@ -3,7 +3,7 @@
 Framework-free (``Connection`` in, plain data out): the ``/privacy`` slash
 command and the dashboard's member export/erasure share it.
 
-**Export** gathers every row keyed by the member: cached profile, wallets,
+**Export** gathers every row keyed by the member: cached profile, role history, wallets,
 transactions, Event Lake events they made, milestones, voice sessions, daily
 rollups, lifetime event totals, season standings. Snowflakes are strings and
 times ISO 8601, so the file is valid JSON for any reader.
@@ -43,6 +43,9 @@ EXPORT_VERSION = 1
 _SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("profile", "member_cache", "display_name, avatar, is_bot, roles, account_created_at, joined_at, left_at, "
                                 "public_opt_out, first_seen_at, last_seen_at", ""),
+    # (since null: held from before Synapse recorded changes)
+    ("role_history", "member_role_history", "CASE WHEN since <> '-infinity' THEN since END AS since, roles",
+     "ORDER BY member_role_history.since"),
     ("wallets", "wallets", "currency_key, balance, updated_at", "ORDER BY currency_key"),
     ("transactions", "transactions", "id, currency_key, amount, balance_after, kind, reason, rule_id, "
                                      "event_id, event_type, season_id, occurred_at", "ORDER BY id"),
@@ -58,7 +61,7 @@ _SECTIONS: tuple[tuple[str, str, str, str], ...] = (
 
 # Deletion order: children first; transactions before wallets (both under the erasure flag).
 _ERASE_ORDER = ("user_milestones", "rule_state", "voice_sessions", "member_daily", "season_snapshots",
-                "transactions", "wallets", "event_lake", "member_cache")
+                "transactions", "wallets", "event_lake", "member_role_history", "member_cache")
 
 
 @dataclass(frozen=True)

@@ -210,14 +210,18 @@ def test_member_export_and_erasure(api: Api) -> None:
     api.award(10, 100)
     api.sql("""INSERT INTO event_lake (guild_id, source_system, source_event_id, event_type, user_id, occurred_at)
                VALUES (:g, 'discord', 'm:1', 'message_create', 9, :t)""", g=GUILD, t=NOW)
+    api.sql("""INSERT INTO member_role_history (guild_id, user_id, since, roles)
+               VALUES (:g, 9, :t, '{7}'), (:g, 9, '-infinity', '{}')""", g=GUILD, t=NOW)
     r = api.client.get(f"{A}/members/9/export", headers=h)
     assert r.status_code == 200 and r.text.count('"9"') >= 1
     assert r.json()["event_totals"] == [{"event_type": "message_create", "field": "", "events": 1, "total": "0"}]
+    assert r.json()["role_history"] == [{"since": None, "roles": []}, {"since": NOW.isoformat(), "roles": [7]}]
     assert api.client.post(f"{A}/members/9/erase", json={"confirm_user_id": "8"}, headers=h).status_code == 422
     r = api.client.post(f"{A}/members/9/erase", json={"confirm_user_id": "9"}, headers=h)
     assert r.status_code == 200 and r.json()["deleted"]["transactions"] == 1
     assert api.sql("SELECT count(*) FROM event_lake WHERE user_id = 9")[0][0] == 0
     assert api.sql("SELECT count(*) FROM wallets WHERE user_id = 9")[0][0] == 0
+    assert api.sql("SELECT count(*) FROM member_role_history WHERE user_id = 9")[0][0] == 0
     with api.engine.connect() as conn:
         assert verify(conn) == []
     assert [a.action for a in api.admin_log()] == ["member.export", "member.erase"]

@@ -64,3 +64,36 @@ def test_member_totals_migration_counts_the_lake_it_finds(pg_template: str) -> N
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def test_role_history_migration_starts_each_cached_member_with_the_cached_roles(pg_template: str) -> None:
+    """Upgrading (0017 → 0018) gives each cached member one history row: their cached roles (sorted, without
+    repeats), in force from the beginning, so a backtest reads for the past what it read before."""
+    from uuid import uuid4
+
+    from synapse.db.engine import make_engine
+    from synapse.db.migrate import upgrade
+    from tests.support import services
+
+    name = f"t_{uuid4().hex[:16]}"
+    admin = services.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine = make_engine(services.server_url(name), pool_size=1)
+    try:
+        upgrade(engine, "0017")
+        with engine.begin() as conn:
+            conn.execute(sa.text("""
+                INSERT INTO member_cache (guild_id, user_id, display_name, roles)
+                VALUES (5, 1, 'ada', '{9,3,9}'), (5, 2, 'bob', '{}'), (6, 1, 'ada', '{4}')"""))
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("""
+                SELECT guild_id, user_id, since = '-infinity' AS from_the_beginning, roles
+                  FROM member_role_history ORDER BY 1, 2""")).all()
+        assert [tuple(r) for r in rows] == [(5, 1, True, [3, 9]), (5, 2, True, []), (6, 1, True, [4])]
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -40,3 +40,27 @@ def test_newest_actor_data_wins_and_join_leave_dates_are_kept(stack: Stack) -> N
     assert row.joined_at == T0 and row.left_at is None
     assert row.account_created_at.year == 2020
     assert row.first_seen_at == T0 and row.last_seen_at == T0 + timedelta(minutes=30)
+
+
+def test_reported_role_changes_become_a_history_of_changes(stack: Stack) -> None:
+    """A row per change of the roles events report (in time order within an envelope too), none for a repeat,
+    a redelivered envelope or an event without an actor; a late event's roles count from its own time."""
+    clock = FixedClock(T0 + timedelta(days=1))
+    first = encode_envelope([message(1, 10, "ada", ["5"]), message(2, 20, "ada", ["5"]),
+                             message(4, 40, "ada", ["6", "5"]), message(3, 30, "ada", ["5", "6"])])
+    handle(first, stack.engine, clock=clock)
+    handle(first, stack.engine, clock=clock)   # redelivered
+    no_actor = message(5, 45, "", [])
+    del no_actor["actor"]
+    handle(encode_envelope([message(6, 50, "ada", ["5", "6"]), no_actor]), stack.engine, clock=clock)
+    handle(encode_envelope([message(7, 25, "ada", ["7"])]), stack.engine, clock=clock)   # late
+    handle(encode_envelope([message(8, 60, "ada", [])]), stack.engine, clock=clock)
+    with stack.engine.connect() as conn:
+        history = [(r.since, sorted(r.roles)) for r in conn.execute(sa.text(
+            "SELECT since, roles FROM member_role_history WHERE guild_id = :g AND user_id = :u ORDER BY since"),
+            {"g": GUILD, "u": USER})]
+        cached = conn.execute(sa.text("SELECT roles FROM member_cache WHERE guild_id = :g AND user_id = :u"),
+                              {"g": GUILD, "u": USER}).scalar_one()
+    at = lambda minutes: T0 + timedelta(minutes=minutes)  # noqa: E731
+    assert history == [(at(10), [5]), (at(25), [7]), (at(30), [5, 6]), (at(60), [])]
+    assert cached == []

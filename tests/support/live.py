@@ -64,9 +64,10 @@ def written(engine: sa.Engine, guild: int) -> dict[str, Any]:
 
 
 def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any], *,
-                            start: datetime | None = None) -> None:
+                            start: datetime | None = None, role_history: bool = True) -> None:
     """A backtest of the guild's lake computes ``live``: from its members and channels (no history), or from
-    ``start``, continuing from the state the loader reads for it (then what live wrote from ``start`` on)."""
+    ``start``, continuing from the state the loader reads for it (then what live wrote from ``start`` on).
+    ``role_history=False`` drops the members' role history (each event then gets the roles cached now)."""
     with engine.connect() as conn:
         assert ledger_store.verify(conn, guild) == []
         ctx = load_context(conn, guild, RuleCache())
@@ -77,6 +78,8 @@ def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any],
               FROM transactions WHERE guild_id = :g AND occurred_at >= COALESCE(CAST(:s AS timestamptz), 'epoch')"""),
             {"g": guild, "s": start}))
     assert events, "the backtest has events to run"
+    if not role_history:
+        first.role_history = {}
     state = state_at(first, currencies=ctx.currencies, record=True)
     loop.run(ctx, state, events)
     assert sorted((u, c, b) for (u, c), b in state.balances.items()) == live["wallets"]

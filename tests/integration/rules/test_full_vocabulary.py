@@ -168,3 +168,49 @@ def test_a_backtest_from_inside_the_history_continues_as_live_did(engine: sa.Eng
         deltas[(user_id, currency)] += amount
     assert {k: v for k, v in report.deltas.items() if v} == {k: v for k, v in deltas.items() if v}
     assert sorted(report.milestones) == sorted((u, k) for u, k, at in live["milestones"] if at >= start)
+
+
+def test_a_backtest_gives_each_event_the_roles_its_member_held_then(engine: sa.Engine) -> None:
+    """Members get a role mid-history (the gateway reports it with their events): live, each event and each voice
+    minute takes the roles of its time, and a backtest computes exactly what live wrote; with the roles members
+    hold now (no role history), the backtest would not."""
+    guild, end = 1_100_000_000_000_000_007, datetime(2026, 3, 9, tzinfo=UTC)
+    events = community.simulate(community.SimulationConfig(seed=4, guild_id=guild, members=25, days=2.0, end=end))
+    middle = end - timedelta(days=1)
+    talkers = Counter(e["user_id"] for e in events if e["event_type"] in ("message_create", "voice_join"))
+    promoted = {uid for uid, _ in talkers.most_common(8)}
+    for e in events:   # from the middle on, the promoted members' events report the veteran role
+        actor = e.get("actor")
+        if actor is not None and e["user_id"] in promoted and datetime.fromisoformat(e["occurred_at"]) >= middle:
+            e["actor"] = {**actor, "roles": [*actor["roles"], str(VETERAN)]}
+    with engine.begin() as conn:
+        init_guild(conn, guild, actor=SYSTEM)
+        for spec in (
+            {"name": "Veteran xp", "trigger": {"event": "message_create"},
+             "effects": [{"type": "credit", "currency": "xp", "amount": 10,
+                          "multipliers": [{"times": 3, "role": str(VETERAN)}]}]},
+            {"name": "Veteran voice", "trigger": {"event": "voice_tick"},
+             "conditions": [{"type": "roles", "any_of": [str(VETERAN)]}],
+             "effects": [{"type": "credit", "currency": "gold", "amount": {"per_minute": 1}}]},
+            {"name": "Newcomer stars", "trigger": {"event": "reaction_add"},
+             "conditions": [{"type": "roles", "none_of": [str(VETERAN)]}],
+             "effects": [{"type": "credit", "currency": "stars", "amount": 1}]}):
+            rules_store.save_rule(conn, guild, spec)
+    clock = FixedClock(end + timedelta(hours=1))
+    for text in community.envelopes(events, max_events=50):
+        ingest.handle(text, engine, clock=clock)
+    live = written(engine, guild)
+    with engine.connect() as conn:
+        history = conn.execute(sa.text("""
+            SELECT user_id, since, roles FROM member_role_history WHERE guild_id = :g AND :v = ANY(roles)
+             ORDER BY user_id, since"""), {"g": guild, "v": VETERAN}).all()
+    assert {int(h.user_id) for h in history} == {int(u) for u in promoted}
+    assert all(h.since >= middle for h in history), "the veteran role counts from the event that reported it"
+    promoted_ids = {int(u) for u in promoted}
+    xp = {(t[0], t[2]) for t in live["transactions"] if t[4] == "Veteran xp" and t[0] in promoted_ids}
+    assert {a for _, a in xp} == {10, 30}, "promoted members earned plain xp before the middle, tripled after"
+    voice = [t for t in live["transactions"] if t[4] == "Veteran voice"]
+    assert voice and all(t[0] in promoted_ids and t[5] >= middle for t in voice)
+    assert_backtest_matches(engine, guild, live)
+    with pytest.raises(AssertionError):   # the roles members hold now, for every event: what backtests did before
+        assert_backtest_matches(engine, guild, live, role_history=False)

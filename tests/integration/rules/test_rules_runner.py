@@ -196,7 +196,7 @@ def test_db_facts_answer_like_memory(engine: sa.Engine, guild: int) -> None:
         assert facts.event_sum(7, "voice_tick", "minutes", None) == 5
         assert len(facts.active_days(7, (T0 - timedelta(days=2)).date(), T0.date())) == 3
         assert facts.fingerprint_repeats(7, "same", T0 - timedelta(days=5), T0, "message_create:0") == 2
-        assert facts.member(7) is None and facts.channel(501).regions == frozenset()
+        assert facts.member(7, T0) is None and facts.channel(501).regions == frozenset()
 
 
 def test_cap_windows_read_the_member_index_not_the_guild_window(engine: sa.Engine, guild: int) -> None:

@@ -124,6 +124,21 @@ def test_tags_roles_age_and_composition() -> None:
     assert not _amounts(composed, message(G, 1, 1, T0, length=10, roles=(7,)))
 
 
+def test_a_role_history_gives_each_event_the_roles_of_its_time() -> None:
+    """With a role history, roles are those in force at the event's time (none before its first row, since None:
+    from the beginning); without one, the cached member's; an actor's own roles come first."""
+    veteran = _rule([{"type": "roles", "any_of": ["7"]}])
+    members = {1: Member(roles=frozenset({7})), 2: Member(roles=frozenset({7})), 3: Member()}
+    history = {1: [(T0, frozenset({7})), (T0 + timedelta(hours=2), frozenset())], 3: [(None, frozenset({7}))]}
+    held = {(uid, hours): bool(_amounts(veteran, message(G, uid, 1, T0 + timedelta(hours=hours)), members=members,
+                                        role_history=history))
+            for uid in (1, 2, 3) for hours in (-1, 1, 3)}
+    assert held == {(1, -1): False, (1, 1): True, (1, 3): False, (2, -1): True, (2, 1): True, (2, 3): True,
+                    (3, -1): True, (3, 1): True, (3, 3): True}
+    assert _amounts(veteran, message(G, 1, 1, T0 + timedelta(hours=3), roles=(7,)), members=members,
+                    role_history=history)
+
+
 def test_time_window_with_a_time_zone() -> None:
     """12:00 UTC is 21:00 in Tokyo: inside an evening window there, outside a morning one."""
     evening = _rule([{"type": "time_window", "tz": "Asia/Tokyo", "start": "20:00", "end": "23:00"}])
