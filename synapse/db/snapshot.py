@@ -7,8 +7,9 @@ It answers a ``processing.plan.FactQuery`` as it is asked: the members' wallets,
 rows, lifetime counts and sums of their events (the query's own events included; from
 ``member_event_totals``, which the lake's triggers keep, so one key probe however long the member's
 history; a sum over a type other than the voice events reads the member's rows), history in
-the windows given and the active days (its own events left out), the keys given that are in
-the ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
+the windows given and the active days (its own events left out), the members' role history from
+a time on (``member_role_history``, when a rule reads roles), the keys given that are in the
+ledger, the credits of the events given, and blocks of reserved ids. It knows tables, not
 rules: which facts, windows and keys matter is the planner's business. Call it after the members'
 locks are taken, so what it reads stays true until commit.
 
