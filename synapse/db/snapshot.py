@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from synapse.ledger.model import Season
 from synapse.processing.plan import FactQuery
 from synapse.processing.snapshot import Snapshot
 from synapse.rules.defaults import AFK_TAG
@@ -208,7 +209,13 @@ SELECT
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
   (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
-  (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active') AS season_start,
+  -- the season :as_of falls in (without :as_of, the active one)
+  CASE WHEN CAST(:as_of AS timestamptz) IS NULL
+       THEN (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active')
+       ELSE (SELECT started_at FROM seasons WHERE guild_id = :g AND started_at <= :as_of
+                AND (ended_at IS NULL OR ended_at > :as_of) ORDER BY started_at DESC LIMIT 1) END AS season_start,
+  (SELECT json_agg(json_build_array(season_id, name, started_at, ended_at) ORDER BY started_at)
+     FROM seasons WHERE guild_id = :g) AS seasons,
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
   (SELECT json_agg(json_build_array(user_id, currency_key, total))
      FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS total FROM transactions
@@ -237,14 +244,15 @@ SELECT
                                               AND t.kind = 'rule' AND t.amount > 0
     WHERE t.guild_id = :g AND t.occurred_at >= :cs AND t.occurred_at < :as_of)
   END AS postings,
-  -- [[member, currency, positive rule credits]] from the season's start (all time without one) to :cs, of the
-  -- currencies in :season_c (season caps; the credits after :cs are above)
+  -- [[member, currency, positive rule credits]] from the start of :as_of's season (all time without one) to :cs,
+  -- of the currencies in :season_c (season caps; the credits after :cs are above)
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
   (SELECT json_agg(json_build_array(user_id, currency_key, used))
      FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS used FROM transactions
             WHERE guild_id = :g AND currency_key = ANY(CAST(:season_c AS text[])) AND kind = 'rule' AND amount > 0
-              AND occurred_at >= COALESCE((SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active'),
-                                          'epoch')
+              AND occurred_at >= COALESCE((SELECT started_at FROM seasons WHERE guild_id = :g AND started_at <= :as_of
+                                              AND (ended_at IS NULL OR ended_at > :as_of)
+                                            ORDER BY started_at DESC LIMIT 1), 'epoch')
               AND occurred_at < :cs GROUP BY 1, 2) c) END AS season_caps,
   -- [[member, position in the rc_* arrays, occurred_at, value]]: the guild's events of each type since its time
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
@@ -283,6 +291,8 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
         snap.members[user_id] = Member(roles=frozenset(roles or ()), joined_at=_ts(joined_at),
                                        account_created_at=_ts(created_at), is_bot=is_bot)
     snap.role_history = _role_history(row.role_history)
+    snap.seasons = [Season(season_id, name, datetime.fromisoformat(started), _ts(ended))
+                    for season_id, name, started, ended in row.seasons or ()]
     snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
     for user_id, currency, total in row.balances or ():
         snap.balances[(user_id, currency)] = int(total)

@@ -172,6 +172,23 @@ class Import:
         return cls(s, c, _int(u, key))
 
 
+@dataclass(frozen=True, slots=True)
+class SeasonReset:
+    """A seasonal currency's wallet reset when its season closed: ``season_reset:{season}:{currency}:{member}``."""
+
+    season_id: int
+    currency: str
+    user_id: int
+
+    def render(self) -> str:
+        return f"season_reset:{self.season_id}:{self.currency}:{self.user_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> SeasonReset:
+        s, c, u = _split(key, "season_reset", 1, 1)
+        return cls(_int(s, key), c, _int(u, key))
+
+
 # ------------------------------------------------------------------------------------ derived events
 
 

@@ -65,6 +65,16 @@ def make_posting(guild_id: int, user_id: int, currency: str, amount: int, kind: 
     return p
 
 
+@dataclass(frozen=True, slots=True)
+class Season:
+    """A season of a guild: from ``started_at`` until ``ended_at`` (None: the active one)."""
+
+    season_id: int
+    name: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Posted:
     """A posting the database accepted, with the wallet balance right after it."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from synapse.errors import ErrorDetail, InsufficientBalance, ValidationFailed
 from synapse.ledger import keys
-from synapse.ledger.model import Currency, LevelUp, Posted, Posting
+from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
 
 MAX_AMOUNT = 10**12
 
@@ -49,3 +52,13 @@ def level_up(posted: Posted, currency: Currency) -> LevelUp | None:
                    old_level=crossed.start - 1, new_level=crossed.stop - 1,
                    balance=posted.balance_after, occurred_at=p.occurred_at,
                    transaction_id=posted.transaction_id)
+
+
+def season_resets(guild_id: int, season_id: int, season_name: str, at: datetime, currency: str,
+                  balances: Iterable[tuple[int, int]], *, actor_id: int | None = None) -> list[Posting]:
+    """The postings that reset a seasonal currency when its season closes: ``-balance`` for each non-zero
+    ``(member, balance)``, in member order (a roll in the database, and a backtest across one, make the same)."""
+    return [Posting(guild_id=guild_id, user_id=uid, currency=currency, amount=-balance, kind=Kind.season_reset,
+                    idempotency_key=keys.SeasonReset(season_id, currency, uid).render(), occurred_at=at,
+                    reason=f"season {season_id} ({season_name}) closed", actor_id=actor_id, season_id=season_id)
+            for uid, balance in sorted(balances) if balance != 0]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from synapse.eventlake.events import SYNAPSE, Event
-from synapse.ledger.model import Currency
+from synapse.ledger.model import Currency, Season
 from synapse.milestones.criteria import CompiledMilestone
-from synapse.processing.loop import Context, Tally, Unearned, run
+from synapse.processing.loop import Context, Tally, Unearned, close_season, run
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import LevelRoleTable, RuleRecord, compile_rules
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
@@ -134,8 +135,10 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
              state: Callable[[], MemoryState] | None = None, max_depth: int = 3,
              progress: Callable[[int], None] | None = None, every: int = 10_000,
              levelup: LevelUpRoute = LEVELUP_DEFAULT, texts: Mapping[str, str] | None = None,
-             level_roles: LevelRoleTable | None = None) -> BacktestReport:
+             level_roles: LevelRoleTable | None = None, closes: Sequence[Season] = ()) -> BacktestReport:
     """Run ``rules`` over ``events`` (stored engine-derived events are skipped and regenerated).
+
+    ``closes``: the seasons that closed in the range, replayed as their rolls made them (``replay``).
 
     ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted);
     ``texts`` and ``level_roles``: the guild's template settings and level role table, compiled as
@@ -154,7 +157,7 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     try:
         return _run(events, rules=rules, currencies=currencies, milestones=milestones,
                     off=frozenset(disabled_modules), state=state, max_depth=max_depth, progress=progress,
-                    every=every, levelup=levelup, texts=texts, level_roles=level_roles)
+                    every=every, levelup=levelup, texts=texts, level_roles=level_roles, closes=closes)
     finally:
         if was_enabled:
             gc.enable()
@@ -176,7 +179,7 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
          milestones: Sequence[CompiledMilestone], off: frozenset[str], state: Callable[[], MemoryState] | None,
          max_depth: int, progress: Callable[[int], None] | None, every: int,
          levelup: LevelUpRoute, texts: Mapping[str, str] | None,
-         level_roles: LevelRoleTable | None) -> BacktestReport:
+         level_roles: LevelRoleTable | None, closes: Sequence[Season]) -> BacktestReport:
     guild_id = next(iter(currencies.values())).guild_id if currencies else 0
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
@@ -185,6 +188,7 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
                   levelup=levelup, texts=texts, level_roles=level_roles)
     tally = Tally()
     unearned: Unearned = {}
+    pending = _in_order(closes)
     seen = 0
     source = iter(events)
     # One ``run`` per slice, so progress can be told between slices while the loop itself makes no
@@ -193,11 +197,60 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
         chunk = [e for e in batch if e.event_type not in ENGINE_DERIVED or e.source_system != SYNAPSE]
         if not chunk:
             continue
-        run(ctx, mem, chunk, tally=tally, unearned=unearned)
+        _replay(ctx, mem, chunk, pending, tally, unearned)
         seen += len(chunk)
         if progress is not None:
             progress(seen)
+    for _, season in pending:   # closed after the range's last event
+        close_season(ctx, mem, season, tally=tally)
     return report(tally, events=seen)
+
+
+def replay(ctx: Context, state: MemoryState, events: Iterable[Event], *, closes: Sequence[Season] = (),
+           tally: Tally | None = None) -> Tally:
+    """A stretch of history through the loop (``loop.run``), with the seasons that closed in it: each close
+    is replayed (``loop.close_season``: seasonal wallets back to zero) before the first event at or after it,
+    and those after the last event at the end. A roll is no lake event, so this is how a backtest across one
+    pays what live paid: the events before the close in the old season, those after in the new one."""
+    t = tally if tally is not None else Tally()
+    pending = _in_order(closes)
+    _replay(ctx, state, events, pending, t, {})
+    for _, season in pending:
+        close_season(ctx, state, season, tally=t)
+    return t
+
+
+def closed_between(seasons: Iterable[Season], start: datetime | None, end: datetime | None) -> list[Season]:
+    """The seasons that closed in [start, end) (None: open-ended): what a backtest of that range replays."""
+    return [s for s in seasons if s.ended_at is not None and (start is None or s.ended_at >= start)
+            and (end is None or s.ended_at < end)]
+
+
+def _in_order(closes: Sequence[Season]) -> list[tuple[datetime, Season]]:
+    """(close time, season) in order of the closes."""
+    out = []
+    for s in closes:
+        if s.ended_at is None:
+            raise ValueError(f"season {s.season_id} has not closed (the active season does not close in a backtest)")
+        out.append((s.ended_at, s))
+    return sorted(out, key=lambda c: (c[0], c[1].season_id))
+
+
+def _replay(ctx: Context, state: MemoryState, events: Iterable[Event], pending: list[tuple[datetime, Season]],
+            t: Tally, unearned: Unearned) -> None:
+    """``run`` over ``events``, closing the seasons of ``pending`` (taken off it) as their times come."""
+    if not pending:
+        run(ctx, state, events, tally=t, unearned=unearned)
+        return
+    batch: list[Event] = []
+    for event in events:
+        if pending and event.occurred_at >= pending[0][0]:
+            run(ctx, state, batch, tally=t, unearned=unearned)
+            batch = []
+            while pending and event.occurred_at >= pending[0][0]:
+                close_season(ctx, state, pending.pop(0)[1], tally=t)
+        batch.append(event)
+    run(ctx, state, batch, tally=t, unearned=unearned)
 
 
 def report(t: Tally, *, events: int) -> BacktestReport:

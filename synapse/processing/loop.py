@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from synapse.eventlake.events import SYNAPSE, Event, make_event
 from synapse.ledger import keys
 from synapse.ledger.curves import LevelCurve
-from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting
-from synapse.ledger.posting import level_up
+from synapse.ledger.model import Currency, Kind, LevelUp, Posted, Posting, Season
+from synapse.ledger.posting import level_up, season_resets
 from synapse.milestones.criteria import CompiledMilestone, MilestoneRecord, unearned_of
 from synapse.milestones.model import CurrencyReward
 from synapse.rules.compile import RuleSet
@@ -41,6 +41,10 @@ class Store(Facts, Protocol):
         ...
 
     def post(self, postings: Sequence[Posting]) -> list[Posted]: ...
+
+    def balances_of(self, currency: str) -> list[tuple[int, int]]:
+        """Every member's balance of the currency, by member (what a season's close resets)."""
+        ...
 
     def record_fires(self, fires: Sequence[tuple[int, int]], at: datetime, event_id: int | None) -> None: ...
 
@@ -198,6 +202,26 @@ def apply_postings(ctx: Context, store: Store, postings: Sequence[Posting], caus
         _check(ctx, store, check_milestones, cause, derived, t, unearned)
     if derived:
         _derive(ctx, store, derived, 0, t, unearned)
+    return t
+
+
+def close_season(ctx: Context, store: Store, season: Season, *, tally: Tally | None = None) -> Tally:
+    """A season's close as the roll made it (``services.seasons.roll``): each seasonal currency's wallets back
+    to zero with ``season_reset`` postings at the close. Nothing follows a reset, live or here: no level-up, no
+    event, no milestone check."""
+    t = tally if tally is not None else Tally()
+    if season.ended_at is None:
+        raise ValueError(f"season {season.season_id} has not closed")
+    deltas = t.deltas
+    for key, currency in sorted(ctx.currencies.items()):
+        if not currency.seasonal:
+            continue
+        posted = store.post(season_resets(currency.guild_id, season.season_id, season.name, season.ended_at, key,
+                                          store.balances_of(key)))
+        t.postings += len(posted)
+        for p in posted:
+            k = (p.posting.user_id, key)
+            deltas[k] = deltas.get(k, 0) + p.posting.amount
     return t
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from synapse.eventlake.events import Event
-from synapse.ledger.model import Currency
+from synapse.ledger.model import Currency, Season
 from synapse.processing.loop import Context
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import EPOCH
@@ -24,6 +24,7 @@ class Snapshot:
     role_history: dict[int, list[tuple[datetime | None, frozenset[int]]]] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     season_start: datetime | None = None
+    seasons: list[Season] = field(default_factory=list)   # the guild's seasons (the "as of" form: a backtest's)
     balances: dict[tuple[int, str], int] = field(default_factory=dict)
     earned: dict[int, set[str]] = field(default_factory=dict)
     milestone_events: set[str] = field(default_factory=set)       # source ids of milestone_earned in the lake
@@ -123,6 +124,7 @@ def state_at(snapshot: Snapshot, *, currencies: Mapping[str, Currency], record: 
     state = MemoryState(s.guild_id, currencies=currencies,
                         members={u: m for u, m in s.members.items() if m is not None}, channels=s.channels,
                         balances=s.balances, earned=s.earned, season_start=s.season_start,
-                        first_event_id=BACKTEST_FIRST_EVENT_ID, record=record, role_history=s.role_history)
+                        first_event_id=BACKTEST_FIRST_EVENT_ID, record=record, role_history=s.role_history,
+                        seasons=s.seasons)
     _seed_history(state, s)
     return state

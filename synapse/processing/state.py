@@ -19,7 +19,7 @@ from typing import Any
 
 from synapse.errors import InsufficientBalance
 from synapse.eventlake.events import Event, with_id
-from synapse.ledger.model import Currency, Kind, Posted, Posting
+from synapse.ledger.model import Currency, Kind, Posted, Posting, Season
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import MilestoneRecord, walk_criteria
 from synapse.processing.changes import ChangeSet, GrantRow, OutboxItem
@@ -49,7 +49,8 @@ class MemoryState:
                  earned: Mapping[int, Iterable[str]] | None = None, season_start: datetime | None = None,
                  first_event_id: int = 1, keep_outbox: bool = True, record: bool = False,
                  tx_ids: Sequence[int] | None = None, event_ids: Sequence[int] | None = None,
-                 role_history: Mapping[int, Sequence[tuple[datetime | None, frozenset[int]]]] | None = None) -> None:
+                 role_history: Mapping[int, Sequence[tuple[datetime | None, frozenset[int]]]] | None = None,
+                 seasons: Sequence[Season] = ()) -> None:
         self.guild_id = guild_id
         self.currencies = dict(currencies or {})
         self.members = dict(members or {})
@@ -65,6 +66,10 @@ class MemoryState:
         self.balances: dict[tuple[int, str], int] = dict(balances or {})
         self.earned: dict[int, set[str]] = {u: set(ks) for u, ks in (earned or {}).items()}
         self._season = season_start
+        # The guild's seasons, in order (a backtest's): each event's season by its time; without them, the
+        # active season's start (``season_start``) answers for every event (live: events arrive in it).
+        self.seasons = tuple(sorted(seasons, key=lambda s: s.started_at))
+        self._season_starts = [s.started_at for s in self.seasons]
         self._times: dict[tuple[int, str], list[datetime]] = {}
         self._sums: dict[tuple[int, str, str], list[tuple[datetime, int]]] = {}
         self._base_counts: dict[tuple[int, str], int] = {}
@@ -397,8 +402,17 @@ class MemoryState:
         cum = self._cumulative[key]
         return cum[hi] - cum[lo] + (self._cap_base.get((user_id, currency, start, end), 0) if self._cap_base else 0)
 
-    def season_start(self) -> datetime | None:
-        return self._season
+    def season_start(self, at: datetime) -> datetime | None:
+        if not self.seasons:
+            return self._season
+        i = bisect.bisect_right(self._season_starts, at) - 1
+        if i < 0:
+            return None
+        season = self.seasons[i]
+        return season.started_at if season.ended_at is None or at < season.ended_at else None
+
+    def balances_of(self, currency: str) -> list[tuple[int, int]]:
+        return sorted((uid, balance) for (uid, cur), balance in self.balances.items() if cur == currency)
 
     def member(self, user_id: int, at: datetime) -> Member | None:
         history = self._as_of.get(user_id) if self._as_of else None

@@ -326,7 +326,7 @@ def _condition(c: Any, rule: RuleRecord, effect_recipients: dict[str, Callable[[
             if utc_bounds is not None:
                 start, end = utc_bounds(at)
             else:
-                season = s.facts.season_start() if window == "season" else None
+                season = s.facts.season_start(at) if window == "season" else None
                 start, end = window_bounds(at, window, tz, season)
             used = s.facts.cap_used(uid, cur, start, end) + s.pending_credit.get((uid, cur), 0)
             left = amount - used

@@ -55,7 +55,9 @@ class Facts(Protocol):
         """Sum of positive rule credits of the currency to the member in [start, end)."""
         ...
 
-    def season_start(self) -> datetime | None: ...
+    def season_start(self, at: datetime) -> datetime | None:
+        """The start of the season ``at`` falls in (None: no season then; the store may only know the active one)."""
+        ...
 
     def member(self, user_id: int, at: datetime) -> Member | None:
         """The member as of ``at``: the roles in force then where the store knows their history."""

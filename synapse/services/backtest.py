@@ -21,7 +21,16 @@ from sqlalchemy import Connection, Engine, text
 from synapse.db import ledger_store, level_roles_store, rules_store, snapshot
 from synapse.eventlake.events import Actor, Event
 from synapse.milestones.criteria import compile_milestones
-from synapse.processing.backtest import ENGINE_DERIVED, BacktestDiff, BacktestReport, backtest, context, diff, overlay
+from synapse.processing.backtest import (
+    ENGINE_DERIVED,
+    BacktestDiff,
+    BacktestReport,
+    backtest,
+    closed_between,
+    context,
+    diff,
+    overlay,
+)
 from synapse.processing.plan import facts_as_of
 from synapse.processing.snapshot import state_at
 from synapse.rules.model import RuleSpec
@@ -96,7 +105,8 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
                         milestones=milestones, disabled_modules=disabled,
                         state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
-                        levelup=levelup, texts=texts, level_roles=level_roles)
+                        levelup=levelup, texts=texts, level_roles=level_roles,
+                        closes=closed_between(start_facts.seasons, start, end))
 
     drafted = one(drafted_rules, progress)
     live = one(live_rules, None) if len(runs) > 1 else None

@@ -7,8 +7,9 @@ A roll happens in one transaction:
 2. snapshot every non-zero wallet of every currency into ``season_snapshots`` with its rank
    (position by balance, ties by member id) — past seasons stay browsable from there;
 3. reset each seasonal currency with one ``season_reset`` transaction per wallet of
-   ``-balance`` (idempotency key ``season_reset:{season}:{currency}:{user}``), so the ledger
-   invariant ``balance == SUM(transactions)`` holds and the history shows why balances fell;
+   ``-balance`` (``ledger.posting.season_resets``, keyed ``keys.SeasonReset``), so the ledger
+   invariant ``balance == SUM(transactions)`` holds and the history shows why balances fell (a
+   backtest across the roll makes the same postings: ``processing.loop.close_season``);
 4. close the season, open the next, write the audit row and the ``season.closed`` webhooks.
 
 Nothing is deleted or rewritten: a roll is visible in history (snapshots + reset transactions),
@@ -26,7 +27,7 @@ from sqlalchemy import Connection, text
 from synapse.admin.audit import Actor, record
 from synapse.db import ledger_store
 from synapse.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
-from synapse.ledger.model import Kind, Posting
+from synapse.ledger.posting import season_resets
 
 POSTING_BATCH = 5000
 
@@ -95,10 +96,8 @@ def roll(conn: Connection, guild_id: int, *, expected_season_id: int, next_name:
             SELECT user_id, balance FROM wallets
              WHERE guild_id = :g AND currency_key = :c AND balance <> 0 ORDER BY user_id"""),
             {"g": guild_id, "c": key}).all()
-        postings = [Posting(guild_id=guild_id, user_id=int(r.user_id), currency=key, amount=-int(r.balance),
-                            kind=Kind.season_reset, idempotency_key=f"season_reset:{season_id}:{key}:{r.user_id}",
-                            occurred_at=at, reason=f"season {season_id} ({current.name}) closed",
-                            actor_id=actor.id, season_id=season_id) for r in rows]
+        postings = season_resets(guild_id, season_id, current.name, at, key,
+                                 [(int(r.user_id), int(r.balance)) for r in rows], actor_id=actor.id)
         for i in range(0, len(postings), POSTING_BATCH):
             ledger_store.post(conn, postings[i:i + POSTING_BATCH])
         reset_wallets[key] = len(postings)

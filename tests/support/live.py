@@ -16,8 +16,7 @@ import sqlalchemy as sa
 
 from synapse.db import lake_store, ledger_store, snapshot
 from synapse.eventlake.events import Event
-from synapse.processing import loop
-from synapse.processing.backtest import ENGINE_DERIVED
+from synapse.processing.backtest import ENGINE_DERIVED, closed_between, replay
 from synapse.processing.plan import facts_as_of
 from synapse.processing.snapshot import state_at
 from synapse.rules.cache import RuleCache
@@ -64,10 +63,11 @@ def written(engine: sa.Engine, guild: int) -> dict[str, Any]:
 
 
 def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any], *,
-                            start: datetime | None = None, role_history: bool = True) -> None:
+                            start: datetime | None = None, role_history: bool = True, seasons: bool = True) -> None:
     """A backtest of the guild's lake computes ``live``: from its members and channels (no history), or from
     ``start``, continuing from the state the loader reads for it (then what live wrote from ``start`` on).
-    ``role_history=False`` drops the members' role history (each event then gets the roles cached now)."""
+    ``role_history=False`` drops the members' role history (each event then gets the roles cached now);
+    ``seasons=False`` the guild's seasons (every event then in the season of the start, no roll replayed)."""
     with engine.connect() as conn:
         assert ledger_store.verify(conn, guild) == []
         ctx = load_context(conn, guild, RuleCache())
@@ -80,8 +80,10 @@ def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any],
     assert events, "the backtest has events to run"
     if not role_history:
         first.role_history = {}
+    if not seasons:
+        first.seasons = []
     state = state_at(first, currencies=ctx.currencies, record=True)
-    loop.run(ctx, state, events)
+    replay(ctx, state, events, closes=closed_between(first.seasons, start, None))
     assert sorted((u, c, b) for (u, c), b in state.balances.items()) == live["wallets"]
     assert sorted((p.posting.user_id, p.posting.currency, p.posting.amount, str(p.posting.kind),
                    p.posting.idempotency_key, p.balance_after, p.posting.occurred_at)

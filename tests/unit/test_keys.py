@@ -22,6 +22,7 @@ SAMPLES: list[tuple[object, str]] = [
     (keys.Clawback("rule:7:123:0"), "clawback:rule:7:123:0"),
     (keys.Award("dashboard:1:req-9"), "award:dashboard:1:req-9"),
     (keys.Import("ab12", "xp", 42), "import:ab12:xp:42"),
+    (keys.SeasonReset(3, "xp", 42), "season_reset:3:xp:42"),
     (keys.LevelUpEvent("xp", 42, 13, 991), "level_up:xp:42:13:991"),
     (keys.MilestoneEarnedEvent("level-5", 42), "milestone_earned:level-5:42"),
     (keys.Announcement(7, "synapse", "level_up:xp:42:13:991", 0), "announce:7:synapse:level_up:xp:42:13:991:0"),

@@ -4,21 +4,25 @@ memory; a wrong prediction raises, rolls the message back, and its redelivery cr
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from synapse.admin import currencies
 from synapse.admin.audit import SYSTEM
-from synapse.db import lake_store, ledger_store
+from synapse.db import lake_store, ledger_store, rules_store
 from synapse.db.changeset import Mispredicted
 from synapse.db.engine import make_engine
 from synapse.eventlake.events import Event
 from synapse.processing.state import MemoryState
 from synapse.rules.cache import RuleCache
-from synapse.rules.simulate import simulate
-from synapse.services import rules_runner
+from synapse.rules.simulate import START, simulate
+from synapse.services import rules_runner, seasons
+from synapse.services.backtest import run_backtest_readonly
 from synapse.services.guild_init import init_guild
 from synapse.services.rules_runner import process
 from tests.support import services
@@ -88,3 +92,44 @@ def test_a_wrong_prediction_raises_rolls_back_and_the_redelivery_credits_once(
     assert written(engine, GUILD) == written(other_engine, GUILD)
     with engine.connect() as conn:
         assert ledger_store.verify(conn, GUILD) == []
+
+
+def test_a_backtest_across_a_season_roll_pays_what_live_paid(engine: sa.Engine) -> None:
+    """Live through a season roll (seasonal XP reset to zero, a per-season cap on tokens): a backtest of the whole
+    lake, and one from inside the first season, replay the roll and compute exactly what live wrote; without the
+    guild's seasons (each event in the season of the start, no roll), they do not."""
+    guild = 5153
+    events = simulate(guild, members=12, hours=48, seed=7)
+    roll_at = START + timedelta(hours=24)
+    with engine.begin() as conn:
+        init_guild(conn, guild, actor=SYSTEM)
+        conn.execute(sa.text("UPDATE currencies SET seasonal = true WHERE guild_id = :g AND key = 'xp'"), {"g": guild})
+        seasons.start(conn, guild, name="Spring", actor=SYSTEM, at=START - timedelta(hours=1))
+        currencies.create(conn, guild, {"key": "tokens", "name": "Tokens"}, actor=SYSTEM)
+        rules_store.save_rule(conn, guild, {
+            "name": "Season tokens", "trigger": {"event": "message_create"},
+            "conditions": [{"type": "cap", "currency": "tokens", "amount": 12, "window": "season"}],
+            "effects": [{"type": "credit", "currency": "tokens", "amount": 1}]})
+    run_live(engine, [e for e in events if e.occurred_at < roll_at])
+    with engine.begin() as conn:
+        seasons.roll(conn, guild, expected_season_id=1, next_name="Summer", actor=SYSTEM, at=roll_at)
+    run_live(engine, [e for e in events if e.occurred_at >= roll_at])
+    live = written(engine, guild)
+    resets = [t for t in live["transactions"] if t[3] == "season_reset"]
+    assert resets and all(t[1] == "xp" and t[6] == 0 and t[5] == roll_at for t in resets)
+    tokens: Counter[tuple[int, bool]] = Counter()
+    for user_id, currency, amount, _kind, _reason, at, *_ in live["transactions"]:
+        if currency == "tokens":
+            tokens[(user_id, at >= roll_at)] += amount
+    assert max(tokens.values()) == 12 and {after for (_, after), n in tokens.items() if n == 12} == {False, True}, \
+        "the cap is reached in both seasons"
+    assert_backtest_matches(engine, guild, live)
+    assert_backtest_matches(engine, guild, live, start=START + timedelta(hours=12))
+    deltas: Counter[tuple[int, str]] = Counter()   # the dashboard's backtest (the service) replays the roll too
+    for user_id, currency, amount, *_ in live["transactions"]:
+        deltas[(user_id, currency)] += amount
+    report = run_backtest_readonly(engine, guild, None).draft
+    assert {k: v for k, v in report.deltas.items() if v} == {k: v for k, v in deltas.items() if v}
+    for start in (None, START + timedelta(hours=12)):
+        with pytest.raises(AssertionError):
+            assert_backtest_matches(engine, guild, live, start=start, seasons=False)
