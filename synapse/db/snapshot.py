@@ -30,7 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from synapse.ledger.model import Season
+from synapse.ledger.model import Kind, Posting, Season
+from synapse.processing.actions import HandGrant
 from synapse.processing.plan import FactQuery
 from synapse.processing.snapshot import Snapshot
 from synapse.rules.defaults import AFK_TAG
@@ -216,6 +217,15 @@ SELECT
                 AND (ended_at IS NULL OR ended_at > :as_of) ORDER BY started_at DESC LIMIT 1) END AS season_start,
   (SELECT json_agg(json_build_array(season_id, name, started_at, ended_at) ORDER BY started_at)
      FROM seasons WHERE guild_id = :g) AS seasons,
+  -- postings of the kinds in :bh_k from :as_of on (all without it), in ledger order
+  (SELECT json_agg(json_build_array(user_id, currency_key, amount, kind, idempotency_key, reason, occurred_at,
+                                    actor_id, season_id, meta) ORDER BY id)
+     FROM transactions WHERE guild_id = :g AND kind = ANY(CAST(:bh_k AS text[]))
+                         AND (CAST(:as_of AS timestamptz) IS NULL OR occurred_at >= :as_of)) AS by_hand,
+  -- milestones not earned by the rules (granted by hand), from :as_of on
+  (SELECT json_agg(json_build_array(user_id, milestone_id, earned_at, source, granted_by) ORDER BY earned_at, user_id)
+     FROM user_milestones WHERE guild_id = :g AND source <> 'rule' AND cardinality(CAST(:bh_k AS text[])) > 0
+                            AND (CAST(:as_of AS timestamptz) IS NULL OR earned_at >= :as_of)) AS hand_grants,
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN
   (SELECT json_agg(json_build_array(user_id, currency_key, total))
      FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS total FROM transactions
@@ -283,6 +293,7 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
     fp_s = None if query.fingerprint_span is None else query.fingerprint_span[0]
     row = conn.execute(_LOAD_AS_OF, {
         "g": query.guild_id, "as_of": query.as_of, "cs": query.credits_since, "ds": query.active_since,
+        "bh_k": list(query.by_hand_kinds),
         "season_c": [w.currency for w in query.cap_windows if w.start is None],
         "rc_t": [x.event_type for x in query.recent], "rc_f": [x.field for x in query.recent],
         "rc_d": [x.default for x in query.recent], "rc_s": [x.since for x in query.recent], "fp_s": fp_s}).one()
@@ -293,6 +304,12 @@ def _load_as_of(conn: Connection, query: FactQuery) -> Snapshot:
     snap.role_history = _role_history(row.role_history)
     snap.seasons = [Season(season_id, name, datetime.fromisoformat(started), _ts(ended))
                     for season_id, name, started, ended in row.seasons or ()]
+    snap.by_hand = [Posting(guild_id=query.guild_id, user_id=uid, currency=currency, amount=int(amount),
+                            kind=Kind(kind), idempotency_key=key, occurred_at=datetime.fromisoformat(at), reason=reason,
+                            actor_id=actor_id, season_id=season_id, meta=meta or {})
+                    for uid, currency, amount, kind, key, reason, at, actor_id, season_id, meta in row.by_hand or ()]
+    snap.hand_grants = [HandGrant(query.guild_id, user_id, milestone_id, datetime.fromisoformat(at), source, granted_by)
+                        for user_id, milestone_id, at, source, granted_by in row.hand_grants or ()]
     snap.channels = _channels(row.regions or (), row.tags or (), row.afk_channel_id)
     for user_id, currency, total in row.balances or ():
         snap.balances[(user_id, currency)] = int(total)

@@ -16,9 +16,10 @@ from itertools import islice
 from typing import Any
 
 from synapse.eventlake.events import SYNAPSE, Event
-from synapse.ledger.model import Currency, Season
+from synapse.ledger.model import Currency
 from synapse.milestones.criteria import CompiledMilestone
-from synapse.processing.loop import Context, Tally, Unearned, close_season, run
+from synapse.processing.actions import Action, apply, when
+from synapse.processing.loop import Context, Tally, Unearned, run
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import LevelRoleTable, RuleRecord, compile_rules
 from synapse.rules.decisions import LEVELUP_DEFAULT, LevelUpRoute
@@ -135,10 +136,11 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
              state: Callable[[], MemoryState] | None = None, max_depth: int = 3,
              progress: Callable[[int], None] | None = None, every: int = 10_000,
              levelup: LevelUpRoute = LEVELUP_DEFAULT, texts: Mapping[str, str] | None = None,
-             level_roles: LevelRoleTable | None = None, closes: Sequence[Season] = ()) -> BacktestReport:
+             level_roles: LevelRoleTable | None = None, actions: Sequence[Action] = ()) -> BacktestReport:
     """Run ``rules`` over ``events`` (stored engine-derived events are skipped and regenerated).
 
-    ``closes``: the seasons that closed in the range, replayed as their rolls made them (``replay``).
+    ``actions``: the guild's actions in the range that are no lake events (season rolls, manual postings,
+    milestones granted by hand: ``processing.actions``), replayed at their times (``replay``).
 
     ``levelup``: the guild's level-up setting (with ``off``, level-up announcements are not counted);
     ``texts`` and ``level_roles``: the guild's template settings and level role table, compiled as
@@ -157,7 +159,7 @@ def backtest(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies
     try:
         return _run(events, rules=rules, currencies=currencies, milestones=milestones,
                     off=frozenset(disabled_modules), state=state, max_depth=max_depth, progress=progress,
-                    every=every, levelup=levelup, texts=texts, level_roles=level_roles, closes=closes)
+                    every=every, levelup=levelup, texts=texts, level_roles=level_roles, actions=actions)
     finally:
         if was_enabled:
             gc.enable()
@@ -179,7 +181,7 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
          milestones: Sequence[CompiledMilestone], off: frozenset[str], state: Callable[[], MemoryState] | None,
          max_depth: int, progress: Callable[[int], None] | None, every: int,
          levelup: LevelUpRoute, texts: Mapping[str, str] | None,
-         level_roles: LevelRoleTable | None, closes: Sequence[Season]) -> BacktestReport:
+         level_roles: LevelRoleTable | None, actions: Sequence[Action]) -> BacktestReport:
     guild_id = next(iter(currencies.values())).guild_id if currencies else 0
     mem = state() if state is not None else MemoryState(guild_id, currencies=currencies)
     mem.keep_outbox = False
@@ -188,7 +190,7 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
                   levelup=levelup, texts=texts, level_roles=level_roles)
     tally = Tally()
     unearned: Unearned = {}
-    pending = _in_order(closes)
+    pending = _in_order(actions)
     seen = 0
     source = iter(events)
     # One ``run`` per slice, so progress can be told between slices while the loop itself makes no
@@ -201,44 +203,34 @@ def _run(events: Iterable[Event], *, rules: Sequence[RuleRecord], currencies: Ma
         seen += len(chunk)
         if progress is not None:
             progress(seen)
-    for _, season in pending:   # closed after the range's last event
-        close_season(ctx, mem, season, tally=tally)
+    for _, action in pending:   # after the range's last event
+        apply(ctx, mem, action, tally)
     return report(tally, events=seen)
 
 
-def replay(ctx: Context, state: MemoryState, events: Iterable[Event], *, closes: Sequence[Season] = (),
+def replay(ctx: Context, state: MemoryState, events: Iterable[Event], *, actions: Sequence[Action] = (),
            tally: Tally | None = None) -> Tally:
-    """A stretch of history through the loop (``loop.run``), with the seasons that closed in it: each close
-    is replayed (``loop.close_season``: seasonal wallets back to zero) before the first event at or after it,
-    and those after the last event at the end. A roll is no lake event, so this is how a backtest across one
-    pays what live paid: the events before the close in the old season, those after in the new one."""
+    """A stretch of history through the loop (``loop.run``) with the actions in it that are no lake events
+    (``processing.actions``): each is applied before the first event at or after its time, those after the
+    last event at the end. So a backtest across a season roll counts the events before it in the old season
+    and those after in the new one, and one across an award levels the member up where live did."""
     t = tally if tally is not None else Tally()
-    pending = _in_order(closes)
+    pending = _in_order(actions)
     _replay(ctx, state, events, pending, t, {})
-    for _, season in pending:
-        close_season(ctx, state, season, tally=t)
+    for _, action in pending:
+        apply(ctx, state, action, t)
     return t
 
 
-def closed_between(seasons: Iterable[Season], start: datetime | None, end: datetime | None) -> list[Season]:
-    """The seasons that closed in [start, end) (None: open-ended): what a backtest of that range replays."""
-    return [s for s in seasons if s.ended_at is not None and (start is None or s.ended_at >= start)
-            and (end is None or s.ended_at < end)]
+def _in_order(actions: Sequence[Action]) -> list[tuple[datetime, Action]]:
+    """(time, action), in time order (the order given among actions at one time)."""
+    timed = [(when(a), a) for a in actions]
+    return [timed[i] for i in sorted(range(len(timed)), key=lambda i: (timed[i][0], i))]
 
 
-def _in_order(closes: Sequence[Season]) -> list[tuple[datetime, Season]]:
-    """(close time, season) in order of the closes."""
-    out = []
-    for s in closes:
-        if s.ended_at is None:
-            raise ValueError(f"season {s.season_id} has not closed (the active season does not close in a backtest)")
-        out.append((s.ended_at, s))
-    return sorted(out, key=lambda c: (c[0], c[1].season_id))
-
-
-def _replay(ctx: Context, state: MemoryState, events: Iterable[Event], pending: list[tuple[datetime, Season]],
+def _replay(ctx: Context, state: MemoryState, events: Iterable[Event], pending: list[tuple[datetime, Action]],
             t: Tally, unearned: Unearned) -> None:
-    """``run`` over ``events``, closing the seasons of ``pending`` (taken off it) as their times come."""
+    """``run`` over ``events``, applying the actions of ``pending`` (taken off it) as their times come."""
     if not pending:
         run(ctx, state, events, tally=t, unearned=unearned)
         return
@@ -248,7 +240,7 @@ def _replay(ctx: Context, state: MemoryState, events: Iterable[Event], pending: 
             run(ctx, state, batch, tally=t, unearned=unearned)
             batch = []
             while pending and event.occurred_at >= pending[0][0]:
-                close_season(ctx, state, pending.pop(0)[1], tally=t)
+                apply(ctx, state, pending.pop(0)[1], t)
         batch.append(event)
     run(ctx, state, batch, tally=t, unearned=unearned)
 

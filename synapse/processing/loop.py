@@ -77,7 +77,7 @@ class Tally:
     role_changes: list[tuple[int, int, str]] = field(default_factory=list)  # (member, role, add|remove)
     announcements: int = 0
     deltas: dict[tuple[int, str], int] = field(default_factory=dict)        # (member, currency) -> net
-    earned: dict[tuple[int, str], int] = field(default_factory=dict)        # positive credits only
+    earned: dict[tuple[int, str], int] = field(default_factory=dict)        # positive rule credits only
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event,
         amount = posting.amount
         key = (posting.user_id, posting.currency)
         deltas[key] = deltas.get(key, 0) + amount
-        if amount > 0:
+        if amount > 0 and posting.kind is Kind.rule:   # (what the rules and milestones paid, not an award)
             earned[key] = earned.get(key, 0) + amount
         curve = curves.get(posting.currency)
         # Most postings cross no level boundary: compare levels before building a LevelUp.

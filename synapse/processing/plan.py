@@ -20,6 +20,7 @@ from synapse.eventlake.events import Event
 from synapse.ledger import keys as ledger_keys
 from synapse.milestones import model as mm
 from synapse.milestones.criteria import CompiledMilestone, walk_criteria
+from synapse.processing.actions import BY_HAND_KINDS
 from synapse.processing.loop import Context
 from synapse.rules import model as rm
 from synapse.rules.compile import LEVEL_ROLES_RULE, RuleSet, clawback_original, walk_conditions, window_bounds
@@ -95,6 +96,9 @@ class FactQuery:
     # per-member parts above are not asked in this form.
     whole_guild: bool = False
     as_of: datetime | None = None
+    # (the "as of" form) postings of these kinds, and milestones granted by hand, from ``as_of`` on (all without
+    # it): the actions a backtest replays (``processing.actions``)
+    by_hand_kinds: tuple[str, ...] = ()
     credits_since: datetime | None = None
     active_since: datetime | None = None
 
@@ -271,13 +275,14 @@ def facts_as_of(guild_id: int, start: datetime | None, needs: Iterable[Needs] = 
     fingerprints, cooldowns longer than the credit window, season caps. ``db.snapshot.load`` answers
     it in one round trip."""
     if start is None:
-        return FactQuery(guild_id, (), whole_guild=True)
+        return FactQuery(guild_id, (), whole_guild=True, by_hand_kinds=BY_HAND_KINDS)
     asked = tuple(needs)
     credits = max([BACKTEST_CREDITS, *(n.longest_cooldown for n in asked)])
     recent = sorted({r for n in asked for r in n.recent}, key=str)
     repeat = max((n.repeat_window for n in asked if n.repeat_window is not None), default=None)
     seasons = sorted({currency for n in asked for currency, window, _ in n.caps if window == "season"})
     return FactQuery(guild_id, (), whole_guild=True, as_of=start, credits_since=start - credits,
+                     by_hand_kinds=BY_HAND_KINDS,
                      active_since=start - BACKTEST_DAYS,
                      recent=tuple(Recent(t, f, d, start - span) for t, f, d, span in recent),
                      fingerprint_span=None if repeat is None else (start - repeat, start),

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from synapse.eventlake.events import Event
-from synapse.ledger.model import Currency, Season
+from synapse.ledger.model import Currency, Posting, Season
+from synapse.processing.actions import Action, HandGrant, ledger_actions
 from synapse.processing.loop import Context
 from synapse.processing.state import MemoryState
 from synapse.rules.compile import EPOCH
@@ -25,6 +26,8 @@ class Snapshot:
     channels: dict[int, Channel] = field(default_factory=dict)
     season_start: datetime | None = None
     seasons: list[Season] = field(default_factory=list)   # the guild's seasons (the "as of" form: a backtest's)
+    by_hand: list[Posting] = field(default_factory=list)   # ("as of") postings of ``by_hand_kinds``, in ledger order
+    hand_grants: list[HandGrant] = field(default_factory=list)   # ("as of") milestones not earned by the rules
     balances: dict[tuple[int, str], int] = field(default_factory=dict)
     earned: dict[int, set[str]] = field(default_factory=dict)
     milestone_events: set[str] = field(default_factory=set)       # source ids of milestone_earned in the lake
@@ -107,6 +110,11 @@ def _seed_history(state: MemoryState, s: Snapshot) -> None:
     for (ss, se), credits in s.priors.items():
         for credit in credits:
             state.seed_prior(ss, se, credit)
+
+
+def actions_in(snapshot: Snapshot, start: datetime | None, end: datetime | None) -> list[Action]:
+    """The actions a backtest of [start, end) replays, from the answer to ``plan.facts_as_of(…, start, …)``."""
+    return ledger_actions(snapshot.seasons, snapshot.by_hand, snapshot.hand_grants, start, end)
 
 
 # A backtest's derived events are numbered from here, so their ids never collide with the lake's.

@@ -26,13 +26,12 @@ from synapse.processing.backtest import (
     BacktestDiff,
     BacktestReport,
     backtest,
-    closed_between,
     context,
     diff,
     overlay,
 )
 from synapse.processing.plan import facts_as_of
-from synapse.processing.snapshot import state_at
+from synapse.processing.snapshot import actions_in, state_at
 from synapse.rules.model import RuleSpec
 
 
@@ -106,7 +105,7 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
                         milestones=milestones, disabled_modules=disabled,
                         state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
                         levelup=levelup, texts=texts, level_roles=level_roles,
-                        closes=closed_between(start_facts.seasons, start, end))
+                        actions=actions_in(start_facts, start, end))
 
     drafted = one(drafted_rules, progress)
     live = one(live_rules, None) if len(runs) > 1 else None

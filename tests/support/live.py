@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from synapse.db import lake_store, ledger_store, snapshot
 from synapse.eventlake.events import Event
-from synapse.processing.backtest import ENGINE_DERIVED, closed_between, replay
+from synapse.processing.backtest import ENGINE_DERIVED, replay
 from synapse.processing.plan import facts_as_of
-from synapse.processing.snapshot import state_at
+from synapse.processing.snapshot import actions_in, state_at
 from synapse.rules.cache import RuleCache
 from synapse.services.backtest import load_events
 from synapse.services.rules_runner import load_context, process
@@ -63,11 +63,13 @@ def written(engine: sa.Engine, guild: int) -> dict[str, Any]:
 
 
 def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any], *,
-                            start: datetime | None = None, role_history: bool = True, seasons: bool = True) -> None:
+                            start: datetime | None = None, role_history: bool = True, seasons: bool = True,
+                            by_hand: bool = True) -> None:
     """A backtest of the guild's lake computes ``live``: from its members and channels (no history), or from
     ``start``, continuing from the state the loader reads for it (then what live wrote from ``start`` on).
     ``role_history=False`` drops the members' role history (each event then gets the roles cached now);
-    ``seasons=False`` the guild's seasons (every event then in the season of the start, no roll replayed)."""
+    ``seasons=False`` the guild's seasons (every event then in the season of the start, no roll replayed);
+    ``by_hand=False`` what admins did by hand (awards, corrections, imports, grants: not replayed)."""
     with engine.connect() as conn:
         assert ledger_store.verify(conn, guild) == []
         ctx = load_context(conn, guild, RuleCache())
@@ -82,8 +84,10 @@ def assert_backtest_matches(engine: sa.Engine, guild: int, live: dict[str, Any],
         first.role_history = {}
     if not seasons:
         first.seasons = []
+    if not by_hand:
+        first.by_hand, first.hand_grants = [], []
     state = state_at(first, currencies=ctx.currencies, record=True)
-    replay(ctx, state, events, closes=closed_between(first.seasons, start, None))
+    replay(ctx, state, events, actions=actions_in(first, start, None))
     assert sorted((u, c, b) for (u, c), b in state.balances.items()) == live["wallets"]
     assert sorted((p.posting.user_id, p.posting.currency, p.posting.amount, str(p.posting.kind),
                    p.posting.idempotency_key, p.balance_after, p.posting.occurred_at)

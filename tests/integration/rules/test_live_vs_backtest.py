@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from synapse.admin import currencies
-from synapse.admin.audit import SYSTEM
+from synapse.admin.audit import SYSTEM, Actor
 from synapse.db import lake_store, ledger_store, rules_store
 from synapse.db.changeset import Mispredicted
 from synapse.db.engine import make_engine
@@ -21,9 +21,11 @@ from synapse.eventlake.events import Event
 from synapse.processing.state import MemoryState
 from synapse.rules.cache import RuleCache
 from synapse.rules.simulate import START, simulate
-from synapse.services import rules_runner, seasons
+from synapse.services import member_admin, rules_runner, seasons
+from synapse.services.awards import award
 from synapse.services.backtest import run_backtest_readonly
 from synapse.services.guild_init import init_guild
+from synapse.services.milestones_admin import create_milestone, grant_milestone
 from synapse.services.rules_runner import process
 from tests.support import services
 from tests.support.live import assert_backtest_matches, run_live, written
@@ -133,3 +135,40 @@ def test_a_backtest_across_a_season_roll_pays_what_live_paid(engine: sa.Engine) 
     for start in (None, START + timedelta(hours=12)):
         with pytest.raises(AssertionError):
             assert_backtest_matches(engine, guild, live, start=start, seasons=False)
+
+
+def test_a_backtest_replays_what_admins_did_by_hand(engine: sa.Engine) -> None:
+    """Live with an award that crosses levels, a balance set down and a milestone granted by hand (with a gold
+    reward) mid-history: backtests from the beginning and from inside the history replay them where live made
+    them, with the level-ups, milestone checks and rewards they caused; without them, they do not."""
+    guild = 5154
+    events = simulate(guild, members=10, hours=36, seed=9)
+    ada, bob, cy = sorted({e.user_id for e in events if e.user_id is not None})[:3]
+    admin = Actor.user(42)
+    at1, at2 = START + timedelta(hours=8), START + timedelta(hours=16)
+    with engine.begin() as conn:
+        init_guild(conn, guild, actor=SYSTEM)
+        create_milestone(conn, guild, {
+            "key": "helper", "name": "Helper", "criteria": {"type": "balance", "currency": "xp", "at_least": 10**9},
+            "rewards": [{"type": "currency", "currency": "gold", "amount": 50}]}, actor=SYSTEM)
+    run_live(engine, [e for e in events if e.occurred_at < at1])
+    with engine.begin() as conn:
+        award(conn, guild, user_id=ada, currency="xp", amount=10_000, reason="event winner", actor=admin,
+              request_id="req-1", at=at1)
+    run_live(engine, [e for e in events if at1 <= e.occurred_at < at2])
+    with engine.begin() as conn:
+        member_admin.set_balance(conn, guild, user_id=bob, currency="xp", balance=5, reason="spam", actor=admin,
+                                 request_key="req-2", at=at2)
+        grant_milestone(conn, guild, cy, "helper", actor=admin, at=at2)
+    run_live(engine, [e for e in events if e.occurred_at >= at2])
+    live = written(engine, guild)
+    assert {(t[0], t[3]) for t in live["transactions"] if t[3] in ("admin_award", "correction")} == {
+        (ada, "admin_award"), (bob, "correction")}
+    assert any(t[0] == cy and t[4] == "milestone Helper" for t in live["transactions"])
+    assert any(d[0] == "level_up" and d[1] == ada and d[2] == at1 and int(d[3]) >= 10 for d in live["derived"]), \
+        "the award levels its member up at once"
+    assert_backtest_matches(engine, guild, live)
+    assert_backtest_matches(engine, guild, live, start=START + timedelta(hours=12))
+    for start in (None, START + timedelta(hours=12)):
+        with pytest.raises(AssertionError):
+            assert_backtest_matches(engine, guild, live, start=start, by_hand=False)
