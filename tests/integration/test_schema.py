@@ -67,8 +67,7 @@ def test_member_totals_migration_counts_the_lake_it_finds(pg_template: str) -> N
 
 
 def test_role_history_migration_starts_each_cached_member_with_the_cached_roles(pg_template: str) -> None:
-    """Upgrading (0017 → 0018) gives each cached member one history row: their cached roles (sorted, without
-    repeats), in force from the beginning, so a backtest reads for the past what it read before."""
+    """0017 → 0018: each cached member's roles (sorted, no repeats) become their history from the beginning."""
     from uuid import uuid4
 
     from synapse.db.engine import make_engine

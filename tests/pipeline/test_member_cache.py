@@ -43,8 +43,7 @@ def test_newest_actor_data_wins_and_join_leave_dates_are_kept(stack: Stack) -> N
 
 
 def test_reported_role_changes_become_a_history_of_changes(stack: Stack) -> None:
-    """A row per change of the roles events report (in time order within an envelope too), none for a repeat,
-    a redelivered envelope or an event without an actor; a late event's roles count from its own time."""
+    """A row per reported change, in time order; none for a repeat, a redelivery or no actor; late ones in place."""
     clock = FixedClock(T0 + timedelta(days=1))
     first = encode_envelope([message(1, 10, "ada", ["5"]), message(2, 20, "ada", ["5"]),
                              message(4, 40, "ada", ["6", "5"]), message(3, 30, "ada", ["5", "6"])])

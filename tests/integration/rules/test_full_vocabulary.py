@@ -171,9 +171,7 @@ def test_a_backtest_from_inside_the_history_continues_as_live_did(engine: sa.Eng
 
 
 def test_a_backtest_gives_each_event_the_roles_its_member_held_then(engine: sa.Engine) -> None:
-    """Members get a role mid-history (the gateway reports it with their events): live, each event and each voice
-    minute takes the roles of its time, and a backtest computes exactly what live wrote; with the roles members
-    hold now (no role history), the backtest would not."""
+    """Members get a role mid-history: live and a backtest both give each event the roles of its time."""
     guild, end = 1_100_000_000_000_000_007, datetime(2026, 3, 9, tzinfo=UTC)
     events = community.simulate(community.SimulationConfig(seed=4, guild_id=guild, members=25, days=2.0, end=end))
     middle = end - timedelta(days=1)

@@ -97,9 +97,7 @@ def test_a_wrong_prediction_raises_rolls_back_and_the_redelivery_credits_once(
 
 
 def test_a_backtest_across_a_season_roll_pays_what_live_paid(engine: sa.Engine) -> None:
-    """Live through a season roll (seasonal XP reset to zero, a per-season cap on tokens): a backtest of the whole
-    lake, and one from inside the first season, replay the roll and compute exactly what live wrote; without the
-    guild's seasons (each event in the season of the start, no roll), they do not."""
+    """Across a season roll (seasonal XP, a per-season cap), backtests replay the roll and compute what live wrote."""
     guild = 5153
     events = simulate(guild, members=12, hours=48, seed=7)
     roll_at = START + timedelta(hours=24)
@@ -138,9 +136,7 @@ def test_a_backtest_across_a_season_roll_pays_what_live_paid(engine: sa.Engine) 
 
 
 def test_a_backtest_replays_what_admins_did_by_hand(engine: sa.Engine) -> None:
-    """Live with an award that crosses levels, a balance set down and a milestone granted by hand (with a gold
-    reward) mid-history: backtests from the beginning and from inside the history replay them where live made
-    them, with the level-ups, milestone checks and rewards they caused; without them, they do not."""
+    """An award across levels, a balance set down, a hand grant: backtests replay them and compute what live wrote."""
     guild = 5154
     events = simulate(guild, members=10, hours=36, seed=9)
     ada, bob, cy = sorted({e.user_id for e in events if e.user_id is not None})[:3]

@@ -125,8 +125,7 @@ def test_tags_roles_age_and_composition() -> None:
 
 
 def test_a_role_history_gives_each_event_the_roles_of_its_time() -> None:
-    """With a role history, roles are those in force at the event's time (none before its first row, since None:
-    from the beginning); without one, the cached member's; an actor's own roles come first."""
+    """Roles in force at the event's time (none before the first row); no history: the cache's; the actor's first."""
     veteran = _rule([{"type": "roles", "any_of": ["7"]}])
     members = {1: Member(roles=frozenset({7})), 2: Member(roles=frozenset({7})), 3: Member()}
     history = {1: [(T0, frozenset({7})), (T0 + timedelta(hours=2), frozenset())], 3: [(None, frozenset({7}))]}

@@ -22,8 +22,7 @@ SPRING, SUMMER = Season(1, "Spring", T0, T0 + DAY), Season(2, "Summer", T0 + 2 *
 
 
 def test_each_event_falls_in_the_season_of_its_time() -> None:
-    """With the guild's seasons, the season of an event's time (none before the first or in a gap between two);
-    without them, the active season's start for every event."""
+    """With the guild's seasons, each event's own (none before or between); without, the active one for all."""
     known = state(seasons=[SUMMER, SPRING])
     assert [known.season_start(T0 + h * timedelta(hours=12)) for h in (-1, 0, 1, 2, 3, 4, 6)] == [
         None, T0, T0, None, None, T0 + 2 * DAY, T0 + 2 * DAY]
@@ -31,8 +30,7 @@ def test_each_event_falls_in_the_season_of_its_time() -> None:
 
 
 def test_a_close_resets_the_seasonal_wallets_between_the_events_before_and_after_it() -> None:
-    """The events before a close credit the old season, the close takes each seasonal wallet back to zero
-    (``season_reset`` postings at its time), and the events after it credit from zero; other currencies stay."""
+    """A close zeroes the seasonal wallets (``season_reset`` at its time) between the events before and after."""
     cur = {**currencies(), "xp": replace(currencies()["xp"], seasonal=True)}
     rules = ruleset({"name": "r", "trigger": {"event": "message_create"},
                      "effects": [{"type": "credit", "currency": "xp", "amount": 10},
@@ -57,8 +55,7 @@ def _manual(uid: int, amount: int, kind: Kind, at: datetime, key: str, actor: in
 
 
 def test_manual_postings_and_hand_grants_become_the_actions_that_made_them() -> None:
-    """Postings of one kind, time and actor are one action (an import of many members), in ledger order; grants
-    of one milestone at one time by one grantor are one; all in time order, only those in [start, end)."""
+    """Postings of one kind, time and actor are one action; grants by milestone, time and grantor; [start, end)."""
     later = T0 + DAY
     imported = [_manual(u, 100, Kind.import_, T0, f"import:x:gold:{u}") for u in (3, 1)]
     award = _manual(1, 5, Kind.admin_award, T0, "award:r1", actor=7)
@@ -75,8 +72,7 @@ def test_manual_postings_and_hand_grants_become_the_actions_that_made_them() -> 
 
 
 def test_a_manual_debit_takes_what_a_draft_left_in_a_wallet_that_cannot_go_negative() -> None:
-    """Replayed in a draft that paid less, a correction down takes the wallet to zero, not below; a credit and a
-    currency that allows negative balances are replayed as made."""
+    """A correction down takes a no-negative wallet to zero, not below; credits and negative currencies as made."""
     cur = {**currencies(), "stars": replace(currencies()["stars"], allow_negative=True)}
     ctx = Context(ruleset(), cur)
     mem = MemoryState(G, currencies=cur, record=True, balances={(3, "gold"): 30, (3, "stars"): 30})
