@@ -104,7 +104,7 @@ def ledger_actions(seasons: Iterable[Season], by_hand: Sequence[Posting], grants
 def apply(ctx: Context, state: Store, action: Action, tally: Tally) -> None:
     """Run one action through the loop, as live ran it."""
     if isinstance(action, Season):
-        close_season(ctx, state, action, tally=tally)
+        close_season(ctx, state, action)
         return
     if isinstance(action, ByHand):
         postings = _payable(ctx, state, action.postings)

@@ -71,12 +71,12 @@ class Tally:
 
     events: int = 0
     derived: int = 0
-    postings: int = 0
+    postings: int = 0                      # postings the rules made (an admin's own, replayed, are not counted)
     milestones: list[tuple[int, str]] = field(default_factory=list)        # (member, milestone key)
     level_ups: list[LevelUp] = field(default_factory=list)
     role_changes: list[tuple[int, int, str]] = field(default_factory=list)  # (member, role, add|remove)
     announcements: int = 0
-    deltas: dict[tuple[int, str], int] = field(default_factory=dict)        # (member, currency) -> net
+    deltas: dict[tuple[int, str], int] = field(default_factory=dict)        # (member, currency) -> net, the rules'
     earned: dict[tuple[int, str], int] = field(default_factory=dict)        # positive rule credits only
 
 
@@ -205,24 +205,16 @@ def apply_postings(ctx: Context, store: Store, postings: Sequence[Posting], caus
     return t
 
 
-def close_season(ctx: Context, store: Store, season: Season, *, tally: Tally | None = None) -> Tally:
+def close_season(ctx: Context, store: Store, season: Season) -> None:
     """A season's close as the roll made it (``services.seasons.roll``): each seasonal currency's wallets back
     to zero with ``season_reset`` postings at the close. Nothing follows a reset, live or here: no level-up, no
-    event, no milestone check."""
-    t = tally if tally is not None else Tally()
+    event, no milestone check; and no rule made them (a tally does not count them)."""
     if season.ended_at is None:
         raise ValueError(f"season {season.season_id} has not closed")
-    deltas = t.deltas
     for key, currency in sorted(ctx.currencies.items()):
-        if not currency.seasonal:
-            continue
-        posted = store.post(season_resets(currency.guild_id, season.season_id, season.name, season.ended_at, key,
-                                          store.balances_of(key)))
-        t.postings += len(posted)
-        for p in posted:
-            k = (p.posting.user_id, key)
-            deltas[k] = deltas.get(k, 0) + p.posting.amount
-    return t
+        if currency.seasonal:
+            store.post(season_resets(currency.guild_id, season.season_id, season.name, season.ended_at, key,
+                                     store.balances_of(key)))
 
 
 def grant_by_hand(ctx: Context, store: Store, user_id: int, milestones: Sequence[MilestoneRecord], cause: Event, *,
@@ -241,18 +233,24 @@ def grant_by_hand(ctx: Context, store: Store, user_id: int, milestones: Sequence
     return t
 
 
+# What the rules (and milestones) pay or take back: the tally's postings, deltas and earnings count only these, so
+# a backtest reports what its rules paid, not the awards, corrections and season resets it replays.
+_RULE_MADE = frozenset({Kind.rule, Kind.clawback})
+
+
 def _post(ctx: Context, store: Store, postings: Sequence[Posting], cause: Event, derived: list[Event],
           t: Tally) -> None:
     posted = store.post(postings)
-    t.postings += len(posted)
     deltas, earned, curves = t.deltas, t.earned, ctx.level_curves
     for p in posted:
         posting = p.posting
         amount = posting.amount
-        key = (posting.user_id, posting.currency)
-        deltas[key] = deltas.get(key, 0) + amount
-        if amount > 0 and posting.kind is Kind.rule:   # (what the rules and milestones paid, not an award)
-            earned[key] = earned.get(key, 0) + amount
+        if posting.kind in _RULE_MADE:
+            t.postings += 1
+            key = (posting.user_id, posting.currency)
+            deltas[key] = deltas.get(key, 0) + amount
+            if amount > 0:
+                earned[key] = earned.get(key, 0) + amount
         curve = curves.get(posting.currency)
         # Most postings cross no level boundary: compare levels before building a LevelUp.
         if curve is None or not curve.crosses(p.balance_after - amount, p.balance_after):

@@ -125,9 +125,10 @@ def test_a_backtest_across_a_season_roll_pays_what_live_paid(engine: sa.Engine) 
         "the cap is reached in both seasons"
     assert_backtest_matches(engine, guild, live)
     assert_backtest_matches(engine, guild, live, start=START + timedelta(hours=12))
-    deltas: Counter[tuple[int, str]] = Counter()   # the dashboard's backtest (the service) replays the roll too
-    for user_id, currency, amount, *_ in live["transactions"]:
-        deltas[(user_id, currency)] += amount
+    deltas: Counter[tuple[int, str]] = Counter()   # the dashboard's backtest (the service) reports what rules paid
+    for user_id, currency, amount, kind, *_ in live["transactions"]:
+        if kind in ("rule", "clawback"):
+            deltas[(user_id, currency)] += amount
     report = run_backtest_readonly(engine, guild, None).draft
     assert {k: v for k, v in report.deltas.items() if v} == {k: v for k, v in deltas.items() if v}
     for start in (None, START + timedelta(hours=12)):
@@ -168,3 +169,8 @@ def test_a_backtest_replays_what_admins_did_by_hand(engine: sa.Engine) -> None:
     for start in (None, START + timedelta(hours=12)):
         with pytest.raises(AssertionError):
             assert_backtest_matches(engine, guild, live, start=start, by_hand=False)
+    # The dashboard's report: what the rules paid (the award is not theirs), with the level-ups the award caused.
+    report = run_backtest_readonly(engine, guild, None).draft
+    assert report.deltas[(ada, "xp")] == sum(t[2] for t in live["transactions"]
+                                             if t[0] == ada and t[1] == "xp" and t[3] in ("rule", "clawback"))
+    assert any(u == ada and c == "xp" and new >= 10 for u, c, _, new in report.level_ups)
