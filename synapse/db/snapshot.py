@@ -200,6 +200,11 @@ def _params(q: FactQuery) -> dict[str, Any]:
 # The "as of" form (``plan.facts_as_of``, a backtest's start): the whole guild, its history before :as_of
 # (nothing when :as_of is NULL). Guild-wide aggregates: a backtest reads the guild once, not per message.
 _LOAD_AS_OF = text("""
+WITH start_season AS (   -- the season :as_of falls in (without :as_of, the active one)
+  SELECT CASE WHEN CAST(:as_of AS timestamptz) IS NULL
+              THEN (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active')
+              ELSE (SELECT started_at FROM seasons WHERE guild_id = :g AND started_at <= :as_of
+                       AND (ended_at IS NULL OR ended_at > :as_of) ORDER BY started_at DESC LIMIT 1) END AS started_at)
 SELECT
   (SELECT json_agg(json_build_array(user_id, roles, joined_at, account_created_at, is_bot))
      FROM member_cache WHERE guild_id = :g) AS members,
@@ -210,11 +215,7 @@ SELECT
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM regions WHERE guild_id = :g) AS regions,
   (SELECT json_agg(json_build_array(key, channel_ids)) FROM taxonomy WHERE guild_id = :g) AS tags,
   (SELECT afk_channel_id FROM guild_directory_state WHERE guild_id = :g) AS afk_channel_id,
-  -- the season :as_of falls in (without :as_of, the active one)
-  CASE WHEN CAST(:as_of AS timestamptz) IS NULL
-       THEN (SELECT started_at FROM seasons WHERE guild_id = :g AND status = 'active')
-       ELSE (SELECT started_at FROM seasons WHERE guild_id = :g AND started_at <= :as_of
-                AND (ended_at IS NULL OR ended_at > :as_of) ORDER BY started_at DESC LIMIT 1) END AS season_start,
+  (SELECT started_at FROM start_season) AS season_start,
   (SELECT json_agg(json_build_array(season_id, name, started_at, ended_at) ORDER BY started_at)
      FROM seasons WHERE guild_id = :g) AS seasons,
   -- postings of the kinds in :bh_k from :as_of on (all without it), in ledger order
@@ -260,9 +261,7 @@ SELECT
   (SELECT json_agg(json_build_array(user_id, currency_key, used))
      FROM (SELECT user_id, currency_key, SUM(amount)::bigint AS used FROM transactions
             WHERE guild_id = :g AND currency_key = ANY(CAST(:season_c AS text[])) AND kind = 'rule' AND amount > 0
-              AND occurred_at >= COALESCE((SELECT started_at FROM seasons WHERE guild_id = :g AND started_at <= :as_of
-                                              AND (ended_at IS NULL OR ended_at > :as_of)
-                                            ORDER BY started_at DESC LIMIT 1), 'epoch')
+              AND occurred_at >= COALESCE((SELECT started_at FROM start_season), 'epoch')
               AND occurred_at < :cs GROUP BY 1, 2) c) END AS season_caps,
   -- [[member, position in the rc_* arrays, occurred_at, value]]: the guild's events of each type since its time
   CASE WHEN CAST(:as_of AS timestamptz) IS NOT NULL THEN

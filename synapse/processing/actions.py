@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import groupby
 
 from synapse.eventlake.events import SYNAPSE, Event
 from synapse.ledger.model import Kind, Posting, Season
@@ -82,15 +83,9 @@ def ledger_actions(seasons: Iterable[Season], by_hand: Sequence[Posting], grants
         return (start is None or at >= start) and (end is None or at < end)
 
     actions: list[Action] = [s for s in seasons if s.ended_at is not None and inside(s.ended_at)]
-    group: list[Posting] = []
-    for p in [*by_hand, None]:
-        if group and (p is None or (p.kind, p.occurred_at, p.actor_id) != (group[0].kind, group[0].occurred_at,
-                                                                          group[0].actor_id)):
-            if inside(group[0].occurred_at):
-                actions.append(ByHand(group[0].occurred_at, str(group[0].kind), tuple(group)))
-            group = []
-        if p is not None:
-            group.append(p)
+    for (kind, at, _), group in groupby(by_hand, key=lambda p: (p.kind, p.occurred_at, p.actor_id)):
+        if inside(at):
+            actions.append(ByHand(at, str(kind), tuple(group)))
     granted: dict[tuple[datetime, int, int, str, int | None], list[int]] = {}
     for g in grants:
         if inside(g.earned_at):

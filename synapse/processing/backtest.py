@@ -223,9 +223,8 @@ def replay(ctx: Context, state: MemoryState, events: Iterable[Event], *, actions
 
 
 def _in_order(actions: Sequence[Action]) -> list[tuple[datetime, Action]]:
-    """(time, action), in time order (the order given among actions at one time)."""
-    timed = [(when(a), a) for a in actions]
-    return [timed[i] for i in sorted(range(len(timed)), key=lambda i: (timed[i][0], i))]
+    """(time, action), in time order (the order given among actions at one time: the sort is stable)."""
+    return sorted(((when(a), a) for a in actions), key=lambda timed: timed[0])
 
 
 def _replay(ctx: Context, state: MemoryState, events: Iterable[Event], pending: list[tuple[datetime, Action]],

@@ -99,13 +99,14 @@ def run_backtest(conn: Connection, guild_id: int, draft: Sequence[RuleSpec] | No
     needs = [context(rules, currencies=currencies, milestones=milestones, disabled_modules=disabled).needs
              for rules in runs]
     start_facts = snapshot.load(conn, facts_as_of(guild_id, start, needs))
+    actions = actions_in(start_facts, start, end)   # (the same for both runs)
 
     def one(rules: Any, report_progress: Callable[[int], None] | None) -> BacktestReport:
         return backtest(load_events(conn, guild_id, start, end), rules=rules, currencies=currencies,
                         milestones=milestones, disabled_modules=disabled,
                         state=lambda: state_at(start_facts, currencies=currencies), progress=report_progress,
                         levelup=levelup, texts=texts, level_roles=level_roles,
-                        actions=actions_in(start_facts, start, end))
+                        actions=actions)
 
     drafted = one(drafted_rules, progress)
     live = one(live_rules, None) if len(runs) > 1 else None
